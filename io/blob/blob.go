@@ -1,0 +1,59 @@
+// Package blob is zeroner's one interface to object storage: local files
+// (file:// URIs and bare paths) and Google Cloud Storage (gs:// URIs).
+package blob
+
+import (
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"time"
+)
+
+// ErrExist is returned by Create when the object already exists.
+var ErrExist = fs.ErrExist
+
+// ErrNotExist is returned when an object does not exist.
+var ErrNotExist = fs.ErrNotExist
+
+// Object describes a stored object.
+type Object struct {
+	URI        string
+	Size       int64
+	ModTime    time.Time
+	Generation int64 // GCS object generation; 0 for local files
+}
+
+// ReaderAt gives random access to an object, as Parquet readers need.
+type ReaderAt interface {
+	io.ReaderAt
+	io.Closer
+	Size() int64
+}
+
+// Store is object storage. URIs are absolute: file:///path or gs://bucket/key.
+type Store interface {
+	// List returns the objects whose URI starts with prefix, in lexical
+	// order of URI. It lists recursively.
+	List(ctx context.Context, prefix string) ([]Object, error)
+	// Open returns the object's content as a stream.
+	Open(ctx context.Context, uri string) (io.ReadCloser, error)
+	// OpenAt returns the object for random access.
+	OpenAt(ctx context.Context, uri string) (ReaderAt, error)
+	// Stat describes the object.
+	Stat(ctx context.Context, uri string) (Object, error)
+	// Create writes a new object with what write writes, atomically: either
+	// the whole object appears or none of it does. It returns an error
+	// wrapping ErrExist if the object exists, and writes nothing then.
+	Create(ctx context.Context, uri string, write func(io.Writer) error) error
+	// Replace is Create that overwrites an existing object, still atomically.
+	Replace(ctx context.Context, uri string, write func(io.Writer) error) error
+	// Delete removes the object; deleting a missing object is not an error.
+	Delete(ctx context.Context, uri string) error
+}
+
+// IsExist reports whether err says an object already exists.
+func IsExist(err error) bool { return errors.Is(err, ErrExist) }
+
+// IsNotExist reports whether err says an object does not exist.
+func IsNotExist(err error) bool { return errors.Is(err, ErrNotExist) }
