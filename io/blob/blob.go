@@ -1,5 +1,14 @@
 // Package blob is zeroner's one interface to object storage: local files
-// (file:// URIs and bare paths) and Google Cloud Storage (gs:// URIs).
+// (file:// URIs; Normalize makes them from paths) and Google Cloud Storage
+// (gs:// URIs).
+//
+// URIs are file:///absolute/path or gs://bucket/key, written literally (no
+// percent-encoding). Turn user input into URIs with [Normalize] and build
+// URIs with [Join]; both clean paths lexically, rooted at "/" or at the
+// bucket, so ".." never climbs out of a bucket. Stores take URIs as given:
+// the local store cleans them, as the file system would; the Cloud Storage
+// store uses keys verbatim, because "a//b" and "a/b" are different objects
+// there, and rejects keys with "." or ".." segments.
 package blob
 
 import (
@@ -43,8 +52,9 @@ type Store interface {
 	// Stat describes the object.
 	Stat(ctx context.Context, uri string) (Object, error)
 	// Create writes a new object with what write writes, atomically: either
-	// the whole object appears or none of it does. It returns an error
-	// wrapping ErrExist if the object exists, and writes nothing then.
+	// the whole object appears or none of it does. If write fails, or ctx is
+	// cancelled, nothing appears. It returns an error wrapping ErrExist if
+	// the object exists, and changes nothing then (write may not be called).
 	Create(ctx context.Context, uri string, write func(io.Writer) error) error
 	// Replace is Create that overwrites an existing object, still atomically.
 	Replace(ctx context.Context, uri string, write func(io.Writer) error) error
@@ -57,3 +67,21 @@ func IsExist(err error) bool { return errors.Is(err, ErrExist) }
 
 // IsNotExist reports whether err says an object does not exist.
 func IsNotExist(err error) bool { return errors.Is(err, ErrNotExist) }
+
+// kindError is err that also matches kind (ErrExist or ErrNotExist) in
+// errors.Is, so a backend's error satisfies IsExist or IsNotExist and keeps
+// its own text and identity.
+type kindError struct {
+	kind error
+	err  error
+	msg  string // replaces err's text if set
+}
+
+func (e *kindError) Error() string {
+	if e.msg != "" {
+		return e.msg
+	}
+	return e.err.Error()
+}
+
+func (e *kindError) Unwrap() []error { return []error{e.kind, e.err} }

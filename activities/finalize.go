@@ -1,0 +1,176 @@
+package activities
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/zeroner/zeroner/io/blob"
+	"github.com/zeroner/zeroner/io/table"
+)
+
+// partRows bounds the rows of one part of the final mentions table, so a
+// reader never needs the whole table in memory.
+const partRows = 500_000
+
+// maxListedRejects bounds the rejects listed in run.json; the rejects table
+// has all of them.
+const maxListedRejects = 1000
+
+// ShardFailure is a shard whose annotation failed for good.
+type ShardFailure struct {
+	Shard  int    `json:"shard"`
+	Reason string `json:"reason"`
+}
+
+// Timings are the wall-clock moments of a run's phases, from the workflow.
+type Timings struct {
+	Started   time.Time `json:"started"`
+	Planned   time.Time `json:"planned"`
+	Sharded   time.Time `json:"sharded"`
+	Annotated time.Time `json:"annotated"`
+	Finished  time.Time `json:"finished"`
+}
+
+// FinalizeInput is what the workflow knows at the end of a run.
+type FinalizeInput struct {
+	Config   Config         `json:"config"`
+	Plan     Plan           `json:"plan"`
+	Sharding Sharding       `json:"sharding"`
+	Failed   []ShardFailure `json:"failed_shards"`
+	Timings  Timings        `json:"timings"`
+}
+
+// Summary is a run's outcome, as the starter prints it and run.json keeps it.
+type Summary struct {
+	RunID        string           `json:"run_id"`
+	Job          string           `json:"job"`
+	Docs         int64            `json:"documents"`
+	Mentions     int64            `json:"mentions"`
+	Rejects      int64            `json:"rejects"`
+	Failures     int64            `json:"failures"` // documents a stage could not process
+	Shards       int              `json:"shards"`
+	FailedShards []ShardFailure   `json:"failed_shards,omitempty"`
+	Labels       map[string]int64 `json:"mentions_per_label"`
+	Outputs      Outputs          `json:"outputs"`
+}
+
+// Outputs are the URIs of a run's tables.
+type Outputs struct {
+	Mentions  string `json:"mentions"`
+	Documents string `json:"documents"`
+	Rejects   string `json:"rejects"`
+	Summary   string `json:"run_json"`
+}
+
+// runJSON is the content of run.json.
+type runJSON struct {
+	Summary
+	Version     string         `json:"version"`
+	Config      Config         `json:"config"`
+	Objects     int            `json:"objects"`
+	Bytes       int64          `json:"bytes"`
+	Timings     Timings        `json:"timings"`
+	Seconds     float64        `json:"seconds"`
+	RejectsList []table.Reject `json:"rejects_list"`
+}
+
+// Finalize merges the shards' calibrated mentions into the run's mentions
+// table and writes run.json. A run whose run.json exists is done: Finalize
+// then returns its summary.
+func (a *Activities) Finalize(ctx context.Context, in FinalizeInput) (Summary, error) {
+	run := in.Plan.Run
+	var done runJSON
+	if err := a.readJSON(ctx, run.Summary(), &done); err == nil {
+		return done.Summary, nil
+	} else if !blob.IsNotExist(err) {
+		return Summary{}, err
+	}
+	stop := heartbeat(ctx, 5*time.Second)
+	defer stop()
+
+	failed := make(map[int]bool, len(in.Failed))
+	for _, f := range in.Failed {
+		failed[f.Shard] = true
+	}
+	sum := Summary{
+		RunID: run.ID, Job: in.Config.Job, Docs: in.Sharding.Docs, Rejects: in.Sharding.Rejects,
+		Shards: in.Sharding.Shards, FailedShards: in.Failed, Labels: make(map[string]int64),
+		Outputs: Outputs{
+			Mentions:  run.MentionsDir(),
+			Documents: blob.Join(run.URI, "documents") + "/",
+			Rejects:   run.Rejects(),
+			Summary:   run.Summary(),
+		},
+	}
+	var part []table.Mention
+	parts := 0
+	flush := func() error {
+		err := a.store.Replace(ctx, run.Mentions(parts), func(w io.Writer) error {
+			tw := table.NewMentionWriter(w)
+			if err := tw.Write(part); err != nil {
+				return err
+			}
+			return tw.Close()
+		})
+		if err != nil {
+			return err
+		}
+		parts++
+		part = part[:0]
+		return nil
+	}
+	for shard := range in.Sharding.Shards {
+		if failed[shard] {
+			continue
+		}
+		ms, err := a.readMentions(ctx, run.Stage(StageCalibrate, shard))
+		if err != nil {
+			return Summary{}, err
+		}
+		for _, m := range ms {
+			sum.Labels[m.Label]++
+		}
+		sum.Mentions += int64(len(ms))
+		part = append(part, ms...)
+		if len(part) >= partRows {
+			if err := flush(); err != nil {
+				return Summary{}, err
+			}
+		}
+		for _, stage := range []string{StageDiscover, StageMediate, StageCalibrate} {
+			fails, err := a.readRejects(ctx, run.Failures(stage, shard))
+			if err != nil && !blob.IsNotExist(err) {
+				return Summary{}, err
+			}
+			sum.Failures += int64(len(fails))
+		}
+	}
+	// An empty run still gets a (schema-only) part, so the table exists.
+	if len(part) > 0 || parts == 0 {
+		if err := flush(); err != nil {
+			return Summary{}, err
+		}
+	}
+
+	rejects, err := a.readRejects(ctx, run.Rejects())
+	if err != nil {
+		return Summary{}, err
+	}
+	if len(rejects) > maxListedRejects {
+		rejects = rejects[:maxListedRejects]
+	}
+	t := in.Timings
+	t.Finished = time.Now().UTC()
+	out := runJSON{
+		Summary: sum, Version: Version, Config: in.Config,
+		Objects: in.Plan.Objects, Bytes: in.Plan.Bytes,
+		Timings: t, Seconds: t.Finished.Sub(t.Started).Seconds(),
+		RejectsList: rejects,
+	}
+	if err := a.writeJSON(ctx, run.Summary(), out); err != nil {
+		return Summary{}, err
+	}
+	a.log.Info("finalized run", "run", run.ID, "documents", sum.Docs, "mentions", sum.Mentions)
+	return sum, nil
+}

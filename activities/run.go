@@ -1,0 +1,64 @@
+package activities
+
+import (
+	"fmt"
+
+	"github.com/zeroner/zeroner/io/blob"
+)
+
+// Run is the folder of one run: every path an activity reads or writes is
+// derived from it, so outputs are found again after a crash or on a re-run.
+//
+//	<output>/runs/<run-id>/
+//	  manifest.json  config.json  schema.yaml
+//	  documents/shard-NNNNN.parquet   documents/_index.json
+//	  rejects/part-00000.parquet
+//	  stages/<stage>/shard-NNNNN.parquet  stages/<stage>/failures-NNNNN.parquet
+//	  mentions/part-NNNNN.parquet
+//	  run.json
+type Run struct {
+	ID  string `json:"id"`
+	URI string `json:"uri"`
+}
+
+func (r Run) path(elem ...string) string { return blob.Join(r.URI, elem...) }
+
+// Manifest is the list of corpus objects the run annotates.
+func (r Run) Manifest() string { return r.path("manifest.json") }
+
+// Config is the job configuration the run was planned with.
+func (r Run) Config() string { return r.path("config.json") }
+
+// Schema is the run's copy of the user's schema.
+func (r Run) Schema() string { return r.path("schema.yaml") }
+
+// Documents is the documents table's shard.
+func (r Run) Documents(shard int) string { return r.path("documents", shardName(shard)) }
+
+// DocumentIndex records how the corpus was sharded; its presence means
+// sharding finished.
+func (r Run) DocumentIndex() string { return r.path("documents", "_index.json") }
+
+// Rejects is the table of corpus objects and lines that could not be read.
+func (r Run) Rejects() string { return r.path("rejects", "part-00000.parquet") }
+
+// Stage is a stage's output for a shard.
+func (r Run) Stage(stage string, shard int) string { return r.path("stages", stage, shardName(shard)) }
+
+// Failures is the table of documents a stage could not process in a shard.
+func (r Run) Failures(stage string, shard int) string {
+	return r.path("stages", stage, fmt.Sprintf("failures-%05d.parquet", shard))
+}
+
+// MentionsDir is the final mentions table, a folder of parts.
+func (r Run) MentionsDir() string { return r.path("mentions") + "/" }
+
+// Mentions is one part of the final mentions table.
+func (r Run) Mentions(part int) string {
+	return r.path("mentions", fmt.Sprintf("part-%05d.parquet", part))
+}
+
+// Summary is run.json; its presence means the run finished.
+func (r Run) Summary() string { return r.path("run.json") }
+
+func shardName(shard int) string { return fmt.Sprintf("shard-%05d.parquet", shard) }

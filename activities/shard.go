@@ -1,0 +1,116 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"go.temporal.io/sdk/activity"
+
+	"github.com/zeroner/zeroner/io/blob"
+	"github.com/zeroner/zeroner/io/corpus"
+	"github.com/zeroner/zeroner/io/table"
+)
+
+// Sharding is how the corpus was cut into Parquet batches.
+type Sharding struct {
+	Shards  int   `json:"shards"`
+	Docs    int64 `json:"docs"`
+	Rejects int64 `json:"rejects"`
+}
+
+// Shard reads the manifest's objects in order and writes the documents table
+// as shards of cfg.ShardSize documents, and the rejects table. Objects or
+// lines that cannot be read are rejects, not failures: the run goes on.
+// A retry re-reads the corpus but rewrites no shard that exists.
+func (a *Activities) Shard(ctx context.Context, cfg Config, p Plan) (Sharding, error) {
+	run := p.Run
+	var done Sharding
+	if err := a.readJSON(ctx, run.DocumentIndex(), &done); err == nil {
+		return done, nil
+	} else if !blob.IsNotExist(err) {
+		return Sharding{}, err
+	}
+	var m Manifest
+	if err := a.readJSON(ctx, run.Manifest(), &m); err != nil {
+		return Sharding{}, err
+	}
+	size := max(cfg.ShardSize, 1)
+
+	var (
+		res     Sharding
+		batch   []table.Document
+		rejects []table.Reject
+		seen    = make(map[string]string) // doc id -> object, to reject duplicates
+	)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := a.writeDocuments(ctx, run.Documents(res.Shards), batch); err != nil {
+			return err
+		}
+		res.Shards++
+		batch = batch[:0]
+		activity.RecordHeartbeat(ctx, res.Shards)
+		return nil
+	}
+	for _, o := range m.Objects {
+		obj := blob.Object{URI: o.URI, Size: o.Size, ModTime: o.ModTime, Generation: o.Generation}
+		emit := func(d corpus.Doc) error {
+			if prev, dup := seen[d.ID]; dup {
+				rejects = append(rejects, table.Reject{RunID: run.ID, Object: d.Source, Line: int64(d.Line),
+					Reason: fmt.Sprintf("duplicate document id %q (first in %s)", d.ID, prev)})
+				return nil
+			}
+			seen[d.ID] = d.Source
+			batch = append(batch, table.Document{DocID: d.ID, Text: d.Text, Source: d.Source})
+			res.Docs++
+			if len(batch) >= size {
+				return flush()
+			}
+			return nil
+		}
+		reject := func(r corpus.Reject) {
+			rejects = append(rejects, table.Reject{RunID: run.ID, Object: r.Object, Line: int64(r.Line), Reason: r.Reason})
+		}
+		if err := corpus.Read(ctx, a.store, obj, cfg.Reader, emit, reject); err != nil {
+			if ctx.Err() != nil {
+				return Sharding{}, ctx.Err()
+			}
+			// The storage client has already retried transient faults, so
+			// what is left is the object's own problem: record it, go on.
+			a.log.Warn("rejected object", "object", o.URI, "err", err)
+			reject(corpus.Reject{Object: o.URI, Reason: err.Error()})
+		}
+	}
+	if err := flush(); err != nil {
+		return Sharding{}, err
+	}
+	res.Rejects = int64(len(rejects))
+	err := a.store.Replace(ctx, run.Rejects(), func(w io.Writer) error {
+		return writeRejects(w, rejects)
+	})
+	if err != nil {
+		return Sharding{}, err
+	}
+	if err := a.writeJSON(ctx, run.DocumentIndex(), res); err != nil {
+		return Sharding{}, err
+	}
+	a.log.Info("sharded corpus", "run", run.ID, "shards", res.Shards, "docs", res.Docs, "rejects", res.Rejects)
+	return res, nil
+}
+
+func (a *Activities) writeDocuments(ctx context.Context, uri string, docs []table.Document) error {
+	err := a.store.Create(ctx, uri, func(w io.Writer) error {
+		tw := table.NewDocumentWriter(w)
+		if err := tw.Write(docs); err != nil {
+			return err
+		}
+		return tw.Close()
+	})
+	if err != nil && !blob.IsExist(err) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,186 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+
+	"github.com/zeroner/zeroner/io/blob"
+	"github.com/zeroner/zeroner/io/table"
+	"github.com/zeroner/zeroner/pipeline"
+)
+
+// The stages, in order. Each reads the previous stage's output.
+const (
+	StageDiscover  = "discover"
+	StageMediate   = "mediate"
+	StageCalibrate = "calibrate"
+)
+
+// ShardTask names one shard of a run for a stage activity.
+type ShardTask struct {
+	Run     Run    `json:"run"`
+	Shard   int    `json:"shard"`
+	Backend string `json:"backend"`
+}
+
+// StageStats counts what a stage did for a shard.
+type StageStats struct {
+	Docs     int `json:"docs"`
+	Mentions int `json:"mentions"`
+	Failures int `json:"failures"`
+}
+
+// Discover proposes the shard's entity spans.
+func (a *Activities) Discover(ctx context.Context, t ShardTask) (StageStats, error) {
+	return a.stage(ctx, t, StageDiscover, "", func(b pipeline.Backend, docs []pipeline.Document, _ []pipeline.Mention) (pipeline.Result, error) {
+		return b.Discover(ctx, docs)
+	})
+}
+
+// Mediate assigns the shard's mentions their archetypes.
+func (a *Activities) Mediate(ctx context.Context, t ShardTask) (StageStats, error) {
+	return a.stage(ctx, t, StageMediate, StageDiscover, func(b pipeline.Backend, docs []pipeline.Document, ms []pipeline.Mention) (pipeline.Result, error) {
+		return b.Mediate(ctx, docs, ms)
+	})
+}
+
+// Calibrate assigns the shard's mentions their target labels.
+func (a *Activities) Calibrate(ctx context.Context, t ShardTask) (StageStats, error) {
+	return a.stage(ctx, t, StageCalibrate, StageMediate, func(b pipeline.Backend, docs []pipeline.Document, ms []pipeline.Mention) (pipeline.Result, error) {
+		return b.Calibrate(ctx, docs, ms)
+	})
+}
+
+type stageFunc func(pipeline.Backend, []pipeline.Document, []pipeline.Mention) (pipeline.Result, error)
+
+// stage runs one stage on one shard: it returns at once if the output exists,
+// else reads the documents and the previous stage's mentions, runs fn, and
+// writes the mentions and any failures.
+func (a *Activities) stage(ctx context.Context, t ShardTask, stage, prev string, fn stageFunc) (StageStats, error) {
+	out := t.Run.Stage(stage, t.Shard)
+	if ms, err := a.readMentions(ctx, out); err == nil {
+		return a.existingStats(ctx, t, stage, ms)
+	} else if !blob.IsNotExist(err) {
+		return StageStats{}, err
+	}
+	stop := heartbeat(ctx, 5*time.Second)
+	defer stop()
+
+	rows, err := a.readDocuments(ctx, t.Run.Documents(t.Shard))
+	if err != nil {
+		return StageStats{}, err
+	}
+	docs := make([]pipeline.Document, len(rows))
+	for i, r := range rows {
+		docs[i] = pipeline.Document{ID: r.DocID, Text: r.Text, Source: r.Source}
+	}
+	var in []pipeline.Mention
+	if prev != "" {
+		prevRows, err := a.readMentions(ctx, t.Run.Stage(prev, t.Shard))
+		if err != nil {
+			return StageStats{}, err
+		}
+		in = toMentions(prevRows)
+	}
+	b, err := a.backend(ctx, t.Run, t.Backend)
+	if err != nil {
+		return StageStats{}, err
+	}
+	res, err := fn(b, docs, in)
+	if err != nil {
+		return StageStats{}, fmt.Errorf("%s shard %d: %w", stage, t.Shard, err)
+	}
+	if err := pipeline.CheckMentions(docs, res.Mentions); err != nil {
+		// A backend that emits a span outside its document is a bug; do
+		// not write a table that downstream users would trust.
+		return StageStats{}, badInput(fmt.Errorf("%s shard %d: %w", stage, t.Shard, err))
+	}
+	if len(res.Failures) > 0 {
+		fails := make([]table.Reject, len(res.Failures))
+		for i, f := range res.Failures {
+			fails[i] = table.Reject{RunID: t.Run.ID, Object: f.DocID, Reason: f.Stage + ": " + f.Reason}
+		}
+		// Failures first: the stage's output is the marker that it is done.
+		err := a.store.Replace(ctx, t.Run.Failures(stage, t.Shard), func(w io.Writer) error {
+			return writeRejects(w, fails)
+		})
+		if err != nil {
+			return StageStats{}, err
+		}
+	}
+	err = a.store.Create(ctx, out, func(w io.Writer) error {
+		tw := table.NewMentionWriter(w)
+		if err := tw.Write(fromMentions(t.Run.ID, res.Mentions)); err != nil {
+			return err
+		}
+		return tw.Close()
+	})
+	if err != nil && !blob.IsExist(err) {
+		return StageStats{}, err
+	}
+	return StageStats{Docs: len(docs), Mentions: len(res.Mentions), Failures: len(res.Failures)}, nil
+}
+
+// existingStats recounts a finished stage's output, for a retried activity.
+func (a *Activities) existingStats(ctx context.Context, t ShardTask, stage string, ms []table.Mention) (StageStats, error) {
+	docs, err := a.readDocuments(ctx, t.Run.Documents(t.Shard))
+	if err != nil {
+		return StageStats{}, err
+	}
+	fails, err := a.readRejects(ctx, t.Run.Failures(stage, t.Shard))
+	if err != nil && !blob.IsNotExist(err) {
+		return StageStats{}, err
+	}
+	return StageStats{Docs: len(docs), Mentions: len(ms), Failures: len(fails)}, nil
+}
+
+// heartbeat records a heartbeat every period until stopped, so that a
+// worker's death is noticed within the heartbeat timeout while a stage runs.
+func heartbeat(ctx context.Context, period time.Duration) (stop func()) {
+	if !activity.IsActivity(ctx) {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(period)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				activity.RecordHeartbeat(ctx)
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+func toMentions(rows []table.Mention) []pipeline.Mention {
+	ms := make([]pipeline.Mention, len(rows))
+	for i, r := range rows {
+		ms[i] = pipeline.Mention{
+			DocID: r.DocID, Start: int(r.Start), End: int(r.End), Text: r.Text,
+			Archetype: pipeline.Archetype(r.Archetype), Label: r.Label, Score: r.Score,
+			Extractors: r.Extractors,
+		}
+	}
+	return ms
+}
+
+func fromMentions(run string, ms []pipeline.Mention) []table.Mention {
+	rows := make([]table.Mention, len(ms))
+	for i, m := range ms {
+		rows[i] = table.Mention{
+			RunID: run, DocID: m.DocID, Start: int64(m.Start), End: int64(m.End), Text: m.Text,
+			Archetype: string(m.Archetype), Label: m.Label, Score: m.Score, Extractors: m.Extractors,
+		}
+	}
+	return rows
+}

@@ -1,0 +1,73 @@
+//go:build ignore
+
+// gen writes the sample corpus of `make run` from CrossNER's politics dev
+// split: consecutive sentences grouped into documents, as JSONL files.
+//
+//	go run examples/gen.go ../shared/data/crossner/politics/dev.txt examples/politics
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+const (
+	perDoc  = 2   // sentences per document
+	perFile = 100 // documents per file
+)
+
+func main() {
+	if len(os.Args) != 3 {
+		log.Fatal("usage: go run gen.go <crossner dev.txt> <out dir>")
+	}
+	f, err := os.Open(os.Args[1])
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer f.Close()
+	var sents []string
+	var toks []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" {
+			if len(toks) > 0 {
+				sents = append(sents, strings.Join(toks, " "))
+				toks = nil
+			}
+			continue
+		}
+		toks = append(toks, strings.SplitN(line, "\t", 2)[0])
+	}
+	if len(toks) > 0 {
+		sents = append(sents, strings.Join(toks, " "))
+	}
+	if err := sc.Err(); err != nil {
+		log.Fatal(err)
+	}
+	var out *os.File
+	for i := 0; i < len(sents); i += perDoc {
+		doc := i / perDoc
+		if doc%perFile == 0 {
+			if out != nil {
+				out.Close()
+			}
+			name := filepath.Join(os.Args[2], fmt.Sprintf("politics-%d.jsonl", doc/perFile+1))
+			if out, err = os.Create(name); err != nil {
+				log.Fatal(err)
+			}
+		}
+		rec := map[string]string{
+			"id":   fmt.Sprintf("politics-dev-%04d", doc+1),
+			"text": strings.Join(sents[i:min(i+perDoc, len(sents))], " "),
+		}
+		b, _ := json.Marshal(rec)
+		fmt.Fprintf(out, "%s\n", b)
+	}
+	out.Close()
+}

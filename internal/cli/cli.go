@@ -1,0 +1,129 @@
+// Package cli is zeroner's command line: the starter's subcommands and the
+// worker. The binaries in cmd/ are thin mains over it.
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+)
+
+// DevServer starts an embedded Temporal server on a SQLite file and returns
+// its frontend address and a stop function. cmd/starter provides it, so that
+// this package (and its tests) does not link the server.
+type DevServer func(ctx context.Context, dbPath string, log *slog.Logger) (addr string, stop func() error, err error)
+
+// Env is what a command sees of the outside world.
+type Env struct {
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+	DevServer      DevServer // nil: run --dev is unavailable
+}
+
+// Main runs the starter with args (without the program name) and returns the
+// process exit code.
+func Main(ctx context.Context, args []string, env Env) int {
+	if env.Getenv == nil {
+		env.Getenv = os.Getenv
+	}
+	if len(args) == 0 {
+		usage(env.Stderr)
+		return 2
+	}
+	cmds := map[string]func(context.Context, []string, Env) error{
+		"run":    runCmd,
+		"status": statusCmd,
+		"worker": workerCmd,
+	}
+	name, rest := args[0], args[1:]
+	switch name {
+	case "-h", "-help", "--help", "help":
+		usage(env.Stdout)
+		return 0
+	}
+	cmd, ok := cmds[name]
+	if !ok {
+		fmt.Fprintf(env.Stderr, "zeroner: unknown command %q\n\n", name)
+		usage(env.Stderr)
+		return 2
+	}
+	if err := cmd(ctx, rest, env); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		fmt.Fprintf(env.Stderr, "zeroner %s: %v\n", name, err)
+		return 1
+	}
+	return 0
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `zeroner annotates text corpora with named entities of your own schema,
+with no training data, as a Temporal batch job.
+
+Usage:
+  starter run    --corpus URI --schema URI [--out URI] [--dev] [flags]
+  starter status --job NAME [flags]
+  starter worker [flags]          (the same as cmd/worker)
+
+Run "starter <command> --help" for a command's flags and environment.
+`)
+}
+
+// connFlags are the flags that say how to reach Temporal, with their
+// environment variables.
+type connFlags struct {
+	address, namespace, taskQueue string
+}
+
+func (c *connFlags) register(fs *flag.FlagSet, env Env) {
+	fs.StringVar(&c.address, "address", envOr(env, "TEMPORAL_ADDRESS", "127.0.0.1:7233"), "Temporal frontend `host:port` (env TEMPORAL_ADDRESS)")
+	fs.StringVar(&c.namespace, "namespace", envOr(env, "TEMPORAL_NAMESPACE", "default"), "Temporal `namespace` (env TEMPORAL_NAMESPACE)")
+	fs.StringVar(&c.taskQueue, "task-queue", envOr(env, "ZERONER_TASK_QUEUE", "zeroner"), "Temporal task `queue` (env ZERONER_TASK_QUEUE)")
+}
+
+// logFlags configure log/slog.
+type logFlags struct {
+	level string
+	json  bool
+}
+
+func (l *logFlags) register(fs *flag.FlagSet, env Env) {
+	fs.StringVar(&l.level, "log-level", envOr(env, "ZERONER_LOG_LEVEL", "warn"), "log `level`: debug, info, warn, error (env ZERONER_LOG_LEVEL)")
+	fs.BoolVar(&l.json, "log-json", env.Getenv("ZERONER_LOG_JSON") != "", "log as JSON lines (env ZERONER_LOG_JSON=1)")
+}
+
+func (l *logFlags) logger(w io.Writer) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(l.level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opt := &slog.HandlerOptions{Level: lv}
+	if l.json {
+		return slog.New(slog.NewJSONHandler(w, opt)), nil
+	}
+	return slog.New(slog.NewTextHandler(w, opt)), nil
+}
+
+func envOr(env Env, key, def string) string {
+	if v := strings.TrimSpace(env.Getenv(key)); v != "" {
+		return v
+	}
+	return def
+}
+
+// newFlagSet returns a flag set that prints its usage to env.Stderr with a
+// heading, and returns errors instead of exiting.
+func newFlagSet(name, heading string, env Env) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(env.Stderr, "%s\n\nFlags:\n", heading)
+		fs.PrintDefaults()
+	}
+	return fs
+}

@@ -1,0 +1,255 @@
+package cli
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/zeroner/zeroner/activities"
+	"github.com/zeroner/zeroner/io/blob"
+	"github.com/zeroner/zeroner/io/corpus"
+	"github.com/zeroner/zeroner/workflows"
+)
+
+const runHelp = `Usage: run --corpus URI --schema URI [--out URI] [--dev] [flags]
+
+Annotates every object under the corpus prefix with the entities of the
+schema and writes the tables under the output prefix. The job's workflow id
+is derived from --job, so running the same command again re-attaches to a
+running job, or re-runs a finished one without redoing finished shards.
+
+URIs are local paths, file:// or gs:// URIs. With --dev, an embedded Temporal
+server on a SQLite file (--dev-db) and an in-process worker run the whole job
+in this process; kill it at any time and run the same command to resume.
+Without --dev, workers (cmd/worker) must be running against --address.`
+
+type runFlags struct {
+	conn          connFlags
+	logs          logFlags
+	corpus        string
+	schema        string
+	out           string
+	job           string
+	backend       string
+	reader        corpus.Options
+	shardSize     int
+	window        int
+	dev           bool
+	devDB         string
+	gcs           string
+	detach        bool
+	activitySlots int
+}
+
+func (f *runFlags) register(fs *flag.FlagSet, env Env) {
+	f.conn.register(fs, env)
+	f.logs.register(fs, env)
+	fs.StringVar(&f.corpus, "corpus", "", "corpus `URI` prefix: every object under it is read (required)")
+	fs.StringVar(&f.schema, "schema", "", "schema file `URI`, YAML or JSON (required)")
+	fs.StringVar(&f.out, "out", "out", "output `URI` prefix")
+	fs.StringVar(&f.job, "job", "", "job `name`; default: derived from corpus, schema and output")
+	fs.StringVar(&f.backend, "backend", "rules", "pipeline `backend`: rules")
+	fs.StringVar(&f.reader.Format, "format", "auto", "corpus `format`: auto (by extension), jsonl, txt, parquet, bio")
+	fs.StringVar(&f.reader.IDField, "id-field", "id", "JSONL/Parquet document id `field`")
+	fs.StringVar(&f.reader.TextField, "text-field", "text", "JSONL/Parquet document text `field`")
+	fs.StringVar(&f.reader.BIOOrder, "bio-order", "auto", "BIO column `order`: auto, token-tag, tag-token")
+	fs.IntVar(&f.reader.SentencesPerDoc, "sentences-per-doc", 1, "BIO: sentences grouped into one document")
+	fs.IntVar(&f.shardSize, "shard-size", 1000, "documents per shard")
+	fs.IntVar(&f.window, "window", 8, "shards annotated at once")
+	fs.BoolVar(&f.dev, "dev", false, "run an embedded Temporal server and worker in this process")
+	fs.StringVar(&f.devDB, "dev-db", filepath.Join(".zeroner", "temporal.db"), "with --dev: the server's SQLite `file`")
+	fs.StringVar(&f.gcs, "gcs-endpoint", env.Getenv("ZERONER_GCS_ENDPOINT"), "Cloud Storage `URL` for an emulator; empty uses Google Cloud Storage (env ZERONER_GCS_ENDPOINT)")
+	fs.BoolVar(&f.detach, "detach", false, "start the job and return without waiting for it")
+	fs.IntVar(&f.activitySlots, "activities", 0, "with --dev: activities run at once (0: twice the cores)")
+}
+
+// config validates the flags and turns them into the job's configuration.
+func (f *runFlags) config() (activities.Config, error) {
+	var errs []error
+	if f.corpus == "" {
+		errs = append(errs, errors.New("--corpus is required"))
+	}
+	if f.schema == "" {
+		errs = append(errs, errors.New("--schema is required"))
+	}
+	if f.shardSize < 1 {
+		errs = append(errs, fmt.Errorf("--shard-size must be at least 1, not %d", f.shardSize))
+	}
+	if f.window < 1 {
+		errs = append(errs, fmt.Errorf("--window must be at least 1, not %d", f.window))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return activities.Config{}, err
+	}
+	var uris [3]string
+	for i, s := range []string{f.corpus, f.schema, f.out} {
+		u, err := blob.Normalize(s)
+		if err != nil {
+			return activities.Config{}, err
+		}
+		uris[i] = u
+	}
+	cfg := activities.Config{
+		Job: f.job, Corpus: uris[0], Schema: uris[1], Output: uris[2],
+		Backend: f.backend, Reader: f.reader, ShardSize: f.shardSize, Window: f.window,
+	}
+	if cfg.Job == "" {
+		cfg.Job = defaultJob(cfg)
+	}
+	if !validJob.MatchString(cfg.Job) {
+		return activities.Config{}, fmt.Errorf("--job %q: use letters, digits, '.', '_' and '-' only", cfg.Job)
+	}
+	return cfg, nil
+}
+
+var validJob = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
+
+// defaultJob names a job after its corpus, with a hash of what identifies it,
+// so the same command always finds the same job.
+func defaultJob(cfg activities.Config) string {
+	h := sha256.Sum256([]byte(cfg.Corpus + "\x00" + cfg.Schema + "\x00" + cfg.Output))
+	base := strings.TrimSuffix(path.Base(strings.TrimRight(cfg.Corpus, "/")), path.Ext(cfg.Corpus))
+	base = regexp.MustCompile(`[^A-Za-z0-9._-]+`).ReplaceAllString(base, "-")
+	base = strings.Trim(base, "-.")
+	if base == "" {
+		base = "job"
+	}
+	if len(base) > 40 {
+		base = base[:40]
+	}
+	return base + "-" + hex.EncodeToString(h[:3])
+}
+
+func runCmd(ctx context.Context, args []string, env Env) error {
+	fs := newFlagSet("run", runHelp, env)
+	var f runFlags
+	f.register(fs, env)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	cfg, err := f.config()
+	if err != nil {
+		return err
+	}
+	log, err := f.logs.logger(env.Stderr)
+	if err != nil {
+		return err
+	}
+	store, err := blob.New(ctx, blob.Options{GCSEndpoint: f.gcs})
+	if err != nil {
+		return err
+	}
+	if f.dev {
+		if env.DevServer == nil {
+			return errors.New("--dev is not available in this build")
+		}
+		if err := os.MkdirAll(filepath.Dir(f.devDB), 0o755); err != nil {
+			return fmt.Errorf("--dev-db: %w", err)
+		}
+		addr, stop, err := env.DevServer(ctx, f.devDB, log)
+		if err != nil {
+			return fmt.Errorf("start embedded Temporal server on %s: %w", f.devDB, err)
+		}
+		defer stop()
+		f.conn.address = addr
+	}
+	cl, err := dial(ctx, f.conn, log)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	if f.dev {
+		w := newWorker(cl, f.conn.taskQueue, store, log, f.activitySlots)
+		if err := w.Start(); err != nil {
+			return fmt.Errorf("start worker: %w", err)
+		}
+		defer w.Stop()
+	}
+
+	start := time.Now()
+	wr, err := cl.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       workflows.WorkflowID(cfg.Job),
+		TaskQueue:                f.conn.taskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+	}, workflows.AnnotateCorpus, workflows.CorpusState{Config: cfg})
+	if err != nil {
+		return fmt.Errorf("start job %s: %w", cfg.Job, err)
+	}
+	fmt.Fprintf(env.Stdout, "job %s: workflow %s, run %s\n", cfg.Job, wr.GetID(), wr.GetRunID())
+	if f.detach {
+		return nil
+	}
+
+	done := make(chan struct{})
+	go func() {
+		showProgress(ctx, cl, wr.GetID(), env.Stdout, done)
+	}()
+	var sum activities.Summary
+	err = wr.Get(ctx, &sum)
+	close(done)
+	if err != nil {
+		return fmt.Errorf("job %s: %w", cfg.Job, err)
+	}
+	printSummary(env.Stdout, sum, time.Since(start))
+	return nil
+}
+
+func printSummary(w io.Writer, s activities.Summary, elapsed time.Duration) {
+	fmt.Fprintf(w, "\nrun %s done in %s\n", s.RunID, elapsed.Round(time.Millisecond))
+	fmt.Fprintf(w, "  documents  %d (%.0f/s)\n", s.Docs, float64(s.Docs)/elapsed.Seconds())
+	fmt.Fprintf(w, "  mentions   %d\n", s.Mentions)
+	fmt.Fprintf(w, "  rejects    %d (objects or lines that could not be read)\n", s.Rejects)
+	if s.Failures > 0 || len(s.FailedShards) > 0 {
+		fmt.Fprintf(w, "  failures   %d documents, %d shards\n", s.Failures, len(s.FailedShards))
+	}
+	if rss := peakRSS(); rss > 0 {
+		fmt.Fprintf(w, "  peak RSS   %.0f MiB (this process)\n", float64(rss)/(1<<20))
+	}
+	labels := make([]string, 0, len(s.Labels))
+	for l := range s.Labels {
+		labels = append(labels, l)
+	}
+	sort.Slice(labels, func(i, j int) bool {
+		if s.Labels[labels[i]] != s.Labels[labels[j]] {
+			return s.Labels[labels[i]] > s.Labels[labels[j]]
+		}
+		return labels[i] < labels[j]
+	})
+	fmt.Fprintln(w, "  mentions per label:")
+	for _, l := range labels {
+		fmt.Fprintf(w, "    %-20s %d\n", l, s.Labels[l])
+	}
+	fmt.Fprintln(w, "  outputs:")
+	fmt.Fprintf(w, "    mentions   %s\n", s.Outputs.Mentions)
+	fmt.Fprintf(w, "    documents  %s\n", s.Outputs.Documents)
+	fmt.Fprintf(w, "    rejects    %s\n", s.Outputs.Rejects)
+	fmt.Fprintf(w, "    run.json   %s\n", s.Outputs.Summary)
+}
+
+// peakRSS is the process's peak resident set size in bytes.
+func peakRSS() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Maxrss * 1024 // Linux reports KiB
+}

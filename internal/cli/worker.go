@@ -1,0 +1,89 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime"
+
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/zeroner/zeroner/activities"
+	"github.com/zeroner/zeroner/io/blob"
+	"github.com/zeroner/zeroner/workflows"
+)
+
+// dial connects to Temporal.
+func dial(ctx context.Context, c connFlags, log *slog.Logger) (client.Client, error) {
+	cl, err := client.DialContext(ctx, client.Options{
+		HostPort:  c.address,
+		Namespace: c.namespace,
+		Logger:    sdklog.NewStructuredLogger(log),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connect to Temporal at %s: %w", c.address, err)
+	}
+	return cl, nil
+}
+
+// newWorker returns a worker on queue with every workflow and activity
+// registered. The stages are CPU-bound with the rules backend, so activity
+// concurrency follows the cores unless set.
+func newWorker(cl client.Client, queue string, store blob.Store, log *slog.Logger, activitySlots int) worker.Worker {
+	if activitySlots <= 0 {
+		activitySlots = 2 * runtime.NumCPU()
+	}
+	w := worker.New(cl, queue, worker.Options{
+		MaxConcurrentActivityExecutionSize: activitySlots,
+	})
+	workflows.Register(w)
+	w.RegisterActivity(activities.New(store, log, nil))
+	return w
+}
+
+func workerCmd(ctx context.Context, args []string, env Env) error {
+	fs := newFlagSet("worker", `Usage: worker [flags]
+
+Runs a zeroner worker: polls the task queue for zeroner's workflows and
+activities until interrupted (SIGINT or SIGTERM), then finishes the tasks it
+holds and exits. Start as many as you like, on as many machines.`, env)
+	var (
+		conn  connFlags
+		logs  logFlags
+		gcs   string
+		slots int
+	)
+	conn.register(fs, env)
+	logs.register(fs, env)
+	fs.StringVar(&gcs, "gcs-endpoint", env.Getenv("ZERONER_GCS_ENDPOINT"), "Cloud Storage `URL` for an emulator; empty uses Google Cloud Storage (env ZERONER_GCS_ENDPOINT)")
+	fs.IntVar(&slots, "activities", 0, "activities run at once (0: twice the cores)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log, err := logs.logger(env.Stderr)
+	if err != nil {
+		return err
+	}
+	store, err := blob.New(ctx, blob.Options{GCSEndpoint: gcs})
+	if err != nil {
+		return err
+	}
+	cl, err := dial(ctx, conn, log)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	w := newWorker(cl, conn.taskQueue, store, log, slots)
+	log.Info("worker started", "address", conn.address, "namespace", conn.namespace, "task_queue", conn.taskQueue)
+	stop := make(chan interface{})
+	go func() {
+		<-ctx.Done()
+		close(stop)
+	}()
+	if err := w.Run(stop); err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The local job's throughput: generate a corpus of $DOCS documents (once), then
+# annotate it from scratch with `starter run --dev` (embedded server, in-process
+# worker, rules backend) and report documents/s, MB/s and peak memory.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DOCS=${DOCS:-100000}
+SHARD=${SHARD:-1000}
+WINDOW=${WINDOW:-8}
+dir=bench
+corpus=$dir/corpus-$DOCS
+if [ ! -d "$corpus" ]; then
+  go run scripts/gencorpus.go -docs "$DOCS" -files 10 -out "$corpus"
+fi
+rm -rf "$dir/out" "$dir/temporal.db"*
+bytes=$(cat "$corpus"/*.jsonl | wc -c)
+start=$(date +%s.%N)
+bin/starter run --dev --dev-db "$dir/temporal.db" --corpus "$corpus" \
+  --schema schemas/crossner-politics.yaml --out "$dir/out" \
+  --shard-size "$SHARD" --window "$WINDOW" --job bench | tee "$dir/run.log"
+end=$(date +%s.%N)
+rss=$(grep -o 'peak RSS *[0-9]*' "$dir/run.log" | grep -o '[0-9]*$')
+awk -v s="$start" -v e="$end" -v d="$DOCS" -v b="$bytes" -v r="$rss" -v c="$(nproc)" 'BEGIN {
+  t = e - s
+  printf "\nlocal job: %d documents, %.1f MB in %.1f s: %.0f documents/s, %.2f MB/s, peak RSS %s MiB (%d cores)\n", d, b/1e6, t, d/t, b/1e6/t, r, c
+}'

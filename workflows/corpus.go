@@ -1,0 +1,145 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/zeroner/zeroner/activities"
+)
+
+// defaultShardsPerRun bounds the shards one workflow run starts before it
+// continues as new, keeping its history far below Temporal's limits (each
+// shard costs about eight events).
+const defaultShardsPerRun = 400
+
+// CorpusState is AnnotateCorpus's input, and the state it carries across
+// continue-as-new. A new job sets only Config.
+type CorpusState struct {
+	Config   activities.Config         `json:"config"`
+	Plan     *activities.Plan          `json:"plan,omitempty"`
+	Sharding *activities.Sharding      `json:"sharding,omitempty"`
+	Next     int                       `json:"next"` // next shard to start
+	Done     int                       `json:"done"`
+	Docs     int64                     `json:"docs"`
+	Mentions int64                     `json:"mentions"`
+	Failed   []activities.ShardFailure `json:"failed,omitempty"`
+	Timings  activities.Timings        `json:"timings"`
+	// ShardsPerRun overrides defaultShardsPerRun (tests use it to force
+	// continue-as-new).
+	ShardsPerRun int `json:"shards_per_run,omitempty"`
+}
+
+// Progress is what the progress query returns.
+type Progress struct {
+	Phase       string `json:"phase"` // plan, shard, annotate, finalize, done
+	RunID       string `json:"run_id,omitempty"`
+	ShardsDone  int    `json:"shards_done"`
+	ShardsTotal int    `json:"shards_total"`
+	Docs        int64  `json:"docs"`     // documents annotated so far
+	Mentions    int64  `json:"mentions"` // mentions found so far
+	Failed      int    `json:"failed_shards"`
+}
+
+// AnnotateCorpus annotates a corpus: plan, shard, one AnnotateShard child per
+// shard in a sliding window, then finalize. Every step is idempotent, so the
+// job can be restarted at any point and redoes nothing finished.
+func AnnotateCorpus(ctx workflow.Context, st CorpusState) (activities.Summary, error) {
+	var a *activities.Activities
+	phase := "plan"
+	err := workflow.SetQueryHandler(ctx, QueryProgress, func() (Progress, error) {
+		p := Progress{Phase: phase, ShardsDone: st.Done, Docs: st.Docs, Mentions: st.Mentions, Failed: len(st.Failed)}
+		if st.Plan != nil {
+			p.RunID = st.Plan.Run.ID
+		}
+		if st.Sharding != nil {
+			p.ShardsTotal = st.Sharding.Shards
+		}
+		return p, nil
+	})
+	if err != nil {
+		return activities.Summary{}, err
+	}
+	if st.Timings.Started.IsZero() {
+		st.Timings.Started = workflow.Now(ctx).UTC()
+	}
+
+	if st.Plan == nil {
+		var p activities.Plan
+		if err := workflow.ExecuteActivity(withOptions(ctx, 10*time.Minute, 0), a.Plan, st.Config).Get(ctx, &p); err != nil {
+			return activities.Summary{}, fmt.Errorf("plan: %w", err)
+		}
+		st.Plan = &p
+		st.Timings.Planned = workflow.Now(ctx).UTC()
+	}
+	if st.Sharding == nil {
+		phase = "shard"
+		var s activities.Sharding
+		actx := withOptions(ctx, 12*time.Hour, time.Minute)
+		if err := workflow.ExecuteActivity(actx, a.Shard, st.Config, *st.Plan).Get(ctx, &s); err != nil {
+			return activities.Summary{}, fmt.Errorf("shard: %w", err)
+		}
+		st.Sharding = &s
+		st.Timings.Sharded = workflow.Now(ctx).UTC()
+	}
+
+	phase = "annotate"
+	if cont := annotate(ctx, &st); cont {
+		return activities.Summary{}, workflow.NewContinueAsNewError(ctx, AnnotateCorpus, st)
+	}
+	st.Timings.Annotated = workflow.Now(ctx).UTC()
+
+	phase = "finalize"
+	in := activities.FinalizeInput{Config: st.Config, Plan: *st.Plan, Sharding: *st.Sharding, Failed: st.Failed, Timings: st.Timings}
+	var sum activities.Summary
+	if err := workflow.ExecuteActivity(withOptions(ctx, 2*time.Hour, time.Minute), a.Finalize, in).Get(ctx, &sum); err != nil {
+		return activities.Summary{}, fmt.Errorf("finalize: %w", err)
+	}
+	phase = "done"
+	return sum, nil
+}
+
+// annotate runs shard children in a sliding window of st.Config.Window until
+// all are done, or until this run has started enough of them that it should
+// continue as new; it then waits for those in flight and reports true.
+func annotate(ctx workflow.Context, st *CorpusState) (continueAsNew bool) {
+	window := max(st.Config.Window, 1)
+	perRun := st.ShardsPerRun
+	if perRun <= 0 {
+		perRun = defaultShardsPerRun
+	}
+	started, inflight := 0, 0
+	sel := workflow.NewSelector(ctx)
+	for {
+		full := started >= perRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested()
+		for !full && inflight < window && st.Next < st.Sharding.Shards {
+			shard := st.Next
+			st.Next++
+			started++
+			inflight++
+			cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+				WorkflowID: fmt.Sprintf("%s/shard-%05d", st.Plan.Run.ID, shard),
+			})
+			in := ShardInput{Run: st.Plan.Run, Shard: shard, Backend: st.Config.Backend}
+			sel.AddFuture(workflow.ExecuteChildWorkflow(cctx, AnnotateShard, in), func(f workflow.Future) {
+				inflight--
+				var r ShardResult
+				if err := f.Get(ctx, &r); err != nil {
+					// A shard that fails for good is recorded and skipped:
+					// the rest of the corpus is still annotated.
+					st.Failed = append(st.Failed, activities.ShardFailure{Shard: shard, Reason: err.Error()})
+					workflow.GetLogger(ctx).Error("shard failed", "shard", shard, "error", err)
+					return
+				}
+				st.Done++
+				st.Docs += int64(r.Docs)
+				st.Mentions += int64(r.Mentions)
+			})
+		}
+		if inflight == 0 {
+			return st.Next < st.Sharding.Shards
+		}
+		sel.Select(ctx)
+	}
+}

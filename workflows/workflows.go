@@ -1,0 +1,81 @@
+// Package workflows orchestrates zeroner's runs on Temporal. Workflows are
+// deterministic and thin: they decide what runs when, and pass only URIs,
+// keys and counters; the work is in package activities.
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/zeroner/zeroner/activities"
+)
+
+// TaskQueue is the default task queue of workers and starters.
+const TaskQueue = "zeroner"
+
+// QueryProgress is the query that returns a run's Progress.
+const QueryProgress = "progress"
+
+// WorkflowID is the fixed workflow id of a job, so starting the same job
+// again re-attaches to it.
+func WorkflowID(job string) string { return "zeroner/" + job }
+
+// Register adds the workflows to a worker's registry.
+func Register(r interface {
+	RegisterWorkflow(w interface{})
+}) {
+	r.RegisterWorkflow(AnnotateCorpus)
+	r.RegisterWorkflow(AnnotateShard)
+}
+
+// retry is the policy of every activity: bounded, with backoff; bad input is
+// never retried.
+var retry = &temporal.RetryPolicy{
+	InitialInterval:        time.Second,
+	BackoffCoefficient:     2,
+	MaximumInterval:        time.Minute,
+	MaximumAttempts:        5,
+	NonRetryableErrorTypes: []string{activities.ErrBadInput},
+}
+
+func withOptions(ctx workflow.Context, startToClose, heartbeat time.Duration) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: startToClose,
+		HeartbeatTimeout:    heartbeat,
+		RetryPolicy:         retry,
+	})
+}
+
+// ShardInput names the shard a child workflow annotates.
+type ShardInput struct {
+	Run     activities.Run `json:"run"`
+	Shard   int            `json:"shard"`
+	Backend string         `json:"backend"`
+}
+
+// ShardResult counts what a shard's annotation produced.
+type ShardResult struct {
+	Docs     int `json:"docs"`
+	Mentions int `json:"mentions"`
+	Failures int `json:"failures"`
+}
+
+// AnnotateShard runs the three SAM-NER stages on one shard, each a retriable
+// activity that reads the previous stage's output.
+func AnnotateShard(ctx workflow.Context, in ShardInput) (ShardResult, error) {
+	ctx = withOptions(ctx, 30*time.Minute, 20*time.Second)
+	var a *activities.Activities
+	task := activities.ShardTask{Run: in.Run, Shard: in.Shard, Backend: in.Backend}
+	var res ShardResult
+	for _, stage := range []any{a.Discover, a.Mediate, a.Calibrate} {
+		var st activities.StageStats
+		if err := workflow.ExecuteActivity(ctx, stage, task).Get(ctx, &st); err != nil {
+			return ShardResult{}, err
+		}
+		res.Docs, res.Mentions = st.Docs, st.Mentions
+		res.Failures += st.Failures
+	}
+	return res, nil
+}
