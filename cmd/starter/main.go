@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -15,15 +14,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := cli.Main(ctx, os.Args[1:], cli.Env{Stdout: os.Stdout, Stderr: os.Stderr, DevServer: startDev})
+	code := cli.Main(ctx, os.Args[1:], cli.Env{Stdout: os.Stdout, Stderr: os.Stderr, DevServer: devserver.StartFile})
 	stop()
 	os.Exit(code)
-}
-
-func startDev(ctx context.Context, db string, log *slog.Logger) (string, func() error, error) {
-	s, err := devserver.Start(ctx, devserver.Options{DBPath: db, Logger: log})
-	if err != nil {
-		return "", nil, err
-	}
-	return s.Address(), s.Stop, nil
 }
