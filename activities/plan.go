@@ -35,6 +35,9 @@ type Plan struct {
 	Run     Run   `json:"run"`
 	Objects int   `json:"objects"`
 	Bytes   int64 `json:"bytes"`
+	// Finished says the run already has its run.json: there is nothing
+	// to do but report it.
+	Finished bool `json:"finished"`
 }
 
 // Plan lists the corpus, validates the schema, and writes the run's manifest,
@@ -91,8 +94,12 @@ func (a *Activities) Plan(ctx context.Context, cfg Config) (Plan, error) {
 			return Plan{}, err
 		}
 	}
-	a.log.Info("planned run", "run", run.ID, "objects", len(objs), "bytes", total)
-	return Plan{Run: run, Objects: len(objs), Bytes: total}, nil
+	_, err = a.store.Stat(ctx, run.Summary())
+	if err != nil && !blob.IsNotExist(err) {
+		return Plan{}, err
+	}
+	a.log.Info("planned run", "run", run.ID, "objects", len(objs), "bytes", total, "finished", err == nil)
+	return Plan{Run: run, Objects: len(objs), Bytes: total, Finished: err == nil}, nil
 }
 
 // createOnce writes data to uri unless the object exists. Outputs are

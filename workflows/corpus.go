@@ -73,6 +73,10 @@ func AnnotateCorpus(ctx workflow.Context, st CorpusState) (activities.Summary, e
 		st.Plan = &p
 		st.Timings.Planned = workflow.Now(ctx).UTC()
 	}
+	if st.Plan.Finished {
+		// A re-run of a finished run: Finalize returns its summary.
+		st.Sharding = &activities.Sharding{}
+	}
 	if st.Sharding == nil {
 		phase = "shard"
 		var s activities.Sharding

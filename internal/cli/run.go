@@ -104,6 +104,11 @@ func (f *runFlags) config() (activities.Config, error) {
 		}
 		uris[i] = u
 	}
+	// A local corpus folder lists as a folder, not as a prefix of names
+	// ("corpus" would also match "corpus-old/").
+	if st, err := os.Stat(f.corpus); err == nil && st.IsDir() && !strings.HasSuffix(uris[0], "/") {
+		uris[0] += "/"
+	}
 	cfg := activities.Config{
 		Job: f.job, Corpus: uris[0], Schema: uris[1], Output: uris[2],
 		Backend: f.backend, Reader: f.reader, ShardSize: f.shardSize, Window: f.window,

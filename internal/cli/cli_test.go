@@ -1,0 +1,90 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+func TestRunConfig(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name    string
+		f       runFlags
+		wantErr string
+		check   func(t *testing.T, f runFlags)
+	}{
+		{name: "no corpus", f: runFlags{schema: "s.yaml", out: "out", shardSize: 1, window: 1}, wantErr: "--corpus is required"},
+		{name: "no schema", f: runFlags{corpus: "c", out: "out", shardSize: 1, window: 1}, wantErr: "--schema is required"},
+		{name: "bad shard size", f: runFlags{corpus: "c", schema: "s", out: "o", shardSize: 0, window: 1}, wantErr: "--shard-size"},
+		{name: "bad window", f: runFlags{corpus: "c", schema: "s", out: "o", shardSize: 1, window: 0}, wantErr: "--window"},
+		{name: "bad scheme", f: runFlags{corpus: "s3://b/c", schema: "s", out: "o", shardSize: 1, window: 1}, wantErr: "s3"},
+		{name: "bad job", f: runFlags{corpus: "c", schema: "s", out: "o", job: "a/b", shardSize: 1, window: 1}, wantErr: "--job"},
+		{name: "local folder lists as a folder", f: runFlags{corpus: dir, schema: "s.yaml", out: "out", shardSize: 1, window: 1},
+			check: func(t *testing.T, f runFlags) {
+				cfg, _ := f.config()
+				if !strings.HasPrefix(cfg.Corpus, "file:///") || !strings.HasSuffix(cfg.Corpus, "/") {
+					t.Errorf("corpus %q: want a file:// URI ending in /", cfg.Corpus)
+				}
+			}},
+		{name: "gs URIs kept", f: runFlags{corpus: "gs://b/corpus/", schema: "gs://b/s.yaml", out: "gs://b/out", shardSize: 1, window: 1},
+			check: func(t *testing.T, f runFlags) {
+				cfg, _ := f.config()
+				if cfg.Corpus != "gs://b/corpus/" || cfg.Output != "gs://b/out" {
+					t.Errorf("config %+v changed gs:// URIs", cfg)
+				}
+				if !strings.HasPrefix(cfg.Job, "corpus-") {
+					t.Errorf("job %q: want it named after the corpus", cfg.Job)
+				}
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := tt.f.config()
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("config() = %v, want an error with %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, tt.f)
+		})
+	}
+}
+
+func TestDefaultJobIsStable(t *testing.T) {
+	f := runFlags{corpus: "gs://b/news/", schema: "gs://b/s.yaml", out: "gs://b/out", shardSize: 1, window: 1}
+	a, _ := f.config()
+	b, _ := f.config()
+	f.out = "gs://b/other"
+	c, _ := f.config()
+	if a.Job != b.Job {
+		t.Errorf("same flags, jobs %q and %q", a.Job, b.Job)
+	}
+	if a.Job == c.Job {
+		t.Errorf("different output, same job %q", a.Job)
+	}
+}
+
+func TestHelpDocumentsEnvironment(t *testing.T) {
+	for _, cmd := range []string{"run", "status", "worker"} {
+		var out bytes.Buffer
+		code := Main(context.Background(), []string{cmd, "--help"}, Env{Stdout: &out, Stderr: &out, Getenv: func(string) string { return "" }})
+		if code != 0 {
+			t.Errorf("%s --help: exit %d", cmd, code)
+		}
+		for _, v := range []string{"TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "ZERONER_TASK_QUEUE", "ZERONER_LOG_LEVEL"} {
+			if !strings.Contains(out.String(), v) {
+				t.Errorf("%s --help does not mention %s", cmd, v)
+			}
+		}
+	}
+	var out bytes.Buffer
+	if code := Main(context.Background(), []string{"frobnicate"}, Env{Stdout: &out, Stderr: &out}); code != 2 || !strings.Contains(out.String(), "unknown command") {
+		t.Errorf("unknown command: exit %d, output %q", code, out.String())
+	}
+}
