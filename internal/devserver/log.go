@@ -17,6 +17,7 @@ import (
 var noise = []string{
 	"HTTP API port has not been set",                // every start; we serve no HTTP API
 	"unable to add metrics baggage to gRPC trailer", // sporadic; metrics are discarded anyway
+	"TrailerToContextMetadataInterceptor",           // in-process calls carry no trailer context
 }
 
 // slogger adapts the server's logger to slog. Debug and info records are
