@@ -3,26 +3,19 @@ package schemas
 import (
 	"bufio"
 	"os"
-	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
 	"testing"
-)
 
-// dataDir holds the benchmark data (see /work/shared/data/SOURCES.md).
-func dataDir() string {
-	if d := os.Getenv("ZERONER_DATA"); d != "" {
-		return d
-	}
-	return "/work/shared/data"
-}
+	"github.com/zeroner/zeroner/internal/dataset"
+)
 
 // trainTypes returns the entity types of a CrossNER train file.
 func trainTypes(t *testing.T, path string) []string {
 	f, err := os.Open(path)
 	if err != nil {
-		t.Skipf("no data: %v", err)
+		t.Fatal(err)
 	}
 	defer f.Close()
 	seen := map[string]bool{}
@@ -66,7 +59,7 @@ func TestShippedSchemas(t *testing.T) {
 				if s.Fallback != "misc" {
 					t.Errorf("fallback %q, want misc", s.Fallback)
 				}
-				labels = trainTypes(t, filepath.Join(dataDir(), "crossner", domain, "train.txt"))
+				labels = trainTypes(t, dataset.Path(t, "crossner", domain, "train.txt"))
 			} else {
 				// MIT-Restaurant ships only a test split, which we do not
 				// read; its types are listed in SOURCES.md.

@@ -8,18 +8,15 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
-)
 
-const (
-	crossnerDev = "/work/shared/data/crossner/ai/dev.txt"
-	mitTest     = "/work/shared/data/mit/restaurant/restauranttest.txt"
+	"github.com/zeroner/zeroner/internal/dataset"
 )
 
 func readBIOFile(t *testing.T, path string, opt Options) []Doc {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
-		t.Skipf("data not available: %v", err)
+		t.Fatal(err)
 	}
 	defer f.Close()
 	var docs []Doc
@@ -38,7 +35,7 @@ func sentences(t *testing.T, path string, tagFirst bool) (tokens, tags [][]strin
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
-		t.Skipf("data not available: %v", err)
+		t.Fatal(err)
 	}
 	var tok, tag []string
 	sc := bufio.NewScanner(bytes.NewReader(data))
@@ -69,12 +66,14 @@ func spanText(text string, s Span) string {
 }
 
 func TestReadBIOData(t *testing.T) {
+	crossnerDev := dataset.Path(t, "crossner", "ai", "dev.txt")
+	mitTest := dataset.Path(t, "mit", "restaurant", "restauranttest.txt")
 	tests := []struct {
 		name     string
 		path     string
 		order    string
 		tagFirst bool
-		docs     int // from /work/shared/data/SOURCES.md
+		docs     int // from shared/data/SOURCES.md
 		entities int
 		first    []string // "label=text" of the first sentence's spans
 	}{

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/zeroner/zeroner/internal/dataset"
 	"github.com/zeroner/zeroner/pipeline"
 	"github.com/zeroner/zeroner/schemas"
 )
@@ -29,13 +30,6 @@ var floors = map[string][2]float64{
 	"politics":   {79, 54},
 	"science":    {71, 45},
 	"average":    {73.5, 48.5},
-}
-
-func dataDir() string {
-	if d := os.Getenv("ZERONER_DATA"); d != "" {
-		return d
-	}
-	return "/work/shared/data"
 }
 
 // entity is a gold or predicted span in code points.
@@ -197,9 +191,9 @@ func TestDevF1(t *testing.T) {
 	}
 	var sumSpan, sumStrict float64
 	for _, dom := range domains {
-		sents, err := readBIO(filepath.Join(dataDir(), "crossner", dom, "dev.txt"))
+		sents, err := readBIO(dataset.Path(t, "crossner", dom, "dev.txt"))
 		if err != nil {
-			t.Skipf("no dev data: %v", err)
+			t.Fatal(err)
 		}
 		s, err := schemas.Load("crossner-" + dom)
 		if err != nil {
@@ -264,9 +258,9 @@ func dump(t *testing.T, path string, sents []sentence, pred [][]entity) {
 }
 
 func BenchmarkBackend(b *testing.B) {
-	sents, err := readBIO(filepath.Join(dataDir(), "crossner", "politics", "dev.txt"))
+	sents, err := readBIO(dataset.Path(b, "crossner", "politics", "dev.txt"))
 	if err != nil {
-		b.Skipf("no dev data: %v", err)
+		b.Fatal(err)
 	}
 	s, err := schemas.Load("crossner-politics")
 	if err != nil {
