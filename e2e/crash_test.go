@@ -1,11 +1,15 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -31,29 +35,85 @@ func TestKillDevRunAndResume(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	dir := t.TempDir()
+	var log bytes.Buffer
+	cmd := starter(ctx, dir, jobArgs(t, "--dev")...)
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	killAfterShards(ctx, t, dir, cmd, &log)
+	if out, err := starter(ctx, dir, jobArgs(t, "--dev")...).CombinedOutput(); err != nil {
+		t.Fatalf("resumed run: %v\n%s", err, out)
+	}
+	sameAsUninterrupted(t, dir)
+}
+
+// Three workers against one server, one killed with -9 mid-run: the job
+// completes on the other two with the same tables.
+func TestKillOneOfThreeWorkers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child processes")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	srv := starter(ctx, dir, "server", "--db", "temporal.db", "--port", "0")
+	out, err := srv.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { srv.Process.Signal(syscall.SIGTERM); srv.Wait() }()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("server: %v", err)
+	}
+	addr := strings.Fields(strings.TrimPrefix(line, "Temporal server on "))[0]
+
+	var logs [3]bytes.Buffer
+	var workers [3]*exec.Cmd
+	for i := range workers {
+		workers[i] = starter(ctx, dir, "worker", "--address", addr, "--activities", "1")
+		workers[i].Stdout, workers[i].Stderr = &logs[i], &logs[i]
+		if err := workers[i].Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func(w *exec.Cmd) { w.Process.Signal(syscall.SIGTERM); w.Wait() }(workers[i])
+	}
+	run := starter(ctx, dir, jobArgs(t, "--address", addr)...)
+	var runLog bytes.Buffer
+	run.Stdout, run.Stderr = &runLog, &runLog
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	killAfterShards(ctx, t, dir, workers[0], &logs[0])
+	if err := run.Wait(); err != nil {
+		t.Fatalf("run: %v\n%s", err, runLog.String())
+	}
+	sameAsUninterrupted(t, dir)
+}
+
+const crashShards = 55 // the sample corpus's 271 documents in shards of 5
+
+// jobArgs are the starter's arguments for the crash tests' job, plus extra.
+func jobArgs(t *testing.T, extra ...string) []string {
+	t.Helper()
 	corpus, err := filepath.Abs(filepath.Join("..", "examples", "politics"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	schema, _ := filepath.Abs(filepath.Join("..", "schemas", "crossner-politics.yaml"))
-	args := func(out string) []string {
-		return []string{"run", "--dev", "--job", "crash", "--corpus", corpus, "--schema", schema,
-			"--out", out, "--shard-size", "5", "--window", "2"}
-	}
+	return append([]string{"run", "--job", "crash", "--corpus", corpus, "--schema", schema,
+		"--out", "out", "--shard-size", "5", "--window", "2"}, extra...)
+}
 
-	ref := t.TempDir()
-	if out, err := starter(ctx, ref, args("out")...).CombinedOutput(); err != nil {
-		t.Fatalf("uninterrupted run: %v\n%s", err, out)
-	}
-
-	dir := t.TempDir()
-	var log bytes.Buffer
-	cmd := starter(ctx, dir, args("out")...)
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	// Wait until some shards are annotated, then kill -9.
+// killAfterShards kill -9s cmd once a few shards of the job under dir are
+// annotated, and fails if the job had already finished.
+func killAfterShards(ctx context.Context, t *testing.T, dir string, cmd *exec.Cmd, log *bytes.Buffer) {
+	t.Helper()
 	pattern := filepath.Join(dir, "out", "runs", "*", "stages", "calibrate", "shard-*.parquet")
 	for {
 		done, _ := filepath.Glob(pattern)
@@ -70,21 +130,45 @@ func TestKillDevRunAndResume(t *testing.T) {
 	}
 	cmd.Wait()
 	killedAt, _ := filepath.Glob(pattern)
-	if len(killedAt) >= 55 {
-		t.Fatalf("the run finished before it was killed (%d shards); nothing was tested", len(killedAt))
+	if len(killedAt) >= crashShards {
+		t.Fatalf("the job finished before the kill (%d shards); nothing was tested", len(killedAt))
 	}
-	t.Logf("killed with %d of 55 shards annotated", len(killedAt))
+	t.Logf("killed with %d of %d shards annotated", len(killedAt), crashShards)
+}
 
-	if out, err := starter(ctx, dir, args("out")...).CombinedOutput(); err != nil {
-		t.Fatalf("resumed run: %v\n%s", err, out)
+var reference struct {
+	once     sync.Once
+	mentions []table.Mention
+	err      error
+}
+
+// sameAsUninterrupted checks that the job under dir wrote the same mentions
+// table as an uninterrupted run of the same job (run once per test binary),
+// with no duplicates.
+func sameAsUninterrupted(t *testing.T, dir string) {
+	t.Helper()
+	reference.once.Do(func() {
+		ref, err := os.MkdirTemp("", "zeroner-ref-")
+		if err != nil {
+			reference.err = err
+			return
+		}
+		defer os.RemoveAll(ref)
+		out, err := starter(context.Background(), ref, jobArgs(t, "--dev")...).CombinedOutput()
+		if err != nil {
+			reference.err = fmt.Errorf("uninterrupted run: %v\n%s", err, out)
+			return
+		}
+		reference.mentions = runMentions(t, ref)
+	})
+	if reference.err != nil {
+		t.Fatal(reference.err)
 	}
-
-	want := runMentions(t, ref)
-	got := runMentions(t, dir)
-	if len(want) == 0 {
+	if len(reference.mentions) == 0 {
 		t.Fatal("uninterrupted run has no mentions")
 	}
-	diffMentions(t, got, want)
+	got := runMentions(t, dir)
+	diffMentions(t, got, reference.mentions)
 	seen := map[[3]any]bool{}
 	for _, m := range got {
 		k := [3]any{m.DocID, m.Start, m.End}

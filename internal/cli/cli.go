@@ -12,10 +12,11 @@ import (
 	"strings"
 )
 
-// DevServer starts an embedded Temporal server on a SQLite file and returns
-// its frontend address and a stop function. cmd/starter provides it, so that
-// this package (and its tests) does not link the server.
-type DevServer func(ctx context.Context, dbPath string, log *slog.Logger) (addr string, stop func() error, err error)
+// DevServer starts an embedded Temporal server on a SQLite file, its frontend
+// on port (0: any free port), and returns the frontend's address and a stop
+// function. cmd/starter provides it, so that this package (and its tests)
+// does not link the server.
+type DevServer func(ctx context.Context, dbPath string, port int, log *slog.Logger) (addr string, stop func() error, err error)
 
 // Env is what a command sees of the outside world.
 type Env struct {
@@ -38,6 +39,7 @@ func Main(ctx context.Context, args []string, env Env) int {
 		"run":    runCmd,
 		"status": statusCmd,
 		"worker": workerCmd,
+		"server": serverCmd,
 	}
 	name, rest := args[0], args[1:]
 	switch name {
@@ -69,6 +71,7 @@ Usage:
   starter run    --corpus URI --schema URI [--out URI] [--dev] [flags]
   starter status --job NAME [flags]
   starter worker [flags]          (the same as cmd/worker)
+  starter server [--db FILE] [--port N]
 
 Run "starter <command> --help" for a command's flags and environment.
 `)

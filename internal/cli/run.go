@@ -169,7 +169,7 @@ func runCmd(ctx context.Context, args []string, env Env) error {
 		if err := os.MkdirAll(filepath.Dir(f.devDB), 0o755); err != nil {
 			return fmt.Errorf("--dev-db: %w", err)
 		}
-		addr, stop, err := env.DevServer(ctx, f.devDB, log)
+		addr, stop, err := env.DevServer(ctx, f.devDB, 0, log)
 		if err != nil {
 			return fmt.Errorf("start embedded Temporal server on %s: %w", f.devDB, err)
 		}

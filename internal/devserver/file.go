@@ -9,11 +9,12 @@ import (
 	"syscall"
 )
 
-// StartFile starts a server on the SQLite file db for `starter run --dev` and
-// returns its frontend address and a stop function. It holds an exclusive
+// StartFile starts a server on the SQLite file db, its frontend on port (0:
+// any free port), for `starter run --dev` and `starter server`, and returns
+// its frontend address and a stop function. It holds an exclusive
 // lock on db+".lock" while it runs: two servers on one file would fight over
 // its history shard.
-func StartFile(ctx context.Context, db string, log *slog.Logger) (string, func() error, error) {
+func StartFile(ctx context.Context, db string, port int, log *slog.Logger) (string, func() error, error) {
 	lock, err := os.OpenFile(db+".lock", os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return "", nil, fmt.Errorf("lock %s: %w", db, err)
@@ -25,7 +26,7 @@ func StartFile(ctx context.Context, db string, log *slog.Logger) (string, func()
 		}
 		return "", nil, fmt.Errorf("lock %s: %w", db, err)
 	}
-	s, err := Start(ctx, Options{DBPath: db, Logger: log})
+	s, err := Start(ctx, Options{DBPath: db, Port: port, Logger: log})
 	if err != nil {
 		lock.Close()
 		return "", nil, err
