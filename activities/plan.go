@@ -62,6 +62,9 @@ func (a *Activities) Plan(ctx context.Context, cfg Config) (Plan, error) {
 	if err != nil {
 		return Plan{}, badInput(fmt.Errorf("schema %s: %w", cfg.Schema, err))
 	}
+	if _, err := a.factory(cfg.Backend, s); err != nil {
+		return Plan{}, badInput(err)
+	}
 
 	m := Manifest{Corpus: cfg.Corpus}
 	var total int64

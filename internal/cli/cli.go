@@ -77,6 +77,9 @@ Run "starter <command> --help" for a command's flags and environment.
 `)
 }
 
+// gcsHelp documents the GCS endpoint flag and how credentials are found.
+const gcsHelp = "Cloud Storage emulator `URL` (env ZERONER_GCS_ENDPOINT); empty: Google Cloud Storage with Application Default Credentials (env GOOGLE_APPLICATION_CREDENTIALS)"
+
 // connFlags are the flags that say how to reach Temporal, with their
 // environment variables.
 type connFlags struct {

@@ -19,6 +19,7 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/zeroner/zeroner/activities"
 	"github.com/zeroner/zeroner/io/blob"
@@ -73,7 +74,7 @@ func (f *runFlags) register(fs *flag.FlagSet, env Env) {
 	fs.IntVar(&f.window, "window", 8, "shards annotated at once")
 	fs.BoolVar(&f.dev, "dev", false, "run an embedded Temporal server and worker in this process")
 	fs.StringVar(&f.devDB, "dev-db", filepath.Join(".zeroner", "temporal.db"), "with --dev: the server's SQLite `file`")
-	fs.StringVar(&f.gcs, "gcs-endpoint", env.Getenv("ZERONER_GCS_ENDPOINT"), "Cloud Storage `URL` for an emulator; empty uses Google Cloud Storage (env ZERONER_GCS_ENDPOINT)")
+	fs.StringVar(&f.gcs, "gcs-endpoint", env.Getenv("ZERONER_GCS_ENDPOINT"), gcsHelp)
 	fs.BoolVar(&f.detach, "detach", false, "start the job and return without waiting for it")
 	fs.IntVar(&f.activitySlots, "activities", 0, "with --dev: activities run at once (0: twice the cores)")
 }
@@ -212,10 +213,25 @@ func runCmd(ctx context.Context, args []string, env Env) error {
 	err = wr.Get(ctx, &sum)
 	close(done)
 	if err != nil {
-		return fmt.Errorf("job %s: %w", cfg.Job, err)
+		log.Debug("job failed", "job", cfg.Job, "error", err)
+		return fmt.Errorf("job %s failed: %s", cfg.Job, rootCause(err))
 	}
 	printSummary(env.Stdout, sum, time.Since(start))
 	return nil
+}
+
+// rootCause is the message of the error an activity returned, found in err's
+// chain: Temporal wraps it in several layers that each repeat it.
+func rootCause(err error) string {
+	var act *temporal.ActivityError
+	if !errors.As(err, &act) {
+		return err.Error()
+	}
+	var app *temporal.ApplicationError
+	if errors.As(act.Unwrap(), &app) {
+		return app.Message()
+	}
+	return act.Unwrap().Error()
 }
 
 func printSummary(w io.Writer, s activities.Summary, elapsed time.Duration) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"time"
 
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
@@ -37,6 +38,9 @@ func newWorker(cl client.Client, queue string, store blob.Store, log *slog.Logge
 	}
 	w := worker.New(cl, queue, worker.Options{
 		MaxConcurrentActivityExecutionSize: activitySlots,
+		// On SIGTERM, let running activities finish (a stage takes seconds)
+		// rather than cancel them and leave their work to a retry.
+		WorkerStopTimeout: 30 * time.Second,
 	})
 	workflows.Register(w)
 	w.RegisterActivity(activities.New(store, log, nil))
@@ -57,7 +61,7 @@ holds and exits. Start as many as you like, on as many machines.`, env)
 	)
 	conn.register(fs, env)
 	logs.register(fs, env)
-	fs.StringVar(&gcs, "gcs-endpoint", env.Getenv("ZERONER_GCS_ENDPOINT"), "Cloud Storage `URL` for an emulator; empty uses Google Cloud Storage (env ZERONER_GCS_ENDPOINT)")
+	fs.StringVar(&gcs, "gcs-endpoint", env.Getenv("ZERONER_GCS_ENDPOINT"), gcsHelp)
 	fs.IntVar(&slots, "activities", 0, "activities run at once (0: twice the cores)")
 	if err := fs.Parse(args); err != nil {
 		return err
