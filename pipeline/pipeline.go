@@ -37,6 +37,10 @@ type Failure struct {
 type Result struct {
 	Mentions []Mention
 	Failures []Failure
+	// Usage is the stage's model usage per document ID (the token ledger);
+	// a request that served several documents is shared among them in
+	// proportion to their text. Empty for backends that use no model.
+	Usage map[string]Usage
 }
 
 // Discoverer proposes entity spans (entity discovery). The returned mentions

@@ -1,0 +1,62 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+)
+
+// LLM asks a chat model. It is the only way the method reaches a model, so
+// the pipeline can be tested with any implementation; io/llm provides the
+// OpenAI-compatible one.
+type LLM interface {
+	// Ask sends p and returns the answer. valid checks the answer's
+	// content; an invalid answer is re-asked a bounded number of times,
+	// after which Ask returns an error wrapping ErrInvalidAnswer.
+	Ask(ctx context.Context, p Prompt, valid func(content string) error) (Answer, error)
+}
+
+// ErrInvalidAnswer is wrapped by errors for answers that never validated.
+var ErrInvalidAnswer = errors.New("invalid answer")
+
+// Prompt is one chat request. System holds the static part (instructions,
+// definitions), so servers with prefix caching reuse it across requests.
+type Prompt struct {
+	Model      string          // "" for the client's default model
+	System     string          // instructions and definitions
+	User       string          // the varying part: the text to work on
+	Schema     json.RawMessage // JSON schema the answer must follow; nil for any JSON object
+	SchemaName string          // a short name for Schema
+	LogProbs   bool            // ask for token log probabilities
+}
+
+// Answer is a model's reply to a Prompt.
+type Answer struct {
+	Content  string
+	Usage    Usage
+	LogProbs []TokenLogProb // when asked for and given
+}
+
+// TokenLogProb is one generated token and its log probability.
+type TokenLogProb struct {
+	Token   string  `json:"token"`
+	LogProb float64 `json:"logprob"`
+}
+
+// Usage is what model calls cost: the token ledger's unit.
+type Usage struct {
+	Requests         int64 `json:"requests"`   // requests sent to the server
+	CacheHits        int64 `json:"cache_hits"` // answers taken from the response cache
+	PromptTokens     int64 `json:"prompt_tokens"`
+	CompletionTokens int64 `json:"completion_tokens"`
+	CachedTokens     int64 `json:"cached_tokens"` // prompt tokens the server reported as cached
+}
+
+// Add adds v to u.
+func (u *Usage) Add(v Usage) {
+	u.Requests += v.Requests
+	u.CacheHits += v.CacheHits
+	u.PromptTokens += v.PromptTokens
+	u.CompletionTokens += v.CompletionTokens
+	u.CachedTokens += v.CachedTokens
+}
