@@ -21,10 +21,10 @@ import (
 // URIs and settings only, never data or secrets.
 type Config struct {
 	Job       string         `json:"job"`
-	Corpus    string         `json:"corpus"`  // URI prefix of the corpus objects
-	Output    string         `json:"output"`  // URI prefix the job writes under
-	Schema    string         `json:"schema"`  // URI of the schema file
-	Backend   string         `json:"backend"` // "rules"
+	Corpus    string         `json:"corpus"` // URI prefix of the corpus objects
+	Output    string         `json:"output"` // URI prefix the job writes under
+	Schema    string         `json:"schema"` // URI of the schema file
+	Backend   BackendSpec    `json:"backend"`
 	Reader    corpus.Options `json:"reader"`
 	ShardSize int            `json:"shard_size"` // documents per shard
 	Window    int            `json:"window"`     // shards annotated at once
@@ -40,37 +40,56 @@ type Activities struct {
 	store   blob.Store
 	log     *slog.Logger
 	factory BackendFactory
+	apiKey  string
 
 	mu       sync.Mutex
 	backends map[string]pipeline.Backend // by run URI
 }
 
-// BackendFactory builds the named backend for a schema.
-type BackendFactory func(name string, s *pipeline.Schema) (pipeline.Backend, error)
+// BackendSpec says which backend annotates a run and how it reaches its
+// model. It crosses workflow boundaries and lands in run.json, so it holds
+// no secret: workers read the API key from their own environment.
+type BackendSpec struct {
+	Name  string    `json:"name"` // "rules", or "sam" for SAM-NER over an LLM
+	LLM   LLMConfig `json:"llm"`
+	Cache string    `json:"cache,omitempty"` // URI prefix of the LLM response cache
+}
 
-// NewBackend is the default BackendFactory: the built-in backends.
-func NewBackend(name string, s *pipeline.Schema) (pipeline.Backend, error) {
-	switch name {
+// BackendFactory builds a backend for a schema.
+type BackendFactory func(spec BackendSpec, s *pipeline.Schema) (pipeline.Backend, error)
+
+// NewBackend builds the backends that need nothing but the schema: rules.
+func NewBackend(spec BackendSpec, s *pipeline.Schema) (pipeline.Backend, error) {
+	switch spec.Name {
 	case "", "rules":
 		return rules.New(s), nil
 	}
-	return nil, fmt.Errorf("unknown backend %q", name)
+	return nil, fmt.Errorf("unknown backend %q", spec.Name)
 }
 
-// New returns the activities over a store. A nil factory means NewBackend.
-func New(store blob.Store, log *slog.Logger, factory BackendFactory) *Activities {
+// Options configure Activities.
+type Options struct {
+	// Factory builds backends; nil means the built-in ones.
+	Factory BackendFactory
+	// APIKey is the LLM API key, from the worker's environment.
+	APIKey string
+}
+
+// New returns the activities over a store.
+func New(store blob.Store, log *slog.Logger, opt Options) *Activities {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if factory == nil {
-		factory = NewBackend
+	a := &Activities{store: store, log: log, factory: opt.Factory, apiKey: opt.APIKey, backends: make(map[string]pipeline.Backend)}
+	if a.factory == nil {
+		a.factory = a.builtin
 	}
-	return &Activities{store: store, log: log, factory: factory, backends: make(map[string]pipeline.Backend)}
+	return a
 }
 
 // backend returns the run's backend, built once per run from the schema copy
 // the plan stored in the run's folder.
-func (a *Activities) backend(ctx context.Context, run Run, name string) (pipeline.Backend, error) {
+func (a *Activities) backend(ctx context.Context, run Run, spec BackendSpec) (pipeline.Backend, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if b, ok := a.backends[run.URI]; ok {
@@ -84,7 +103,7 @@ func (a *Activities) backend(ctx context.Context, run Run, name string) (pipelin
 	if err != nil {
 		return nil, badInput(fmt.Errorf("schema %s: %w", run.Schema(), err))
 	}
-	b, err := a.factory(name, s)
+	b, err := a.factory(spec, s)
 	if err != nil {
 		return nil, badInput(err)
 	}

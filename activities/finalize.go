@@ -7,6 +7,7 @@ import (
 
 	"github.com/zeroner/zeroner/io/blob"
 	"github.com/zeroner/zeroner/io/table"
+	"github.com/zeroner/zeroner/pipeline"
 )
 
 // partRows bounds the rows of one part of the final mentions table, so a
@@ -52,7 +53,21 @@ type Summary struct {
 	Shards       int              `json:"shards"`
 	FailedShards []ShardFailure   `json:"failed_shards,omitempty"`
 	Labels       map[string]int64 `json:"mentions_per_label"`
+	Usage        pipeline.Usage   `json:"usage"` // the run's model usage (the ledger's total)
 	Outputs      Outputs          `json:"outputs"`
+}
+
+// Ledger is the token ledger's totals in run.json; the per-document rows are
+// in the usage table.
+type Ledger struct {
+	Stages map[string]pipeline.Usage `json:"stages"`
+	Shards []ShardUsage              `json:"shards,omitempty"` // shards that used a model
+}
+
+// ShardUsage is one shard's model usage.
+type ShardUsage struct {
+	Shard int `json:"shard"`
+	pipeline.Usage
 }
 
 // Outputs are the URIs of a run's tables.
@@ -60,6 +75,7 @@ type Outputs struct {
 	Mentions  string `json:"mentions"`
 	Documents string `json:"documents"`
 	Rejects   string `json:"rejects"`
+	Usage     string `json:"usage,omitempty"` // the token ledger, when a model was used
 	Summary   string `json:"run_json"`
 }
 
@@ -73,6 +89,7 @@ type runJSON struct {
 	Timings     Timings        `json:"timings"`
 	Seconds     float64        `json:"seconds"`
 	RejectsList []table.Reject `json:"rejects_list"`
+	Ledger      Ledger         `json:"ledger"`
 }
 
 // Finalize merges the shards' calibrated mentions into the run's mentions
@@ -103,6 +120,8 @@ func (a *Activities) Finalize(ctx context.Context, in FinalizeInput) (Summary, e
 			Summary:   run.Summary(),
 		},
 	}
+	ledger := Ledger{Stages: make(map[string]pipeline.Usage)}
+	var usage []table.Usage
 	var part []table.Mention
 	parts := 0
 	flush := func() error {
@@ -138,13 +157,41 @@ func (a *Activities) Finalize(ctx context.Context, in FinalizeInput) (Summary, e
 				return Summary{}, err
 			}
 		}
+		var shardUsage pipeline.Usage
 		for _, stage := range []string{StageDiscover, StageMediate, StageCalibrate} {
 			fails, err := a.readRejects(ctx, run.Failures(stage, shard))
 			if err != nil && !blob.IsNotExist(err) {
 				return Summary{}, err
 			}
 			sum.Failures += int64(len(fails))
+			rows, err := a.readUsage(ctx, run.Usage(stage, shard))
+			if err != nil && !blob.IsNotExist(err) {
+				return Summary{}, err
+			}
+			u := sumUsage(rows)
+			st := ledger.Stages[stage]
+			st.Add(u)
+			ledger.Stages[stage] = st
+			shardUsage.Add(u)
+			usage = append(usage, rows...)
 		}
+		sum.Usage.Add(shardUsage)
+		if shardUsage != (pipeline.Usage{}) {
+			ledger.Shards = append(ledger.Shards, ShardUsage{Shard: shard, Usage: shardUsage})
+		}
+	}
+	if len(usage) > 0 {
+		err := a.store.Replace(ctx, run.Ledger(), func(w io.Writer) error {
+			tw := table.NewUsageWriter(w)
+			if err := tw.Write(usage); err != nil {
+				return err
+			}
+			return tw.Close()
+		})
+		if err != nil {
+			return Summary{}, err
+		}
+		sum.Outputs.Usage = run.Ledger()
 	}
 	// An empty run still gets a (schema-only) part, so the table exists.
 	if len(part) > 0 || parts == 0 {
@@ -166,7 +213,7 @@ func (a *Activities) Finalize(ctx context.Context, in FinalizeInput) (Summary, e
 		Summary: sum, Version: Version, Config: in.Config,
 		Objects: in.Plan.Objects, Bytes: in.Plan.Bytes,
 		Timings: t, Seconds: t.Finished.Sub(t.Started).Seconds(),
-		RejectsList: rejects,
+		RejectsList: rejects, Ledger: ledger,
 	}
 	if err := a.writeJSON(ctx, run.Summary(), out); err != nil {
 		return Summary{}, err

@@ -84,7 +84,7 @@ func (a *Activities) Plan(ctx context.Context, cfg Config) (Plan, error) {
 	// Everything that changes the outputs goes into the run id; the window
 	// does not, so a job can be resumed with a different width.
 	h := sha256.New()
-	for _, part := range [][]byte{[]byte(Version), manifest, []byte(s.Hash()), []byte(cfg.Backend),
+	for _, part := range [][]byte{[]byte(Version), manifest, []byte(s.Hash()), cfg.Backend.identity(),
 		fmt.Appendf(nil, "%d %+v", cfg.ShardSize, cfg.Reader)} {
 		h.Write(part)
 		h.Write([]byte{0})

@@ -14,7 +14,8 @@ import (
 //	  documents/shard-NNNNN.parquet   documents/_index.json
 //	  rejects/part-00000.parquet
 //	  stages/<stage>/shard-NNNNN.parquet  stages/<stage>/failures-NNNNN.parquet
-//	  mentions/part-NNNNN.parquet
+//	  stages/<stage>/usage-NNNNN.parquet
+//	  mentions/part-NNNNN.parquet  usage/part-00000.parquet
 //	  run.json
 type Run struct {
 	ID  string `json:"id"`
@@ -49,6 +50,14 @@ func (r Run) Stage(stage string, shard int) string { return r.path("stages", sta
 func (r Run) Failures(stage string, shard int) string {
 	return r.path("stages", stage, fmt.Sprintf("failures-%05d.parquet", shard))
 }
+
+// Usage is the token ledger of a stage's model calls for a shard.
+func (r Run) Usage(stage string, shard int) string {
+	return r.path("stages", stage, fmt.Sprintf("usage-%05d.parquet", shard))
+}
+
+// Ledger is the run's token ledger table: one row per document and stage.
+func (r Run) Ledger() string { return r.path("usage", "part-00000.parquet") }
 
 // MentionsDir is the final mentions table, a folder of parts.
 func (r Run) MentionsDir() string { return r.path("mentions") + "/" }

@@ -22,16 +22,17 @@ const (
 
 // ShardTask names one shard of a run for a stage activity.
 type ShardTask struct {
-	Run     Run    `json:"run"`
-	Shard   int    `json:"shard"`
-	Backend string `json:"backend"`
+	Run     Run         `json:"run"`
+	Shard   int         `json:"shard"`
+	Backend BackendSpec `json:"backend"`
 }
 
 // StageStats counts what a stage did for a shard.
 type StageStats struct {
-	Docs     int `json:"docs"`
-	Mentions int `json:"mentions"`
-	Failures int `json:"failures"`
+	Docs     int            `json:"docs"`
+	Mentions int            `json:"mentions"`
+	Failures int            `json:"failures"`
+	Usage    pipeline.Usage `json:"usage"`
 }
 
 // Discover proposes the shard's entity spans.
@@ -99,12 +100,36 @@ func (a *Activities) stage(ctx context.Context, t ShardTask, stage, prev string,
 		// not write a table that downstream users would trust.
 		return StageStats{}, badInput(fmt.Errorf("%s shard %d: %w", stage, t.Shard, err))
 	}
+	// The ledger and the failures first: the stage's output is the marker
+	// that the stage is done.
+	var total pipeline.Usage
+	if len(res.Usage) > 0 {
+		rows := make([]table.Usage, 0, len(res.Usage))
+		for _, d := range docs {
+			u, ok := res.Usage[d.ID]
+			if !ok {
+				continue
+			}
+			total.Add(u)
+			rows = append(rows, table.Usage{RunID: t.Run.ID, DocID: d.ID, Stage: stage, Requests: u.Requests, CacheHits: u.CacheHits,
+				PromptTokens: u.PromptTokens, CompletionTokens: u.CompletionTokens, CachedTokens: u.CachedTokens})
+		}
+		err := a.store.Replace(ctx, t.Run.Usage(stage, t.Shard), func(w io.Writer) error {
+			tw := table.NewUsageWriter(w)
+			if err := tw.Write(rows); err != nil {
+				return err
+			}
+			return tw.Close()
+		})
+		if err != nil {
+			return StageStats{}, err
+		}
+	}
 	if len(res.Failures) > 0 {
 		fails := make([]table.Reject, len(res.Failures))
 		for i, f := range res.Failures {
 			fails[i] = table.Reject{RunID: t.Run.ID, Object: f.DocID, Reason: f.Stage + ": " + f.Reason}
 		}
-		// Failures first: the stage's output is the marker that it is done.
 		err := a.store.Replace(ctx, t.Run.Failures(stage, t.Shard), func(w io.Writer) error {
 			return writeRejects(w, fails)
 		})
@@ -122,7 +147,7 @@ func (a *Activities) stage(ctx context.Context, t ShardTask, stage, prev string,
 	if err != nil && !blob.IsExist(err) {
 		return StageStats{}, err
 	}
-	return StageStats{Docs: len(docs), Mentions: len(res.Mentions), Failures: len(res.Failures)}, nil
+	return StageStats{Docs: len(docs), Mentions: len(res.Mentions), Failures: len(res.Failures), Usage: total}, nil
 }
 
 // existingStats recounts a finished stage's output, for a retried activity.
@@ -135,7 +160,11 @@ func (a *Activities) existingStats(ctx context.Context, t ShardTask, stage strin
 	if err != nil && !blob.IsNotExist(err) {
 		return StageStats{}, err
 	}
-	return StageStats{Docs: len(docs), Mentions: len(ms), Failures: len(fails)}, nil
+	usage, err := a.readUsage(ctx, t.Run.Usage(stage, t.Shard))
+	if err != nil && !blob.IsNotExist(err) {
+		return StageStats{}, err
+	}
+	return StageStats{Docs: len(docs), Mentions: len(ms), Failures: len(fails), Usage: sumUsage(usage)}, nil
 }
 
 // heartbeat records a heartbeat every period until stopped, so that a

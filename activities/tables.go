@@ -8,6 +8,7 @@ import (
 	"io"
 
 	"github.com/zeroner/zeroner/io/table"
+	"github.com/zeroner/zeroner/pipeline"
 )
 
 func (a *Activities) readDocuments(ctx context.Context, uri string) ([]table.Document, error) {
@@ -47,6 +48,28 @@ func (a *Activities) readRejects(ctx context.Context, uri string) ([]table.Rejec
 		return nil, badInput(fmt.Errorf("read %s: %w", uri, err))
 	}
 	return rows, nil
+}
+
+func (a *Activities) readUsage(ctx context.Context, uri string) ([]table.Usage, error) {
+	r, err := a.store.OpenAt(ctx, uri)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	rows, err := table.ReadUsage(r)
+	if err != nil {
+		return nil, badInput(fmt.Errorf("read %s: %w", uri, err))
+	}
+	return rows, nil
+}
+
+func sumUsage(rows []table.Usage) pipeline.Usage {
+	var u pipeline.Usage
+	for _, r := range rows {
+		u.Add(pipeline.Usage{Requests: r.Requests, CacheHits: r.CacheHits, PromptTokens: r.PromptTokens,
+			CompletionTokens: r.CompletionTokens, CachedTokens: r.CachedTokens})
+	}
+	return u
 }
 
 func writeRejects(w io.Writer, rows []table.Reject) error {

@@ -56,7 +56,7 @@ func newHarness(t *testing.T, store blob.Store, factory activities.BackendFactor
 	ts := temporaltest.NewServer(temporaltest.WithT(t))
 	ts.NewWorker(queue, func(r worker.Registry) {
 		workflows.Register(r)
-		r.RegisterActivity(activities.New(store, slog.New(slog.DiscardHandler), factory))
+		r.RegisterActivity(activities.New(store, slog.New(slog.DiscardHandler), activities.Options{Factory: factory}))
 	})
 	return &harness{client: ts.GetDefaultClient(), store: store}
 }
@@ -124,8 +124,8 @@ func (c countingBackend) Calibrate(ctx context.Context, docs []pipeline.Document
 }
 
 func counting(n *atomic.Int64) activities.BackendFactory {
-	return func(name string, s *pipeline.Schema) (pipeline.Backend, error) {
-		b, err := activities.NewBackend(name, s)
+	return func(spec activities.BackendSpec, s *pipeline.Schema) (pipeline.Backend, error) {
+		b, err := activities.NewBackend(spec, s)
 		return countingBackend{b, n}, err
 	}
 }
@@ -164,7 +164,7 @@ func expected(t *testing.T, runID string, schema []byte, docs []pipeline.Documen
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := activities.NewBackend("rules", s)
+	b, err := activities.NewBackend(activities.BackendSpec{Name: "rules"}, s)
 	if err != nil {
 		t.Fatal(err)
 	}

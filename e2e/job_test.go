@@ -50,7 +50,7 @@ func TestAnnotateCorpusOnGCS(t *testing.T) {
 	h := newHarness(t, store, nil)
 	sum := h.run(t, workflows.CorpusState{Config: activities.Config{
 		Job: "gcs", Corpus: "gs://corpus/news/", Schema: "gs://corpus/schemas/politics.yaml",
-		Output: "gs://annotations/politics", Backend: "rules", ShardSize: 2, Window: 2,
+		Output: "gs://annotations/politics", Backend: activities.BackendSpec{Name: "rules"}, ShardSize: 2, Window: 2,
 	}})
 	if sum.Docs != 3 || sum.Shards != 2 || sum.Rejects != 0 {
 		t.Fatalf("summary %+v: want 3 documents in 2 shards, no rejects", sum)
@@ -131,7 +131,7 @@ func TestBadInputIsRejectedNotFatal(t *testing.T) {
 
 	h := newHarness(t, store, nil)
 	sum := h.run(t, workflows.CorpusState{Config: activities.Config{
-		Job: "bad", Corpus: corpus, Schema: schema, Output: blob.Join(root, "out"), Backend: "rules", ShardSize: 10, Window: 2,
+		Job: "bad", Corpus: corpus, Schema: schema, Output: blob.Join(root, "out"), Backend: activities.BackendSpec{Name: "rules"}, ShardSize: 10, Window: 2,
 	}})
 	if sum.Docs != 4 {
 		t.Errorf("annotated %d documents, want the 4 good ones (g1, g3, z1, z2)", sum.Docs)
@@ -210,7 +210,7 @@ func TestRerunRedoesNothing(t *testing.T) {
 	h := newHarness(t, store, counting(&calls))
 	st := workflows.CorpusState{Config: activities.Config{
 		Job: "again", Corpus: blob.Join(root, "corpus") + "/", Schema: blob.Join(root, "s.yaml"),
-		Output: blob.Join(root, "out"), Backend: "rules", ShardSize: 2, Window: 3,
+		Output: blob.Join(root, "out"), Backend: activities.BackendSpec{Name: "rules"}, ShardSize: 2, Window: 3,
 	}, ShardsPerRun: 2}
 	first := h.run(t, st)
 	if first.Shards != 5 || first.Docs != 9 || first.Mentions == 0 {

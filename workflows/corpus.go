@@ -7,6 +7,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/zeroner/zeroner/activities"
+	"github.com/zeroner/zeroner/pipeline"
 )
 
 // defaultShardsPerRun bounds the shards one workflow run starts before it
@@ -24,6 +25,7 @@ type CorpusState struct {
 	Done     int                       `json:"done"`
 	Docs     int64                     `json:"docs"`
 	Mentions int64                     `json:"mentions"`
+	Usage    pipeline.Usage            `json:"usage"`
 	Failed   []activities.ShardFailure `json:"failed,omitempty"`
 	Timings  activities.Timings        `json:"timings"`
 	// ShardsPerRun overrides defaultShardsPerRun (tests use it to force
@@ -40,6 +42,10 @@ type Progress struct {
 	Docs        int64  `json:"docs"`     // documents annotated so far
 	Mentions    int64  `json:"mentions"` // mentions found so far
 	Failed      int    `json:"failed_shards"`
+	// Model usage so far: requests sent, answers from the cache, tokens.
+	Requests  int64 `json:"requests"`
+	CacheHits int64 `json:"cache_hits"`
+	Tokens    int64 `json:"tokens"` // prompt and completion
 }
 
 // AnnotateCorpus annotates a corpus: plan, shard, one AnnotateShard child per
@@ -49,7 +55,8 @@ func AnnotateCorpus(ctx workflow.Context, st CorpusState) (activities.Summary, e
 	var a *activities.Activities
 	phase := "plan"
 	err := workflow.SetQueryHandler(ctx, QueryProgress, func() (Progress, error) {
-		p := Progress{Phase: phase, ShardsDone: st.Done, Docs: st.Docs, Mentions: st.Mentions, Failed: len(st.Failed)}
+		p := Progress{Phase: phase, ShardsDone: st.Done, Docs: st.Docs, Mentions: st.Mentions, Failed: len(st.Failed),
+			Requests: st.Usage.Requests, CacheHits: st.Usage.CacheHits, Tokens: st.Usage.PromptTokens + st.Usage.CompletionTokens}
 		if st.Plan != nil {
 			p.RunID = st.Plan.Run.ID
 		}
@@ -139,6 +146,7 @@ func annotate(ctx workflow.Context, st *CorpusState) (continueAsNew bool) {
 				st.Done++
 				st.Docs += int64(r.Docs)
 				st.Mentions += int64(r.Mentions)
+				st.Usage.Add(r.Usage)
 			})
 		}
 		if inflight == 0 {

@@ -35,7 +35,7 @@ func TestAnnotateCorpus(t *testing.T) {
 			s.SetLogger(sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 			env := s.NewTestWorkflowEnvironment()
 			env.RegisterWorkflow(AnnotateShard)
-			a := activities.New(nil, nil, nil)
+			a := activities.New(nil, nil, activities.Options{})
 			env.RegisterActivity(a)
 			run := activities.Run{ID: "job-1", URI: "file:///out/runs/job-1"}
 			env.OnActivity(a.Plan, mock.Anything, mock.Anything).Return(activities.Plan{Run: run, Objects: 1}, nil)

@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/zeroner/zeroner/activities"
+	"github.com/zeroner/zeroner/pipeline"
 )
 
 // TaskQueue is the default task queue of workers and starters.
@@ -50,16 +51,17 @@ func withOptions(ctx workflow.Context, startToClose, heartbeat time.Duration) wo
 
 // ShardInput names the shard a child workflow annotates.
 type ShardInput struct {
-	Run     activities.Run `json:"run"`
-	Shard   int            `json:"shard"`
-	Backend string         `json:"backend"`
+	Run     activities.Run         `json:"run"`
+	Shard   int                    `json:"shard"`
+	Backend activities.BackendSpec `json:"backend"`
 }
 
 // ShardResult counts what a shard's annotation produced.
 type ShardResult struct {
-	Docs     int `json:"docs"`
-	Mentions int `json:"mentions"`
-	Failures int `json:"failures"`
+	Docs     int            `json:"docs"`
+	Mentions int            `json:"mentions"`
+	Failures int            `json:"failures"`
+	Usage    pipeline.Usage `json:"usage"`
 }
 
 // AnnotateShard runs the three SAM-NER stages on one shard, each a retriable
@@ -76,6 +78,7 @@ func AnnotateShard(ctx workflow.Context, in ShardInput) (ShardResult, error) {
 		}
 		res.Docs, res.Mentions = st.Docs, st.Mentions
 		res.Failures += st.Failures
+		res.Usage.Add(st.Usage)
 	}
 	return res, nil
 }

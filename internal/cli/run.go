@@ -112,7 +112,7 @@ func (f *runFlags) config() (activities.Config, error) {
 	}
 	cfg := activities.Config{
 		Job: f.job, Corpus: uris[0], Schema: uris[1], Output: uris[2],
-		Backend: f.backend, Reader: f.reader, ShardSize: f.shardSize, Window: f.window,
+		Backend: activities.BackendSpec{Name: f.backend}, Reader: f.reader, ShardSize: f.shardSize, Window: f.window,
 	}
 	if cfg.Job == "" {
 		cfg.Job = defaultJob(cfg)
@@ -242,6 +242,10 @@ func printSummary(w io.Writer, s activities.Summary, elapsed time.Duration) {
 	if s.Failures > 0 || len(s.FailedShards) > 0 {
 		fmt.Fprintf(w, "  failures   %d documents, %d shards\n", s.Failures, len(s.FailedShards))
 	}
+	if u := s.Usage; u.Requests+u.CacheHits > 0 {
+		fmt.Fprintf(w, "  llm        %d requests, %d cache hits, %d prompt tokens (%d cached), %d completion tokens\n",
+			u.Requests, u.CacheHits, u.PromptTokens, u.CachedTokens, u.CompletionTokens)
+	}
 	if rss := peakRSS(); rss > 0 {
 		fmt.Fprintf(w, "  peak RSS   %.0f MiB (this process)\n", float64(rss)/(1<<20))
 	}
@@ -263,6 +267,9 @@ func printSummary(w io.Writer, s activities.Summary, elapsed time.Duration) {
 	fmt.Fprintf(w, "    mentions   %s\n", s.Outputs.Mentions)
 	fmt.Fprintf(w, "    documents  %s\n", s.Outputs.Documents)
 	fmt.Fprintf(w, "    rejects    %s\n", s.Outputs.Rejects)
+	if s.Outputs.Usage != "" {
+		fmt.Fprintf(w, "    ledger     %s\n", s.Outputs.Usage)
+	}
 	fmt.Fprintf(w, "    run.json   %s\n", s.Outputs.Summary)
 }
 

@@ -61,6 +61,9 @@ func queryProgress(ctx context.Context, cl client.Client, id string) (workflows.
 
 func formatProgress(p workflows.Progress) string {
 	s := fmt.Sprintf("%-8s shards %d/%d  documents %d  mentions %d", p.Phase, p.ShardsDone, p.ShardsTotal, p.Docs, p.Mentions)
+	if p.Requests+p.CacheHits > 0 {
+		s += fmt.Sprintf("  llm requests %d  cache hits %d  tokens %d", p.Requests, p.CacheHits, p.Tokens)
+	}
 	if p.Failed > 0 {
 		s += fmt.Sprintf("  failed shards %d", p.Failed)
 	}

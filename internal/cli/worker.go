@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"runtime"
 	"time"
 
@@ -43,7 +44,7 @@ func newWorker(cl client.Client, queue string, store blob.Store, log *slog.Logge
 		WorkerStopTimeout: 30 * time.Second,
 	})
 	workflows.Register(w)
-	w.RegisterActivity(activities.New(store, log, nil))
+	w.RegisterActivity(activities.New(store, log, activities.Options{APIKey: os.Getenv("OPENAI_API_KEY")}))
 	return w
 }
 

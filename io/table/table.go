@@ -32,6 +32,19 @@
 //	line     int64
 //	reason   utf8
 //
+// Usage (the token ledger: one row per document and stage that called a
+// model):
+//
+//	column             Arrow type
+//	run_id             utf8
+//	doc_id             utf8
+//	stage              utf8
+//	requests           int64
+//	cache_hits         int64
+//	prompt_tokens      int64
+//	completion_tokens  int64
+//	cached_tokens      int64
+//
 // Writers cut row groups at 1 Mi rows or about 64 MiB of compressed data,
 // whichever comes first, however rows are split across Write calls.
 // Readers decode a row group at a time and check its row count, look
@@ -78,6 +91,16 @@ type Reject struct {
 	RunID, Object string
 	Line          int64
 	Reason        string
+}
+
+// Usage is one row of the token ledger: what one stage's model calls cost
+// for one document.
+type Usage struct {
+	RunID, DocID, Stage string
+	Requests, CacheHits int64
+	PromptTokens        int64
+	CompletionTokens    int64
+	CachedTokens        int64
 }
 
 // Buffering limits. Every pqarrow WriteBuffered call appends to the current
@@ -207,6 +230,38 @@ var rejectCodec = &codec[Reject]{
 	},
 }
 
+var usageCodec = &codec[Usage]{
+	name: "usage",
+	schema: arrow.NewSchema([]arrow.Field{
+		field("run_id", utf8Type),
+		field("doc_id", utf8Type),
+		field("stage", utf8Type),
+		field("requests", int64Type),
+		field("cache_hits", int64Type),
+		field("prompt_tokens", int64Type),
+		field("completion_tokens", int64Type),
+		field("cached_tokens", int64Type),
+	}, nil),
+	add: func(b *array.RecordBuilder, r Usage) int {
+		b.Field(0).(*array.StringBuilder).Append(r.RunID)
+		b.Field(1).(*array.StringBuilder).Append(r.DocID)
+		b.Field(2).(*array.StringBuilder).Append(r.Stage)
+		for i, v := range []int64{r.Requests, r.CacheHits, r.PromptTokens, r.CompletionTokens, r.CachedTokens} {
+			b.Field(3 + i).(*array.Int64Builder).Append(v)
+		}
+		return len(r.RunID) + len(r.DocID) + len(r.Stage) + 40
+	},
+	decode: func(cols []arrow.Array, out []Usage) []Usage {
+		run, doc, stage := strs(cols[0]), strs(cols[1]), strs(cols[2])
+		req, hits, pt, ct, cached := int64s(cols[3]), int64s(cols[4]), int64s(cols[5]), int64s(cols[6]), int64s(cols[7])
+		for i := range run {
+			out = append(out, Usage{RunID: run[i], DocID: doc[i], Stage: stage[i], Requests: req[i], CacheHits: hits[i],
+				PromptTokens: pt[i], CompletionTokens: ct[i], CachedTokens: cached[i]})
+		}
+		return out
+	},
+}
+
 // Writer streams rows of one table to a Parquet file. Rows are buffered
 // into large row groups; nothing is complete until Close. Writer is not safe
 // for concurrent use.
@@ -229,6 +284,9 @@ func NewMentionWriter(w io.Writer) *Writer[Mention] { return newWriter(mentionCo
 
 // NewRejectWriter returns a Writer of the rejects table to w.
 func NewRejectWriter(w io.Writer) *Writer[Reject] { return newWriter(rejectCodec, w) }
+
+// NewUsageWriter returns a writer of the token ledger table.
+func NewUsageWriter(w io.Writer) *Writer[Usage] { return newWriter(usageCodec, w) }
 
 func newWriter[T any](c *codec[T], w io.Writer) *Writer[T] {
 	return &Writer[T]{c: c, sink: &sink{w: w}}
@@ -358,6 +416,9 @@ func ReadMentions(r blob.ReaderAt) ([]Mention, error) { return read(mentionCodec
 
 // ReadRejects reads a whole rejects table.
 func ReadRejects(r blob.ReaderAt) ([]Reject, error) { return read(rejectCodec, r) }
+
+// ReadUsage reads a whole token ledger file.
+func ReadUsage(r blob.ReaderAt) ([]Usage, error) { return read(usageCodec, r) }
 
 // sizedReaderAt is what the readers need from a blob.ReaderAt; Close is the
 // caller's business.

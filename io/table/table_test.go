@@ -153,6 +153,22 @@ func TestRejectsRoundTrip(t *testing.T) {
 	}
 }
 
+func TestUsageRoundTrip(t *testing.T) {
+	rows := []Usage{
+		{"r1", "doc-1", "discover", 2, 1, 1200, 80, 900},
+		{"r1", "doc-2", "calibrate", 0, 3, 0, 0, 0},
+	}
+	for _, want := range [][]Usage{{}, rows} {
+		got, err := ReadUsage(open(writeAll(t, NewUsageWriter, want)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("got %+v, want %+v", got, want)
+		}
+	}
+}
+
 func mentions(n int) []Mention {
 	rows := make([]Mention, n)
 	labels := []string{"person", "location", "organisation", "misc"}
