@@ -42,6 +42,7 @@ Without --dev, workers (cmd/worker) must be running against --address.`
 type runFlags struct {
 	conn          connFlags
 	logs          logFlags
+	llm           llmFlags
 	corpus        string
 	schema        string
 	out           string
@@ -60,11 +61,12 @@ type runFlags struct {
 func (f *runFlags) register(fs *flag.FlagSet, env Env) {
 	f.conn.register(fs, env)
 	f.logs.register(fs, env)
+	f.llm.register(fs, env)
 	fs.StringVar(&f.corpus, "corpus", "", "corpus `URI` prefix: every object under it is read (required)")
 	fs.StringVar(&f.schema, "schema", "", "schema file `URI`, YAML or JSON (required)")
 	fs.StringVar(&f.out, "out", "out", "output `URI` prefix")
 	fs.StringVar(&f.job, "job", "", "job `name`; default: derived from corpus, schema and output")
-	fs.StringVar(&f.backend, "backend", "rules", "pipeline `backend`: rules")
+	fs.StringVar(&f.backend, "backend", "auto", "pipeline `backend`: rules, sam (SAM-NER over an LLM), or auto: sam when an LLM endpoint is set")
 	fs.StringVar(&f.reader.Format, "format", "auto", "corpus `format`: auto (by extension), jsonl, txt, parquet, bio")
 	fs.StringVar(&f.reader.IDField, "id-field", "id", "JSONL/Parquet document id `field`")
 	fs.StringVar(&f.reader.TextField, "text-field", "text", "JSONL/Parquet document text `field`")
@@ -110,9 +112,13 @@ func (f *runFlags) config() (activities.Config, error) {
 	if st, err := os.Stat(f.corpus); err == nil && st.IsDir() && !strings.HasSuffix(uris[0], "/") {
 		uris[0] += "/"
 	}
+	backend, err := f.llm.spec(f.backend, uris[2])
+	if err != nil {
+		return activities.Config{}, err
+	}
 	cfg := activities.Config{
 		Job: f.job, Corpus: uris[0], Schema: uris[1], Output: uris[2],
-		Backend: activities.BackendSpec{Name: f.backend}, Reader: f.reader, ShardSize: f.shardSize, Window: f.window,
+		Backend: backend, Reader: f.reader, ShardSize: f.shardSize, Window: f.window,
 	}
 	if cfg.Job == "" {
 		cfg.Job = defaultJob(cfg)

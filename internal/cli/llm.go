@@ -1,0 +1,105 @@
+package cli
+
+import (
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/zeroner/zeroner/activities"
+	"github.com/zeroner/zeroner/io/blob"
+)
+
+// llmFlags configure the SAM-NER backend's model. The API key is not a flag:
+// workers read OPENAI_API_KEY, so it never enters a job's configuration.
+type llmFlags struct {
+	baseURL, model string
+	stageModels    map[string]*string
+	temperature    float64
+	topP           float64
+	maxTokens      int
+	structured     string
+	logprobs       bool
+	extractors     string
+	timeout        time.Duration
+	concurrency    int
+	rpm, tpm       int
+	retries        int
+	reasks         int
+}
+
+// llmStages are the steps that can each use their own model.
+var llmStages = []string{"anchor", "explorer", "mediate", "calibrate", "map"}
+
+func (l *llmFlags) register(fs *flag.FlagSet, env Env) {
+	fs.StringVar(&l.baseURL, "llm-base-url", env.Getenv("OPENAI_BASE_URL"), "OpenAI-compatible server `URL`, e.g. http://127.0.0.1:8000/v1 (env OPENAI_BASE_URL); the API key comes from the worker's OPENAI_API_KEY")
+	fs.StringVar(&l.model, "llm-model", env.Getenv("ZERONER_LLM_MODEL"), "model `name` (env ZERONER_LLM_MODEL)")
+	l.stageModels = make(map[string]*string)
+	for _, s := range llmStages {
+		l.stageModels[s] = fs.String("llm-model-"+s, "", "model `name` for the "+s+" step (default --llm-model)")
+	}
+	fs.Float64Var(&l.temperature, "llm-temperature", 0, "sampling temperature (0 is sent as 0.01: near-greedy)")
+	fs.Float64Var(&l.topP, "llm-top-p", 0.1, "nucleus sampling top_p")
+	fs.IntVar(&l.maxTokens, "llm-max-tokens", 2048, "completion tokens per request at most")
+	fs.StringVar(&l.structured, "llm-structured", "auto", "structured output: json_schema, json_object, or auto (json_schema, falling back when the server refuses it)")
+	fs.BoolVar(&l.logprobs, "llm-logprobs", false, "ask for log probabilities and score labels with them")
+	fs.StringVar(&l.extractors, "llm-extractors", "anchor,explorer", "discovery voters, comma-separated: anchor, explorer, rules")
+	fs.DurationVar(&l.timeout, "llm-timeout", 2*time.Minute, "timeout of one request")
+	fs.IntVar(&l.concurrency, "llm-concurrency", 16, "requests in flight at most, per worker process")
+	fs.IntVar(&l.rpm, "llm-rpm", 0, "requests per minute at most, per worker process (0: no limit)")
+	fs.IntVar(&l.tpm, "llm-tpm", 0, "tokens per minute at most, per worker process (0: no limit)")
+	fs.IntVar(&l.retries, "llm-retries", 6, "retries of a request on 429, 5xx and timeouts")
+	fs.IntVar(&l.reasks, "llm-reasks", 2, "re-asks of an answer that is not valid")
+}
+
+// spec returns the backend spec for backend ("auto": SAM-NER when an LLM
+// endpoint is configured, the rules backend otherwise), with the response
+// cache under the output prefix so every run of a job shares it.
+func (l *llmFlags) spec(backend, out string) (activities.BackendSpec, error) {
+	if backend == "" || backend == "auto" {
+		backend = "rules"
+		if l.baseURL != "" {
+			backend = "sam"
+		}
+	}
+	switch backend {
+	case "rules":
+		return activities.BackendSpec{Name: backend}, nil
+	case "sam":
+	default:
+		return activities.BackendSpec{}, fmt.Errorf("--backend %q: want auto, rules or sam", backend)
+	}
+	if l.baseURL == "" {
+		return activities.BackendSpec{}, fmt.Errorf("--backend sam needs --llm-base-url (or OPENAI_BASE_URL)")
+	}
+	models := make(map[string]string)
+	for s, m := range l.stageModels {
+		if *m != "" {
+			models[s] = *m
+		}
+	}
+	var ex []string
+	for _, e := range strings.Split(l.extractors, ",") {
+		switch e = strings.TrimSpace(e); e {
+		case "anchor", "explorer", "rules":
+			ex = append(ex, e)
+		case "":
+		default:
+			return activities.BackendSpec{}, fmt.Errorf("--llm-extractors: unknown extractor %q", e)
+		}
+	}
+	if len(ex) == 0 {
+		return activities.BackendSpec{}, fmt.Errorf("--llm-extractors: none given")
+	}
+	return activities.BackendSpec{
+		Name:  "sam",
+		Cache: blob.Join(out, "cache", "llm"),
+		LLM: activities.LLMConfig{
+			BaseURL: l.baseURL, Model: l.model, Models: models,
+			Temperature: float32(l.temperature), TopP: float32(l.topP), MaxTokens: l.maxTokens,
+			StructuredOutput: l.structured, LogProbs: l.logprobs, Extractors: ex,
+			TimeoutSeconds: l.timeout.Seconds(), MaxConcurrent: l.concurrency,
+			RequestsPerMinute: l.rpm, TokensPerMinute: l.tpm, MaxRetries: l.retries, MaxReasks: l.reasks,
+		},
+	}, nil
+}
