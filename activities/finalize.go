@@ -2,7 +2,6 @@ package activities
 
 import (
 	"context"
-	"io"
 	"time"
 
 	"github.com/zeroner/zeroner/io/blob"
@@ -125,13 +124,7 @@ func (a *Activities) Finalize(ctx context.Context, in FinalizeInput) (Summary, e
 	var part []table.Mention
 	parts := 0
 	flush := func() error {
-		err := a.store.Replace(ctx, run.Mentions(parts), func(w io.Writer) error {
-			tw := table.NewMentionWriter(w)
-			if err := tw.Write(part); err != nil {
-				return err
-			}
-			return tw.Close()
-		})
+		err := a.store.Replace(ctx, run.Mentions(parts), rowsTo(table.NewMentionWriter, part))
 		if err != nil {
 			return err
 		}
@@ -181,13 +174,7 @@ func (a *Activities) Finalize(ctx context.Context, in FinalizeInput) (Summary, e
 		}
 	}
 	if len(usage) > 0 {
-		err := a.store.Replace(ctx, run.Ledger(), func(w io.Writer) error {
-			tw := table.NewUsageWriter(w)
-			if err := tw.Write(usage); err != nil {
-				return err
-			}
-			return tw.Close()
-		})
+		err := a.store.Replace(ctx, run.Ledger(), rowsTo(table.NewUsageWriter, usage))
 		if err != nil {
 			return Summary{}, err
 		}

@@ -1,14 +1,12 @@
 package activities
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/zeroner/zeroner/io/blob"
@@ -108,10 +106,7 @@ func (a *Activities) Plan(ctx context.Context, cfg Config) (Plan, error) {
 // createOnce writes data to uri unless the object exists. Outputs are
 // deterministic, so an existing object holds the same bytes.
 func (a *Activities) createOnce(ctx context.Context, uri string, data []byte) error {
-	err := a.store.Create(ctx, uri, func(w io.Writer) error {
-		_, err := io.Copy(w, bytes.NewReader(data))
-		return err
-	})
+	err := a.store.Create(ctx, uri, blob.WriteBytes(data))
 	if err != nil && !errors.Is(err, blob.ErrExist) {
 		return err
 	}

@@ -3,7 +3,6 @@ package activities
 import (
 	"context"
 	"fmt"
-	"io"
 
 	"go.temporal.io/sdk/activity"
 
@@ -88,9 +87,7 @@ func (a *Activities) Shard(ctx context.Context, cfg Config, p Plan) (Sharding, e
 		return Sharding{}, err
 	}
 	res.Rejects = int64(len(rejects))
-	err := a.store.Replace(ctx, run.Rejects(), func(w io.Writer) error {
-		return writeRejects(w, rejects)
-	})
+	err := a.store.Replace(ctx, run.Rejects(), rowsTo(table.NewRejectWriter, rejects))
 	if err != nil {
 		return Sharding{}, err
 	}
@@ -102,13 +99,7 @@ func (a *Activities) Shard(ctx context.Context, cfg Config, p Plan) (Sharding, e
 }
 
 func (a *Activities) writeDocuments(ctx context.Context, uri string, docs []table.Document) error {
-	err := a.store.Create(ctx, uri, func(w io.Writer) error {
-		tw := table.NewDocumentWriter(w)
-		if err := tw.Write(docs); err != nil {
-			return err
-		}
-		return tw.Close()
-	})
+	err := a.store.Create(ctx, uri, rowsTo(table.NewDocumentWriter, docs))
 	if err != nil && !blob.IsExist(err) {
 		return err
 	}

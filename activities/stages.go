@@ -3,7 +3,6 @@ package activities
 import (
 	"context"
 	"fmt"
-	"io"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -114,13 +113,7 @@ func (a *Activities) stage(ctx context.Context, t ShardTask, stage, prev string,
 			rows = append(rows, table.Usage{RunID: t.Run.ID, DocID: d.ID, Stage: stage, Requests: u.Requests, CacheHits: u.CacheHits,
 				PromptTokens: u.PromptTokens, CompletionTokens: u.CompletionTokens, CachedTokens: u.CachedTokens})
 		}
-		err := a.store.Replace(ctx, t.Run.Usage(stage, t.Shard), func(w io.Writer) error {
-			tw := table.NewUsageWriter(w)
-			if err := tw.Write(rows); err != nil {
-				return err
-			}
-			return tw.Close()
-		})
+		err := a.store.Replace(ctx, t.Run.Usage(stage, t.Shard), rowsTo(table.NewUsageWriter, rows))
 		if err != nil {
 			return StageStats{}, err
 		}
@@ -130,20 +123,12 @@ func (a *Activities) stage(ctx context.Context, t ShardTask, stage, prev string,
 		for i, f := range res.Failures {
 			fails[i] = table.Reject{RunID: t.Run.ID, Object: f.DocID, Reason: f.Stage + ": " + f.Reason}
 		}
-		err := a.store.Replace(ctx, t.Run.Failures(stage, t.Shard), func(w io.Writer) error {
-			return writeRejects(w, fails)
-		})
+		err := a.store.Replace(ctx, t.Run.Failures(stage, t.Shard), rowsTo(table.NewRejectWriter, fails))
 		if err != nil {
 			return StageStats{}, err
 		}
 	}
-	err = a.store.Create(ctx, out, func(w io.Writer) error {
-		tw := table.NewMentionWriter(w)
-		if err := tw.Write(fromMentions(t.Run.ID, res.Mentions)); err != nil {
-			return err
-		}
-		return tw.Close()
-	})
+	err = a.store.Create(ctx, out, rowsTo(table.NewMentionWriter, fromMentions(t.Run.ID, res.Mentions)))
 	if err != nil && !blob.IsExist(err) {
 		return StageStats{}, err
 	}

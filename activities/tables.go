@@ -1,66 +1,57 @@
 package activities
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 
+	"github.com/zeroner/zeroner/io/blob"
 	"github.com/zeroner/zeroner/io/table"
 	"github.com/zeroner/zeroner/pipeline"
 )
 
-func (a *Activities) readDocuments(ctx context.Context, uri string) ([]table.Document, error) {
-	r, err := a.store.OpenAt(ctx, uri)
+// readTable reads the whole Parquet table at uri with read. A table that
+// does not decode is bad input: retrying cannot fix it.
+func readTable[T any](ctx context.Context, s blob.Store, uri string, read func(blob.ReaderAt) ([]T, error)) ([]T, error) {
+	r, err := s.OpenAt(ctx, uri)
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	rows, err := table.ReadDocuments(r)
+	rows, err := read(r)
 	if err != nil {
 		return nil, badInput(fmt.Errorf("read %s: %w", uri, err))
 	}
 	return rows, nil
+}
+
+func (a *Activities) readDocuments(ctx context.Context, uri string) ([]table.Document, error) {
+	return readTable(ctx, a.store, uri, table.ReadDocuments)
 }
 
 func (a *Activities) readMentions(ctx context.Context, uri string) ([]table.Mention, error) {
-	r, err := a.store.OpenAt(ctx, uri)
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	rows, err := table.ReadMentions(r)
-	if err != nil {
-		return nil, badInput(fmt.Errorf("read %s: %w", uri, err))
-	}
-	return rows, nil
+	return readTable(ctx, a.store, uri, table.ReadMentions)
 }
 
 func (a *Activities) readRejects(ctx context.Context, uri string) ([]table.Reject, error) {
-	r, err := a.store.OpenAt(ctx, uri)
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	rows, err := table.ReadRejects(r)
-	if err != nil {
-		return nil, badInput(fmt.Errorf("read %s: %w", uri, err))
-	}
-	return rows, nil
+	return readTable(ctx, a.store, uri, table.ReadRejects)
 }
 
 func (a *Activities) readUsage(ctx context.Context, uri string) ([]table.Usage, error) {
-	r, err := a.store.OpenAt(ctx, uri)
-	if err != nil {
-		return nil, err
+	return readTable(ctx, a.store, uri, table.ReadUsage)
+}
+
+// rowsTo returns a write function for blob.Store.Create or Replace that
+// writes rows as one Parquet file.
+func rowsTo[T any](newWriter func(io.Writer) *table.Writer[T], rows []T) func(io.Writer) error {
+	return func(w io.Writer) error {
+		tw := newWriter(w)
+		if err := tw.Write(rows); err != nil {
+			return err
+		}
+		return tw.Close()
 	}
-	defer r.Close()
-	rows, err := table.ReadUsage(r)
-	if err != nil {
-		return nil, badInput(fmt.Errorf("read %s: %w", uri, err))
-	}
-	return rows, nil
 }
 
 func sumUsage(rows []table.Usage) pipeline.Usage {
@@ -72,22 +63,11 @@ func sumUsage(rows []table.Usage) pipeline.Usage {
 	return u
 }
 
-func writeRejects(w io.Writer, rows []table.Reject) error {
-	tw := table.NewRejectWriter(w)
-	if err := tw.Write(rows); err != nil {
-		return err
-	}
-	return tw.Close()
-}
-
 // writeJSON atomically replaces the object at uri with v as indented JSON.
 func (a *Activities) writeJSON(ctx context.Context, uri string, v any) error {
 	data, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", uri, err)
 	}
-	return a.store.Replace(ctx, uri, func(w io.Writer) error {
-		_, err := io.Copy(w, bytes.NewReader(append(data, '\n')))
-		return err
-	})
+	return a.store.Replace(ctx, uri, blob.WriteBytes(append(data, '\n')))
 }

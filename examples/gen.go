@@ -7,13 +7,14 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"log"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/zeroner/zeroner/io/corpus"
 )
 
 const (
@@ -29,25 +30,13 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer f.Close()
 	var sents []string
-	var toks []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" {
-			if len(toks) > 0 {
-				sents = append(sents, strings.Join(toks, " "))
-				toks = nil
-			}
-			continue
-		}
-		toks = append(toks, strings.SplitN(line, "\t", 2)[0])
-	}
-	if len(toks) > 0 {
-		sents = append(sents, strings.Join(toks, " "))
-	}
-	if err := sc.Err(); err != nil {
+	err = corpus.ReadBIO(f, os.Args[1], corpus.Options{}, func(d corpus.Doc) error {
+		sents = append(sents, d.Text)
+		return nil
+	})
+	f.Close()
+	if err != nil {
 		log.Fatal(err)
 	}
 	var out *os.File

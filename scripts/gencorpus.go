@@ -17,6 +17,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/zeroner/zeroner/io/corpus"
 )
 
 func main() {
@@ -71,21 +73,13 @@ func read(path string) []string {
 		log.Fatal(err)
 	}
 	defer f.Close()
-	var out, toks []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" {
-			if len(toks) > 0 {
-				out = append(out, strings.Join(toks, " "))
-				toks = nil
-			}
-			continue
-		}
-		toks = append(toks, strings.SplitN(line, "\t", 2)[0])
-	}
-	if len(toks) > 0 {
-		out = append(out, strings.Join(toks, " "))
+	var out []string
+	err = corpus.ReadBIO(f, path, corpus.Options{}, func(d corpus.Doc) error {
+		out = append(out, d.Text)
+		return nil
+	})
+	if err != nil {
+		log.Fatal(err)
 	}
 	return out
 }
