@@ -4,8 +4,10 @@ BIN     := bin
 CORPUS  ?= examples/politics
 SCHEMA  ?= schemas/crossner-politics.yaml
 OUT     ?= out
+DATA    ?= $(or $(ZERONER_DATA),../shared/data)
+EVAL    ?= evals/benchmark
 
-.PHONY: all build run test lint bench clean
+.PHONY: all build run eval test lint bench clean
 
 all: build
 
@@ -16,6 +18,18 @@ build:
 # .zeroner/temporal.db, in-process worker, rules backend, tables under ./out.
 run: build
 	$(BIN)/starter run --dev --corpus $(CORPUS) --schema $(SCHEMA) --out $(OUT) --shard-size 25
+
+# Evaluate the configured backend (rules unless an LLM endpoint is set) on
+# the five CrossNER test domains and MIT-Restaurant through the real job:
+# one table on stdout; predictions, results.json and report.md/.html under
+# $(EVAL). EVAL_FLAGS adds flags, e.g. --note or the --llm-* ones.
+CROSSNER := ai literature music politics science
+eval: build
+	$(BIN)/starter eval --dev --dev-db evals/temporal.db --out $(EVAL) \
+		$(foreach d,$(CROSSNER),--name crossner-$(d) --data $(DATA)/crossner/$(d)/test.txt --schema schemas/crossner-$(d).yaml) \
+		--name mit-restaurant --data $(DATA)/mit/restaurant/restauranttest.txt --schema schemas/mit-restaurant.yaml \
+		--commit "$$(git rev-parse --short HEAD 2>/dev/null)$$(git diff --quiet HEAD -- 2>/dev/null || echo -dirty)" \
+		$(EVAL_FLAGS)
 
 test:
 	$(GO) test -count=1 -timeout 25m ./...

@@ -1,8 +1,13 @@
 package activities
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
 
+	"github.com/zeroner/zeroner/io/llm"
 	"github.com/zeroner/zeroner/pipeline"
 )
 
@@ -49,4 +54,38 @@ func (b BackendSpec) identity() []byte {
 // builtin is the default BackendFactory.
 func (a *Activities) builtin(spec BackendSpec, s *pipeline.Schema) (pipeline.Backend, error) {
 	return NewBackend(spec, s)
+}
+
+// llmAdapter lets an io/llm client serve as the pipeline's LLM.
+type llmAdapter struct{ c *llm.Client }
+
+func (a llmAdapter) Ask(ctx context.Context, p pipeline.Prompt, valid func(string) error) (pipeline.Answer, error) {
+	resp, err := a.c.Complete(ctx, llm.Request{
+		Model: p.Model, System: p.System, User: p.User,
+		Schema: p.Schema, SchemaName: p.SchemaName, LogProbs: p.LogProbs,
+	}, valid)
+	ans := pipeline.Answer{Content: resp.Content, Usage: pipeline.Usage(resp.Usage)}
+	for _, lp := range resp.LogProbs {
+		ans.LogProbs = append(ans.LogProbs, pipeline.TokenLogProb(lp))
+	}
+	if errors.Is(err, llm.ErrInvalidAnswer) {
+		err = fmt.Errorf("%w: %w", pipeline.ErrInvalidAnswer, err)
+	}
+	return ans, err
+}
+
+// newLLM returns the client of spec, with the worker's API key.
+func (a *Activities) newLLM(spec BackendSpec) (*llm.Client, error) {
+	l := spec.LLM
+	var cache llm.Cache
+	if spec.Cache != "" {
+		cache = llm.NewBlobCache(a.store, spec.Cache)
+	}
+	return llm.New(llm.Config{
+		BaseURL: l.BaseURL, APIKey: a.apiKey, Model: l.Model,
+		Temperature: l.Temperature, TopP: l.TopP, MaxTokens: l.MaxTokens,
+		Timeout:       time.Duration(l.TimeoutSeconds * float64(time.Second)),
+		MaxConcurrent: l.MaxConcurrent, RequestsPerMinute: l.RequestsPerMinute, TokensPerMinute: l.TokensPerMinute,
+		MaxRetries: l.MaxRetries, MaxReasks: l.MaxReasks, StructuredOutput: l.StructuredOutput,
+	}, cache, a.log)
 }

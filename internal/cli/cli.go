@@ -37,6 +37,7 @@ func Main(ctx context.Context, args []string, env Env) int {
 	}
 	cmds := map[string]func(context.Context, []string, Env) error{
 		"run":    runCmd,
+		"eval":   evalCmd,
 		"status": statusCmd,
 		"worker": workerCmd,
 		"server": serverCmd,
@@ -69,6 +70,7 @@ with no training data, as a Temporal batch job.
 
 Usage:
   starter run    --corpus URI --schema URI [--out URI] [--dev] [flags]
+  starter eval   --data FILE --schema FILE [--data FILE --schema FILE ...] [--out DIR] [--dev] [flags]
   starter status --job NAME [flags]
   starter worker [flags]          (the same as cmd/worker)
   starter server [--db FILE] [--port N]

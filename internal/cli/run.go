@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path"
 	"path/filepath"
@@ -169,61 +170,99 @@ func runCmd(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
-	if f.dev {
-		if env.DevServer == nil {
-			return errors.New("--dev is not available in this build")
-		}
-		if err := os.MkdirAll(filepath.Dir(f.devDB), 0o755); err != nil {
-			return fmt.Errorf("--dev-db: %w", err)
-		}
-		addr, stop, err := env.DevServer(ctx, f.devDB, 0, log)
-		if err != nil {
-			return fmt.Errorf("start embedded Temporal server on %s: %w", f.devDB, err)
-		}
-		defer stop()
-		f.conn.address = addr
-	}
-	cl, err := dial(ctx, f.conn, log)
+	cl, closeAll, err := f.connect(ctx, env, store, log)
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
+	defer closeAll()
+
+	start := time.Now()
+	wr, err := startJob(ctx, cl, f.conn.taskQueue, cfg, env.Stdout)
+	if err != nil || f.detach {
+		return err
+	}
+	sum, err := waitJob(ctx, cl, wr, cfg, env.Stdout, log)
+	if err != nil {
+		return err
+	}
+	printSummary(env.Stdout, sum, time.Since(start))
+	return nil
+}
+
+// connect dials Temporal: with --dev, an embedded server it starts first,
+// and an in-process worker over store. closeAll undoes all of it.
+func (f *runFlags) connect(ctx context.Context, env Env, store blob.Store, log *slog.Logger) (cl client.Client, closeAll func(), err error) {
+	var undo []func()
+	closeAll = func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+	}
+	defer func() {
+		if err != nil {
+			closeAll()
+		}
+	}()
+	if f.dev {
+		if env.DevServer == nil {
+			return nil, nil, errors.New("--dev is not available in this build")
+		}
+		if err := os.MkdirAll(filepath.Dir(f.devDB), 0o755); err != nil {
+			return nil, nil, fmt.Errorf("--dev-db: %w", err)
+		}
+		addr, stop, err := env.DevServer(ctx, f.devDB, 0, log)
+		if err != nil {
+			return nil, nil, fmt.Errorf("start embedded Temporal server on %s: %w", f.devDB, err)
+		}
+		undo = append(undo, func() { stop() })
+		f.conn.address = addr
+	}
+	cl, err = dial(ctx, f.conn, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	undo = append(undo, cl.Close)
 	if f.dev {
 		w := newWorker(cl, f.conn.taskQueue, store, log, f.activitySlots)
 		if err := w.Start(); err != nil {
-			return fmt.Errorf("start worker: %w", err)
+			return nil, nil, fmt.Errorf("start worker: %w", err)
 		}
-		defer w.Stop()
+		undo = append(undo, w.Stop)
 	}
+	return cl, closeAll, nil
+}
 
-	start := time.Now()
+// startJob starts the job's workflow, or attaches to it while it runs (its
+// id comes from the job name), and says so on w.
+func startJob(ctx context.Context, cl client.Client, queue string, cfg activities.Config, w io.Writer) (client.WorkflowRun, error) {
 	wr, err := cl.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       workflows.WorkflowID(cfg.Job),
-		TaskQueue:                f.conn.taskQueue,
+		TaskQueue:                queue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 	}, workflows.AnnotateCorpus, workflows.CorpusState{Config: cfg})
 	if err != nil {
-		return fmt.Errorf("start job %s: %w", cfg.Job, err)
+		return nil, fmt.Errorf("start job %s: %w", cfg.Job, err)
 	}
-	fmt.Fprintf(env.Stdout, "job %s: workflow %s, run %s\n", cfg.Job, wr.GetID(), wr.GetRunID())
-	if f.detach {
-		return nil
-	}
+	fmt.Fprintf(w, "job %s: workflow %s, run %s\n", cfg.Job, wr.GetID(), wr.GetRunID())
+	return wr, nil
+}
 
+// waitJob shows the job's progress on w until it ends and returns its
+// summary.
+func waitJob(ctx context.Context, cl client.Client, wr client.WorkflowRun, cfg activities.Config, w io.Writer, log *slog.Logger) (activities.Summary, error) {
 	done := make(chan struct{})
 	go func() {
-		showProgress(ctx, cl, wr.GetID(), env.Stdout, done)
+		showProgress(ctx, cl, wr.GetID(), w, done)
 	}()
 	var sum activities.Summary
-	err = wr.Get(ctx, &sum)
+	err := wr.Get(ctx, &sum)
 	close(done)
 	if err != nil {
 		log.Debug("job failed", "job", cfg.Job, "error", err)
-		return fmt.Errorf("job %s failed: %s", cfg.Job, rootCause(err))
+		return sum, fmt.Errorf("job %s failed: %s", cfg.Job, rootCause(err))
 	}
-	printSummary(env.Stdout, sum, time.Since(start))
-	return nil
+	return sum, nil
 }
 
 // rootCause is the message of the error an activity returned, found in err's
