@@ -9,6 +9,7 @@ import (
 
 	"github.com/zeroner/zeroner/io/llm"
 	"github.com/zeroner/zeroner/pipeline"
+	"github.com/zeroner/zeroner/pipeline/sam"
 )
 
 // LLMConfig says how to reach an OpenAI-compatible model and how to decode.
@@ -51,9 +52,22 @@ func (b BackendSpec) identity() []byte {
 	return id
 }
 
-// builtin is the default BackendFactory.
+// builtin is the default BackendFactory: the rules backend, or SAM-NER over
+// an OpenAI-compatible model reached with the worker's API key.
 func (a *Activities) builtin(spec BackendSpec, s *pipeline.Schema) (pipeline.Backend, error) {
-	return NewBackend(spec, s)
+	if spec.Name != "sam" {
+		return NewBackend(spec, s)
+	}
+	c, err := a.newLLM(spec)
+	if err != nil {
+		return nil, err
+	}
+	m := spec.LLM.Models
+	return sam.New(s, llmAdapter{c}, sam.Options{
+		Anchor: m["anchor"], Explorer: m["explorer"], Mediate: m["mediate"], Calibrate: m["calibrate"], Map: m["map"],
+		Extractors: spec.LLM.Extractors,
+		LogProbs:   spec.LLM.LogProbs,
+	})
 }
 
 // llmAdapter lets an io/llm client serve as the pipeline's LLM.

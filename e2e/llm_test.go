@@ -1,0 +1,268 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zeroner/zeroner/activities"
+	"github.com/zeroner/zeroner/internal/dataset"
+	"github.com/zeroner/zeroner/internal/llmsim"
+	"github.com/zeroner/zeroner/io/blob"
+	"github.com/zeroner/zeroner/io/corpus"
+	"github.com/zeroner/zeroner/io/table"
+	"github.com/zeroner/zeroner/pipeline"
+	"github.com/zeroner/zeroner/workflows"
+)
+
+var domains = []string{"ai", "literature", "music", "politics", "science"}
+
+// sim starts the LLM test server on a loopback listener, knowing the gold of
+// the given BIO files.
+func sim(t *testing.T, opt llmsim.Options) (*llmsim.Server, string) {
+	t.Helper()
+	for _, d := range domains {
+		data, err := os.ReadFile(filepath.Join("..", "schemas", "crossner-"+d+".yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := pipeline.ParseSchema(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opt.Schemas = append(opt.Schemas, s)
+	}
+	srv, err := llmsim.New(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	t.Cleanup(func() { srv.Close(); hs.Close() })
+	return srv, hs.URL + "/v1"
+}
+
+// goldSpans reads a BIO file's gold as the set of "doc start end label".
+func goldSpans(t *testing.T, uri, path string) (map[string]bool, []string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	gold := map[string]bool{}
+	var ids []string
+	err = corpus.ReadBIO(f, uri, corpus.Options{}, func(d corpus.Doc) error {
+		ids = append(ids, d.ID)
+		for _, s := range d.Gold {
+			gold[fmt.Sprintf("%s %d %d %s", d.ID, s.Start, s.End, s.Label)] = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gold, ids
+}
+
+// llmJob returns the config of a SAM-NER job over one dev split.
+func llmJob(t *testing.T, root, domain, baseURL string, llm activities.LLMConfig) (activities.Config, string, string) {
+	t.Helper()
+	path := dataset.Path(t, "crossner", domain, "dev.txt")
+	uri, err := blob.Normalize(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema, _ := blob.Normalize(filepath.Join("..", "schemas", "crossner-"+domain+".yaml"))
+	out := blob.Join(root, "out-"+domain)
+	llm.BaseURL = baseURL
+	llm.Model = "llmsim"
+	return activities.Config{
+		Job: "llm-" + domain, Corpus: uri, Schema: schema, Output: out,
+		Backend:   activities.BackendSpec{Name: "sam", LLM: llm, Cache: blob.Join(out, "cache", "llm")},
+		Reader:    corpus.Options{Format: corpus.FormatBIO},
+		ShardSize: 100, Window: 4,
+	}, uri, path
+}
+
+func predicted(t *testing.T, s blob.Store, sum activities.Summary) map[string]bool {
+	t.Helper()
+	got := map[string]bool{}
+	for _, m := range mentions(t, s, sum.Outputs.Mentions) {
+		got[fmt.Sprintf("%s %d %d %s", m.DocID, m.Start, m.End, m.Label)] = true
+	}
+	return got
+}
+
+// compare reports the gold mentions not predicted and the predictions not in
+// the gold, outside the documents in skip (those a stage failed on).
+func compare(t *testing.T, name string, got, gold map[string]bool, skip map[string]bool) (missed, spurious int) {
+	t.Helper()
+	for k := range gold {
+		if !got[k] && !skip[strings.Fields(k)[0]] {
+			missed++
+			if missed <= 3 {
+				t.Errorf("%s: gold %q not predicted", name, k)
+			}
+		}
+	}
+	for k := range got {
+		if !gold[k] && !skip[strings.Fields(k)[0]] {
+			spurious++
+			if spurious <= 3 {
+				t.Errorf("%s: predicted %q not in gold", name, k)
+			}
+		}
+	}
+	return missed, spurious
+}
+
+// With the test server at zero noise, the job on all five CrossNER dev
+// splits reproduces the gold exactly: strict F1 1.0 with misc kept. This
+// checks the plumbing (offsets, alignment, consensus, mediation,
+// calibration), not any model.
+func TestLLMZeroNoiseReproducesDevGold(t *testing.T) {
+	srv, url := sim(t, llmsim.Options{Gold: devFiles(t)})
+	store, err := blob.New(context.Background(), blob.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, _ := blob.Normalize(t.TempDir())
+	h := newHarness(t, store, nil)
+	for _, d := range domains {
+		cfg, uri, path := llmJob(t, root, d, url, activities.LLMConfig{})
+		sum := h.run(t, workflows.CorpusState{Config: cfg})
+		gold, ids := goldSpans(t, uri, path)
+		if sum.Docs != int64(len(ids)) || sum.Failures != 0 {
+			t.Fatalf("%s: %d documents, %d failures; want %d and none", d, sum.Docs, sum.Failures, len(ids))
+		}
+		missed, spurious := compare(t, d, predicted(t, store, sum), gold, nil)
+		t.Logf("%s: %d gold mentions, %d missed, %d spurious; %d requests, %d prompt tokens",
+			d, len(gold), missed, spurious, sum.Usage.Requests, sum.Usage.PromptTokens)
+	}
+	if srv.Stats().Requests == 0 {
+		t.Fatal("the test server saw no requests")
+	}
+}
+
+// Each fault kind of the test server at 15%: the job completes, every failed
+// chunk is listed with its reason, every other document is annotated as the
+// gold says, and no request is retried without bound.
+func TestLLMFaultsLoseNothingElse(t *testing.T) {
+	kinds := map[string]llmsim.Faults{
+		"429":       {RateLimit: 0.15},
+		"500":       {ServerError: 0.15},
+		"timeout":   {Timeout: 0.15},
+		"malformed": {Malformed: 0.15},
+		"truncated": {Truncated: 0.15},
+	}
+	for name, faults := range kinds {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			srv, url := sim(t, llmsim.Options{Gold: devFiles(t), Faults: faults, Seed: 7,
+				RetryAfter: 10 * time.Millisecond, Hang: 2 * time.Second})
+			store, err := blob.New(context.Background(), blob.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			root, _ := blob.Normalize(t.TempDir())
+			h := newHarness(t, store, nil)
+			cfg, uri, path := llmJob(t, root, "ai", url, activities.LLMConfig{
+				TimeoutSeconds: 0.5, MaxRetries: 4, MaxReasks: 1,
+			})
+			sum := h.run(t, workflows.CorpusState{Config: cfg})
+			gold, ids := goldSpans(t, uri, path)
+			if sum.Docs != int64(len(ids)) {
+				t.Fatalf("%d documents, want %d", sum.Docs, len(ids))
+			}
+			failed := failedDocs(t, store, sum)
+			if int64(len(failed)) > sum.Failures {
+				t.Errorf("%d failed documents but run.json says %d failures", len(failed), sum.Failures)
+			}
+			missed, spurious := compare(t, name, predicted(t, store, sum), gold, failed)
+			st := srv.Stats()
+			// Every request is asked at most (1 + retries) x (1 + re-asks)
+			// times; the unfaulted run of ai dev needs far fewer than 200.
+			if max := int64(200 * 5 * 2); st.Requests > max {
+				t.Errorf("%d requests: retries are not bounded (at most %d)", st.Requests, max)
+			}
+			t.Logf("faults %v: %d requests, %d documents failed (%d in run.json), %d missed, %d spurious",
+				st.Faults, st.Requests, len(failed), sum.Failures, missed, spurious)
+		})
+	}
+}
+
+// A second run of a finished job asks the model nothing: every answer comes
+// from the response cache, even for a new run of the same job.
+func TestLLMSecondRunIsFree(t *testing.T) {
+	srv, url := sim(t, llmsim.Options{Gold: devFiles(t)})
+	store, err := blob.New(context.Background(), blob.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, _ := blob.Normalize(t.TempDir())
+	h := newHarness(t, store, nil)
+	cfg, _, _ := llmJob(t, root, "music", url, activities.LLMConfig{})
+	first := h.run(t, workflows.CorpusState{Config: cfg})
+	asked := srv.Stats().Requests
+	if asked == 0 || first.Usage.Requests == 0 {
+		t.Fatalf("first run asked nothing (%d, %+v)", asked, first.Usage)
+	}
+	// The same job again, and a new run of it under another name and
+	// window. (Another shard size would pack sentences into other
+	// requests: those are new questions.)
+	h.run(t, workflows.CorpusState{Config: cfg})
+	cfg.Job, cfg.Window = "llm-music-again", 2
+	again := h.run(t, workflows.CorpusState{Config: cfg})
+	if n := srv.Stats().Requests - asked; n != 0 {
+		t.Errorf("re-runs sent %d requests, want 0", n)
+	}
+	if again.Usage.Requests != 0 || again.Usage.CacheHits == 0 || again.Mentions != first.Mentions {
+		t.Errorf("new run: usage %+v, %d mentions; want only cache hits and %d mentions", again.Usage, again.Mentions, first.Mentions)
+	}
+}
+
+func devFiles(t *testing.T) []string {
+	var files []string
+	for _, d := range domains {
+		files = append(files, dataset.Path(t, "crossner", d, "dev.txt"))
+	}
+	return files
+}
+
+// failedDocs reads the documents listed in a run's stage failure tables.
+func failedDocs(t *testing.T, s blob.Store, sum activities.Summary) map[string]bool {
+	t.Helper()
+	ctx := context.Background()
+	runDir := strings.TrimSuffix(sum.Outputs.Summary, "run.json")
+	objs, err := s.List(ctx, runDir+"stages/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := map[string]bool{}
+	for _, o := range objs {
+		if !strings.Contains(o.URI, "/failures-") {
+			continue
+		}
+		r, err := s.OpenAt(ctx, o.URI)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := table.ReadRejects(r)
+		r.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, row := range rows {
+			if row.Reason == "" {
+				t.Errorf("failure of %s has no reason", row.Object)
+			}
+			failed[row.Object] = true
+		}
+	}
+	return failed
+}
