@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zeroner/zeroner/internal/dataset"
+	"github.com/zeroner/zeroner/internal/llmsim"
 	"github.com/zeroner/zeroner/io/blob"
 	"github.com/zeroner/zeroner/io/table"
 )
@@ -195,4 +197,68 @@ func runMentions(t *testing.T, dir string) []table.Mention {
 	}
 	uri, _ := blob.Normalize(filepath.Join(runs[0], "mentions") + "/")
 	return mentions(t, store, uri)
+}
+
+// kill -9 of `starter run --dev` with the SAM-NER backend mid-run, then the
+// same command again: answers received before the kill come from the
+// response cache, so the model is asked again at most what was in flight.
+func TestKillLLMRunReasksOnlyUnanswered(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child processes")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	srv, url := sim(t, llmsim.Options{Gold: devFiles(t), TTFT: 20 * time.Millisecond})
+	data := dataset.Path(t, "crossner", "politics", "dev.txt")
+	schema, _ := filepath.Abs(filepath.Join("..", "schemas", "crossner-politics.yaml"))
+	const concurrency = 8
+	args := []string{"run", "--dev", "--job", "llm-crash", "--corpus", data, "--format", "bio", "--schema", schema,
+		"--out", "out", "--shard-size", "20", "--window", "2", "--llm-base-url", url, "--llm-model", "llmsim",
+		"--llm-concurrency", fmt.Sprint(concurrency)}
+
+	ref := t.TempDir()
+	if out, err := starter(ctx, ref, args...).CombinedOutput(); err != nil {
+		t.Fatalf("uninterrupted run: %v\n%s", err, out)
+	}
+	full := srv.Stats().Requests
+
+	dir := t.TempDir()
+	var log bytes.Buffer
+	cmd := starter(ctx, dir, args...)
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pattern := filepath.Join(dir, "out", "runs", "*", "stages", "calibrate", "shard-*.parquet")
+	for {
+		if done, _ := filepath.Glob(pattern); len(done) >= 4 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("no shards annotated in time:\n%s", log.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	before := srv.Stats().Requests - full
+	if out, err := starter(ctx, dir, args...).CombinedOutput(); err != nil {
+		t.Fatalf("resumed run: %v\n%s", err, out)
+	}
+	after := srv.Stats().Requests - full - before
+	t.Logf("uninterrupted: %d requests; killed run: %d before the kill, %d after", full, before, after)
+	if before >= full || after == 0 {
+		t.Fatalf("the kill did not land mid-run (%d of %d requests before it)", before, full)
+	}
+	// Each of the two processes holds one LLM client: at most its
+	// concurrency was in flight, unanswered, at the kill.
+	if before+after > full+concurrency {
+		t.Errorf("killed and resumed runs asked %d requests, uninterrupted %d: more than the %d in flight were re-asked",
+			before+after, full, concurrency)
+	}
+	if got, want := runMentions(t, dir), runMentions(t, ref); len(got) == 0 {
+		t.Error("resumed run has no mentions")
+	} else {
+		diffMentions(t, got, want)
+	}
 }
