@@ -25,6 +25,9 @@ type LLMConfig struct {
 	LogProbs         bool    `json:"logprobs,omitempty"`
 	// Extractors are the discovery voters: anchor, explorer, rules.
 	Extractors []string `json:"extractors,omitempty"`
+	// PassagesPerRequest caps the sentences or chunks packed into one
+	// request (0: the backend's default; 1: one sentence per request).
+	PassagesPerRequest int `json:"passages_per_request,omitempty"`
 
 	// Limits and retries, per worker process.
 	TimeoutSeconds    float64 `json:"timeout_seconds,omitempty"`
@@ -35,20 +38,17 @@ type LLMConfig struct {
 	MaxReasks         int     `json:"max_reasks,omitempty"`
 }
 
-// identity is what of the spec changes a run's outputs: the backend, models
-// and decoding, not where the server is or how fast it may be asked.
+// identity is what of the spec changes a run's outputs: the backend, models,
+// prompts and decoding; not where the server is or how fast it may be asked.
 func (b BackendSpec) identity() []byte {
 	l := b.LLM
+	l.BaseURL = ""
+	l.TimeoutSeconds, l.MaxConcurrent, l.RequestsPerMinute, l.TokensPerMinute = 0, 0, 0, 0
+	l.MaxRetries, l.MaxReasks = 0, 0
 	id, _ := json.Marshal(struct {
-		Name              string
-		Model             string
-		Models            map[string]string
-		Temperature, TopP float32
-		MaxTokens         int
-		Structured        string
-		LogProbs          bool
-		Extractors        []string
-	}{b.Name, l.Model, l.Models, l.Temperature, l.TopP, l.MaxTokens, l.StructuredOutput, l.LogProbs, l.Extractors})
+		Name string
+		LLM  LLMConfig
+	}{b.Name, l})
 	return id
 }
 
@@ -65,8 +65,9 @@ func (a *Activities) builtin(spec BackendSpec, s *pipeline.Schema) (pipeline.Bac
 	m := spec.LLM.Models
 	return sam.New(s, llmAdapter{c}, sam.Options{
 		Anchor: m["anchor"], Explorer: m["explorer"], Mediate: m["mediate"], Calibrate: m["calibrate"], Map: m["map"],
-		Extractors: spec.LLM.Extractors,
-		LogProbs:   spec.LLM.LogProbs,
+		Extractors:         spec.LLM.Extractors,
+		LogProbs:           spec.LLM.LogProbs,
+		PassagesPerRequest: spec.LLM.PassagesPerRequest,
 	})
 }
 

@@ -21,6 +21,7 @@ type llmFlags struct {
 	structured     string
 	logprobs       bool
 	extractors     string
+	passages       int
 	timeout        time.Duration
 	concurrency    int
 	rpm, tpm       int
@@ -44,6 +45,7 @@ func (l *llmFlags) register(fs *flag.FlagSet, env Env) {
 	fs.StringVar(&l.structured, "llm-structured", "auto", "structured output: json_schema, json_object, or auto (json_schema, falling back when the server refuses it)")
 	fs.BoolVar(&l.logprobs, "llm-logprobs", false, "ask for log probabilities and score labels with them")
 	fs.StringVar(&l.extractors, "llm-extractors", "anchor,explorer", "discovery voters, comma-separated: anchor, explorer, rules")
+	fs.IntVar(&l.passages, "llm-passages-per-request", 0, "sentences or chunks packed into one request at most (0: the backend's default, 32; 1: one per request)")
 	fs.DurationVar(&l.timeout, "llm-timeout", 2*time.Minute, "timeout of one request")
 	fs.IntVar(&l.concurrency, "llm-concurrency", 16, "requests in flight at most, per worker process")
 	fs.IntVar(&l.rpm, "llm-rpm", 0, "requests per minute at most, per worker process (0: no limit)")
@@ -97,7 +99,7 @@ func (l *llmFlags) spec(backend, out string) (activities.BackendSpec, error) {
 		LLM: activities.LLMConfig{
 			BaseURL: l.baseURL, Model: l.model, Models: models,
 			Temperature: float32(l.temperature), TopP: float32(l.topP), MaxTokens: l.maxTokens,
-			StructuredOutput: l.structured, LogProbs: l.logprobs, Extractors: ex,
+			StructuredOutput: l.structured, LogProbs: l.logprobs, Extractors: ex, PassagesPerRequest: l.passages,
 			TimeoutSeconds: l.timeout.Seconds(), MaxConcurrent: l.concurrency,
 			RequestsPerMinute: l.rpm, TokensPerMinute: l.tpm, MaxRetries: l.retries, MaxReasks: l.reasks,
 		},

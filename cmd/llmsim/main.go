@@ -1,0 +1,166 @@
+// Command llmsim serves zeroner's OpenAI-compatible test server. It is a
+// test double, not a model: it answers zeroner's SAM-NER requests from gold
+// BIO files, with seeded noise, latency, capacity limits and injected
+// faults (see package internal/llmsim).
+//
+//	llmsim --addr 127.0.0.1:0 --gold ../shared/data/crossner/ai/dev.txt
+//
+// prints the server's base URL (http://127.0.0.1:PORT) on its first line.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/zeroner/zeroner/internal/llmsim"
+	"github.com/zeroner/zeroner/pipeline"
+	"github.com/zeroner/zeroner/schemas"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, nil); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "llmsim:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+// list is a flag that may be repeated or given comma-separated values.
+type list []string
+
+func (l *list) String() string { return strings.Join(*l, ",") }
+
+func (l *list) Set(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*l = append(*l, s)
+		}
+	}
+	return nil
+}
+
+const usage = `Usage: llmsim [flags]
+
+llmsim is zeroner's OpenAI-compatible TEST SERVER. It is a test double, not a
+model: it answers zeroner's SAM-NER requests (anchor and explorer discovery,
+mediation, calibration, the label -> archetype map) deterministically from gold
+BIO files, with seeded noise, latency, capacity limits and injected faults.
+Any other chat request gets "{}".
+
+Endpoints: POST /v1/chat/completions, POST /v1/embeddings (deterministic unit
+vectors), GET /v1/models, GET /stats (counters as JSON).
+
+It prints its base URL (http://HOST:PORT) on the first line of standard output;
+point zeroner's LLM base URL at it. Rates are probabilities in [0, 1].
+
+Flags:
+`
+
+// run serves until ctx ends. ready, if not nil, receives the base URL.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready chan<- string) error {
+	fs := flag.NewFlagSet("llmsim", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+	}
+	var (
+		opt     llmsim.Options
+		gold    list
+		schemaF list
+		models  list
+		addr    = fs.String("addr", "127.0.0.1:8089", "address to listen on (port 0: any free port)")
+	)
+	fs.Var(&gold, "gold", "gold BIO file, token<TAB>tag or tag<TAB>token (repeat or comma-separate)")
+	fs.Var(&schemaF, "schema", "schema file or shipped schema name whose label archetypes pin the label -> archetype map (repeat or comma-separate)")
+	fs.Uint64Var(&opt.Seed, "seed", 0, "seed of noise and faults")
+	fs.Float64Var(&opt.Noise.AnchorMiss, "anchor-miss", 0, "rate: the anchor misses a gold mention")
+	fs.Float64Var(&opt.Noise.ExplorerMiss, "explorer-miss", 0, "rate: the explorer misses a gold mention")
+	fs.Float64Var(&opt.Noise.AnchorSpurious, "anchor-spurious", 0, "rate: the anchor proposes an ordinary lower-case word (per word)")
+	fs.Float64Var(&opt.Noise.ExplorerSpurious, "explorer-spurious", 0, "rate: the explorer proposes an ordinary lower-case word (per word)")
+	fs.Float64Var(&opt.Noise.Boundary, "boundary", 0, "rate: a reported gold mention has a boundary moved by a token")
+	fs.Float64Var(&opt.Noise.Archetype, "archetype-noise", 0, "rate: mediation picks a wrong archetype")
+	fs.Float64Var(&opt.Noise.Label, "label-noise", 0, "rate: calibration picks a wrong candidate label")
+	fs.DurationVar(&opt.TTFT, "ttft", 0, "latency to the first token")
+	fs.DurationVar(&opt.PerToken, "per-token", 0, "latency per completion token")
+	fs.IntVar(&opt.MaxConcurrent, "max-concurrent", 0, "requests served at once (0: no cap)")
+	fs.BoolVar(&opt.Reject, "reject", false, "beyond --max-concurrent answer 429 with Retry-After instead of queueing")
+	fs.DurationVar(&opt.RetryAfter, "retry-after", time.Second, "Retry-After of 429 answers")
+	fs.Float64Var(&opt.Faults.RateLimit, "fault-429", 0, "rate per attempt: 429 with Retry-After")
+	fs.Float64Var(&opt.Faults.ServerError, "fault-500", 0, "rate per attempt: 500")
+	fs.Float64Var(&opt.Faults.Timeout, "fault-timeout", 0, "rate per attempt: hold the request until the client gives up or --hang passes, then 504")
+	fs.Float64Var(&opt.Faults.Malformed, "fault-malformed", 0, "rate per attempt: an answer that is not JSON")
+	fs.Float64Var(&opt.Faults.Truncated, "fault-truncated", 0, "rate per attempt: JSON cut short, finish reason length")
+	fs.DurationVar(&opt.Hang, "hang", time.Minute, "longest hold of a timeout fault")
+	fs.IntVar(&opt.EmbedDim, "embed-dim", 256, "embedding dimension when a request does not ask for one")
+	fs.Var(&models, "models", "model names listed by /v1/models (default llmsim)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	opt.Gold, opt.Models = gold, models
+	for _, f := range schemaF {
+		s, err := loadSchema(f)
+		if err != nil {
+			return err
+		}
+		opt.Schemas = append(opt.Schemas, s)
+	}
+	sim, err := llmsim.New(opt)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	url := "http://" + ln.Addr().String()
+	fmt.Fprintln(stdout, url)
+	fmt.Fprintf(stderr, "llmsim: test double serving %d gold sentences at %s/v1\n", sim.Sentences(), url)
+	if ready != nil {
+		ready <- url
+	}
+	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sim.Close() // release held requests
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
+
+// loadSchema reads a schema file, or a shipped schema by name.
+func loadSchema(f string) (*pipeline.Schema, error) {
+	b, err := os.ReadFile(f)
+	if err != nil {
+		if s, err2 := schemas.Load(f); err2 == nil {
+			return s, nil
+		}
+		return nil, err
+	}
+	s, err := pipeline.ParseSchema(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f, err)
+	}
+	return s, nil
+}

@@ -1,0 +1,255 @@
+// Package llmsim is an OpenAI-compatible test server for zeroner. It is a
+// test double, not a model: it answers zeroner's SAM-NER requests (anchor
+// and explorer discovery, mediation, calibration, the label -> archetype
+// map) deterministically from gold BIO files, with seeded noise, latency,
+// limited capacity and injected faults, so that tests and benchmarks can
+// exercise the pipeline and its LLM client without a model.
+//
+// Endpoints: POST /v1/chat/completions (JSON or server-sent events),
+// POST /v1/embeddings (deterministic unit vectors from a hash of the input),
+// GET /v1/models, and GET /stats (the counters as JSON).
+//
+// # Answers
+//
+// A request's kind comes from its response_format JSON schema name
+// ("zeroner_anchor", ...) or the "[zeroner:KIND]" marker that starts its
+// system message; its input is the line of JSON that ends the user message
+// (see package pipeline/sam). Each passage of the input is matched to the
+// gold sentences it holds: whole, several joined by white space, or the
+// fragments of a sentence that a chunk boundary cut (a gold entity counts
+// when it lies wholly in the passage). With no noise the answers reproduce
+// the gold data: the extractors report the gold mentions with their
+// occurrence indexes, mediation an archetype compatible with the gold label
+// (the first of the label's archetypes, below), calibration the gold label
+// when it is a candidate, else the last candidate (zeroner lists the
+// fallback last). A mention that is not gold is misc and gets the fallback.
+//
+// The label -> archetype map is the Archetypes of the label in the schemas
+// given (Options.Schemas), else a fixed rule on the label's name (see
+// labelArchetypes: "researcher" is person, "university" organization,
+// "musicgenre" misc, ...), else misc.
+//
+// # Noise
+//
+// Noise is seeded by Options.Seed and what it is about (the passage text,
+// the mention), so a request answers the same whatever else it is packed
+// with: an extractor misses a gold mention (AnchorMiss, ExplorerMiss),
+// moves one of its boundaries by a token (Boundary), or proposes an
+// ordinary lower-case word that is no entity (AnchorSpurious,
+// ExplorerSpurious, per eligible word); mediation picks another archetype
+// (Archetype), calibration another candidate (Label), with low log
+// probabilities on that label's tokens.
+//
+// # Service
+//
+// Latency is TTFT plus PerToken per completion token. At most MaxConcurrent
+// requests are served at once; others wait, or with Reject get 429 with
+// Retry-After. Faults are drawn per attempt (the n-th time the same request
+// body arrives), so a retry can succeed: 429 with Retry-After, 500, a
+// timeout (the request is held until the client gives up, Hang passes or
+// the server closes, then 504), malformed JSON, truncated JSON (finish
+// reason "length"). Every answer carries usage: prompt and completion
+// tokens estimated as bytes/4, and as cached the system message's tokens
+// when the same system message was seen before.
+package llmsim
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/zeroner/zeroner/pipeline"
+)
+
+// Options configure a Server.
+type Options struct {
+	// Gold are BIO files (token<TAB>tag or tag<TAB>token, detected) whose
+	// sentences the server knows.
+	Gold []string
+	// Schemas pin label archetypes (Label.Archetypes) for the label map and
+	// mediation.
+	Schemas []*pipeline.Schema
+	// Seed seeds noise and faults.
+	Seed uint64
+	// Noise makes answers differ from the gold data.
+	Noise Noise
+
+	// TTFT is the time to the first token; PerToken the time per
+	// completion token.
+	TTFT, PerToken time.Duration
+	// MaxConcurrent caps requests served at once (0: no cap). Beyond it a
+	// request waits for a slot, or with Reject gets 429 and RetryAfter.
+	MaxConcurrent int
+	Reject        bool
+	// RetryAfter is the Retry-After of 429 answers, in seconds with a
+	// fraction if it has one. Default 1s.
+	RetryAfter time.Duration
+	// Faults are injected per attempt with these probabilities.
+	Faults Faults
+	// Hang is how long a timeout fault holds a request at most. Default 60s.
+	Hang time.Duration
+
+	// EmbedDim is the embedding dimension when a request does not ask for
+	// one. Default 256.
+	EmbedDim int
+	// Models are the model names listed by /v1/models. Default "llmsim".
+	Models []string
+}
+
+// Noise rates, each a probability in [0, 1].
+type Noise struct {
+	AnchorMiss, ExplorerMiss         float64 // per gold mention
+	AnchorSpurious, ExplorerSpurious float64 // per ordinary lower-case word
+	Boundary                         float64 // per reported gold mention
+	Archetype                        float64 // per mediated mention
+	Label                            float64 // per calibrated mention
+}
+
+// Faults are probabilities per attempt; their sum is at most 1.
+type Faults struct {
+	RateLimit   float64 // 429 with Retry-After
+	ServerError float64 // 500
+	Timeout     float64 // held, then 504
+	Malformed   float64 // 200 with content that is not JSON
+	Truncated   float64 // 200 with JSON cut short, finish reason "length"
+}
+
+// Stats are the server's counters.
+type Stats struct {
+	Requests         int64            `json:"requests"` // chat completions
+	ByKind           map[string]int64 `json:"by_kind"`
+	Faults           map[string]int64 `json:"faults"` // injected, by kind of fault
+	Rejected         int64            `json:"rejected"`
+	InFlight         int64            `json:"in_flight"`
+	MaxInFlight      int64            `json:"max_in_flight"`
+	Embeddings       int64            `json:"embeddings"` // embedding requests
+	PromptTokens     int64            `json:"prompt_tokens"`
+	CompletionTokens int64            `json:"completion_tokens"`
+	CachedTokens     int64            `json:"cached_tokens"`
+}
+
+// Server is the test server, an http.Handler.
+type Server struct {
+	opt  Options
+	gold *gold
+	pins map[string][]pipeline.Archetype
+	mux  *http.ServeMux
+	sem  chan struct{} // nil without a cap
+
+	done      chan struct{}
+	closeOnce sync.Once
+
+	mu       sync.Mutex
+	attempts map[[32]byte]int  // request body -> times seen
+	systems  map[[32]byte]bool // system messages seen, for cached tokens
+	stats    Stats
+	inFlight atomic.Int64
+}
+
+// New loads the gold files and returns a server.
+func New(opt Options) (*Server, error) {
+	var errs []error
+	rate := func(name string, v float64) {
+		if v < 0 || v > 1 {
+			errs = append(errs, fmt.Errorf("%s %v is not in [0, 1]", name, v))
+		}
+	}
+	n := opt.Noise
+	for name, v := range map[string]float64{"anchor miss": n.AnchorMiss, "explorer miss": n.ExplorerMiss,
+		"anchor spurious": n.AnchorSpurious, "explorer spurious": n.ExplorerSpurious, "boundary": n.Boundary,
+		"archetype noise": n.Archetype, "label noise": n.Label} {
+		rate(name, v)
+	}
+	f := opt.Faults
+	for name, v := range map[string]float64{"429 rate": f.RateLimit, "500 rate": f.ServerError,
+		"timeout rate": f.Timeout, "malformed rate": f.Malformed, "truncated rate": f.Truncated} {
+		rate(name, v)
+	}
+	if sum := f.RateLimit + f.ServerError + f.Timeout + f.Malformed + f.Truncated; sum > 1+1e-9 {
+		errs = append(errs, fmt.Errorf("fault rates sum to %v > 1", sum))
+	}
+	if opt.MaxConcurrent < 0 || opt.EmbedDim < 0 || opt.TTFT < 0 || opt.PerToken < 0 {
+		errs = append(errs, errors.New("negative capacity, dimension or latency"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("llmsim: %w", err)
+	}
+	if opt.RetryAfter <= 0 {
+		opt.RetryAfter = time.Second
+	}
+	if opt.Hang <= 0 {
+		opt.Hang = time.Minute
+	}
+	if opt.EmbedDim == 0 {
+		opt.EmbedDim = 256
+	}
+	if len(opt.Models) == 0 {
+		opt.Models = []string{"llmsim"}
+	}
+	s := &Server{
+		opt:      opt,
+		gold:     newGold(),
+		pins:     make(map[string][]pipeline.Archetype),
+		done:     make(chan struct{}),
+		attempts: make(map[[32]byte]int),
+		systems:  make(map[[32]byte]bool),
+		stats:    Stats{ByKind: map[string]int64{}, Faults: map[string]int64{}},
+	}
+	for _, p := range opt.Gold {
+		if err := s.gold.load(p); err != nil {
+			return nil, fmt.Errorf("llmsim: %w", err)
+		}
+	}
+	for _, sc := range opt.Schemas {
+		for _, l := range sc.Labels {
+			if _, ok := s.pins[l.Name]; !ok && len(l.Archetypes) > 0 {
+				s.pins[l.Name] = l.Archetypes
+			}
+		}
+	}
+	if opt.MaxConcurrent > 0 {
+		s.sem = make(chan struct{}, opt.MaxConcurrent)
+	}
+	s.mux = http.NewServeMux()
+	s.mux.HandleFunc("POST /v1/chat/completions", s.chatCompletions)
+	s.mux.HandleFunc("POST /v1/embeddings", s.embeddings)
+	s.mux.HandleFunc("GET /v1/models", s.models)
+	s.mux.HandleFunc("GET /stats", s.statsHandler)
+	return s, nil
+}
+
+// Sentences returns the number of gold sentences known.
+func (s *Server) Sentences() int { return len(s.gold.sents) }
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Close releases requests held by timeout faults or waiting for capacity,
+// so an http.Server in front can shut down.
+func (s *Server) Close() { s.closeOnce.Do(func() { close(s.done) }) }
+
+// Stats returns a copy of the counters.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stats
+	st.ByKind = make(map[string]int64, len(s.stats.ByKind))
+	for k, v := range s.stats.ByKind {
+		st.ByKind[k] = v
+	}
+	st.Faults = make(map[string]int64, len(s.stats.Faults))
+	for k, v := range s.stats.Faults {
+		st.Faults[k] = v
+	}
+	st.InFlight = s.inFlight.Load()
+	return st
+}
+
+func (s *Server) count(f func(st *Stats)) {
+	s.mu.Lock()
+	f(&s.stats)
+	s.mu.Unlock()
+}

@@ -1,0 +1,256 @@
+// Package sam is zeroner's SAM-NER backend over any chat model behind the
+// pipeline.LLM interface: discovery by cooperating extractors and consensus
+// over offsets, mediation into the 14 archetypes, calibration into the
+// target schema among the labels compatible with each mention's archetype.
+//
+// # Passages and requests
+//
+// The unit of text a model sees is a passage: a whole document when it fits
+// in Options.ChunkTokens, else a chunk of whole sentences (pipeline/text
+// sentences, overlapping by Options.ChunkOverlap sentences; a sentence longer
+// than the budget is cut at word boundaries into pieces that overlap by a few
+// words). Passages rather than single sentences are the unit because a
+// sentence splitter sometimes cuts inside a name ("the I. I. Rabi Award");
+// with overlapping chunks every sentence boundary lies inside some passage.
+// A request packs passages, of one or several documents, up to
+// Options.RequestTokens of text (estimated as bytes/4) and
+// Options.PassagesPerRequest passages. Instructions and definitions are the
+// system message and do not vary between requests of a stage, so servers
+// with prefix caching reuse them; passages are the user message.
+//
+// # Wire format
+//
+// Every system message starts with a marker line "[zeroner:KIND]" (KIND is
+// anchor, explorer, mediate, calibrate or label-map) and every prompt has the
+// schema name "zeroner_KIND" (label-map: "zeroner_label_map"). The user
+// message ends with one line of JSON, the input:
+//
+//	anchor, explorer: {"passages":[{"id":1,"text":"..."}]}
+//	mediate:          {"passages":[{"text":"...","mentions":[{"id":1,"text":"...","occurrence":2}]}]}
+//	calibrate:        {"passages":[{"text":"...","mentions":[{"id":1,"text":"...","occurrence":2,"archetype":"person","candidates":["researcher","person","misc"]}]}]}
+//	label-map:        {"labels":[{"name":"...","description":"..."}]}
+//
+// "occurrence" (1-based, among the word-boundary occurrences of the string
+// in the passage, see text.Find) is given when the string occurs more than
+// once. The answers (an extractor's "occurrence" may be null or absent; the
+// anchor's entities may also be an object of label -> mentions):
+//
+//	anchor:    {"passages":[{"id":1,"entities":[{"label":"LABEL","mentions":["mention",{"text":"mention","occurrence":2}]}]}]}
+//	explorer:  {"passages":[{"id":1,"mentions":["mention",{"text":"mention","occurrence":2}]}]}
+//	mediate:   {"mentions":[{"id":1,"archetype":"person"}]}
+//	calibrate: {"mentions":[{"id":1,"label":"researcher"}]}
+//	label-map: {"labels":{"researcher":["person"]}}
+//
+// # Alignment
+//
+// A mention string is put on its passage with text.Find: every occurrence
+// at word boundaries, in code points, or only the given occurrence. A string
+// that is not found (after trimming white space) is dropped and counted in
+// Stats, with a few examples; nothing is guessed. An occurrence index past
+// the string's count is ignored (every occurrence is kept) and counted.
+//
+// # Failures
+//
+// A request whose answer never validates, or that fails in transport after
+// the client's own retries, becomes a pipeline.Failure for each document it
+// served, naming the extractor or stage and the document's passages in it;
+// the stage goes on with its other requests and gives the affected mentions
+// a safe default (no spans from that extractor, archetype misc, the fallback
+// label with score 0). If more than half of a stage call's requests fail in
+// transport, the call returns an error instead, so the activity is retried
+// (cached answers make the retry cheap). A cancelled context returns
+// ctx.Err().
+package sam
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/zeroner/zeroner/pipeline"
+	"github.com/zeroner/zeroner/pipeline/rules"
+)
+
+// Extractor names, as they appear in Mention.Extractors.
+const (
+	Anchor    = "anchor"    // precision-oriented, schema-guided LLM prompt
+	Explorer  = "explorer"  // recall-oriented LLM prompt
+	Rules     = "rules"     // the built-in rules backend's discovery
+	Gazetteer = "gazetteer" // the user's surface strings
+)
+
+// Options configure a Backend. The zero value is SAM-NER as the paper runs
+// it: anchor and explorer, the single-word rule, several passages per request.
+type Options struct {
+	// Models per stage; "" is the client's default model.
+	Anchor, Explorer, Mediate, Calibrate, Map string
+
+	// Extractors are the discovery voters: any of "anchor", "explorer",
+	// "rules". Default anchor and explorer. A non-empty Gazetteer adds the
+	// "gazetteer" voter.
+	Extractors []string
+	// Gazetteer maps a label of the schema to surface strings; every
+	// word-boundary occurrence of a string is a vote for its span.
+	Gazetteer map[string][]string
+
+	// MinVotes keeps a span proposed by at least this many voters. Default 2.
+	MinVotes int
+	// NoSingleWordRule turns off the paper's rule, which also keeps every
+	// anchor span and every explorer span of more than one word (an explorer
+	// span without white space needs the anchor, or MinVotes votes). With
+	// the rule off, only MinVotes decides.
+	NoSingleWordRule bool
+
+	// RequestTokens is the text budget of one request, in tokens estimated
+	// as bytes/4. Default 1500.
+	RequestTokens int
+	// PassagesPerRequest caps the passages of one request. Default 32.
+	PassagesPerRequest int
+	// ChunkTokens is the largest passage; longer documents are cut into
+	// chunks of sentences. Default and maximum RequestTokens.
+	ChunkTokens int
+	// ChunkOverlap is the number of sentences a chunk shares with the
+	// previous one. Default 1; negative for none.
+	ChunkOverlap int
+
+	// Concurrency is the number of requests of one stage call in flight.
+	// Default 16; the LLM client enforces the global limits.
+	Concurrency int
+	// LogProbs asks for token log probabilities in calibration, for scores.
+	LogProbs bool
+}
+
+func (o Options) withDefaults() Options {
+	if len(o.Extractors) == 0 {
+		o.Extractors = []string{Anchor, Explorer}
+	}
+	if o.MinVotes <= 0 {
+		o.MinVotes = 2
+	}
+	if o.RequestTokens <= 0 {
+		o.RequestTokens = 1500
+	}
+	if o.PassagesPerRequest <= 0 {
+		o.PassagesPerRequest = 32
+	}
+	if o.ChunkTokens <= 0 || o.ChunkTokens > o.RequestTokens {
+		o.ChunkTokens = o.RequestTokens
+	}
+	if o.ChunkOverlap == 0 {
+		o.ChunkOverlap = 1
+	}
+	if o.ChunkOverlap < 0 {
+		o.ChunkOverlap = 0
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 16
+	}
+	return o
+}
+
+// Backend implements pipeline.Backend with a chat model. It is safe for
+// concurrent use.
+type Backend struct {
+	schema   *pipeline.Schema
+	llm      pipeline.LLM
+	opt      Options
+	labels   map[string]bool
+	voters   []string // sorted extractor names
+	gaz      []string // gazetteer surfaces, deduplicated
+	rules    *rules.Backend
+	system   map[string]string // system message per request kind
+	fallback string
+
+	mapMu  sync.Mutex
+	compat map[string]map[pipeline.Archetype]bool // label -> archetypes; nil until computed
+
+	statsMu sync.Mutex
+	stats   Stats
+}
+
+// Stats are counters since New, for inspection and run reports.
+type Stats struct {
+	Requests       int64 // requests asked, all stages
+	Invalid        int64 // requests whose answer never validated
+	Transport      int64 // requests that failed otherwise
+	Unaligned      int64 // mention strings not found in their passage, dropped
+	BadOccurrence  int64 // occurrence indexes past the string's count, ignored
+	Omitted        int64 // mentions the mediator or calibrator left out
+	LabelMapErrors int64 // label -> archetype maps that never validated (all labels are candidates then)
+	// UnalignedExamples are the first few unaligned strings, as
+	// "extractor: \"string\"".
+	UnalignedExamples []string
+}
+
+const maxExamples = 20
+
+// Stats returns a copy of the counters.
+func (b *Backend) Stats() Stats {
+	b.statsMu.Lock()
+	defer b.statsMu.Unlock()
+	s := b.stats
+	s.UnalignedExamples = slices.Clone(s.UnalignedExamples)
+	return s
+}
+
+func (b *Backend) count(f func(s *Stats)) {
+	b.statsMu.Lock()
+	f(&b.stats)
+	b.statsMu.Unlock()
+}
+
+// New returns the SAM-NER backend for schema s over model m.
+func New(s *pipeline.Schema, m pipeline.LLM, opt Options) (*Backend, error) {
+	if s == nil || len(s.Labels) == 0 {
+		return nil, errors.New("sam: no schema")
+	}
+	if m == nil {
+		return nil, errors.New("sam: no LLM")
+	}
+	opt = opt.withDefaults()
+	b := &Backend{schema: s, llm: m, opt: opt, labels: make(map[string]bool), fallback: s.Fallback}
+	for _, l := range s.Labels {
+		b.labels[l.Name] = true
+	}
+	if b.fallback == "" || !b.labels[b.fallback] {
+		return nil, fmt.Errorf("sam: schema %q: fallback label %q is not a label", s.Name, s.Fallback)
+	}
+	seen := make(map[string]bool)
+	for _, e := range opt.Extractors {
+		switch e {
+		case Anchor, Explorer:
+		case Rules:
+			b.rules = rules.New(s)
+		default:
+			return nil, fmt.Errorf("sam: unknown extractor %q (want anchor, explorer or rules)", e)
+		}
+		if !seen[e] {
+			seen[e] = true
+			b.voters = append(b.voters, e)
+		}
+	}
+	gazSeen := make(map[string]bool)
+	for label, surfaces := range opt.Gazetteer {
+		if !b.labels[label] {
+			return nil, fmt.Errorf("sam: gazetteer label %q is not in schema %q", label, s.Name)
+		}
+		for _, g := range surfaces {
+			if g != "" && !gazSeen[g] {
+				gazSeen[g] = true
+				b.gaz = append(b.gaz, g)
+			}
+		}
+	}
+	if len(b.gaz) > 0 {
+		slices.Sort(b.gaz)
+		b.voters = append(b.voters, Gazetteer)
+	}
+	slices.Sort(b.voters)
+	b.system = systemPrompts(s)
+	b.initCompat()
+	return b, nil
+}
+
+// Name implements pipeline.Backend.
+func (b *Backend) Name() string { return "sam" }

@@ -1,0 +1,213 @@
+package sam
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/zeroner/zeroner/pipeline/text"
+)
+
+// passage is a stretch of one document's text that a model sees whole.
+type passage struct {
+	doc        int // index of the document in the stage call
+	start, end int // code point offsets in the document
+	text       string
+}
+
+// estTokens estimates the tokens of s as a model would count them.
+func estTokens(s string) int { return (len(s) + 3) / 4 }
+
+// pieceOverlap is the most words that consecutive pieces of one over-long
+// sentence share, so that a name cut by one piece is whole in the next.
+const pieceOverlap = 16
+
+// doc is a document's text with its code point index.
+type doc struct {
+	text string
+	offs *text.RuneOffsets
+}
+
+func newDoc(s string) doc { return doc{s, text.NewRuneOffsets(s)} }
+
+func (d doc) slice(sp text.Span) string { return d.text[d.offs.Byte(sp.Start):d.offs.Byte(sp.End)] }
+
+func (d doc) bytes(start, end int) int { return d.offs.Byte(end) - d.offs.Byte(start) }
+
+// discoverSpans cuts a document into the passages discovery asks about: the
+// whole text when it fits in chunk tokens, else chunks of whole sentences
+// overlapping by overlap sentences. Nothing is left out: every code point
+// of the text that is not white space lies in some passage.
+func discoverSpans(d doc, chunk, overlap int) []text.Span {
+	if strings.TrimSpace(d.text) == "" {
+		return nil
+	}
+	n := d.offs.Len()
+	if estTokens(d.text) <= chunk {
+		return []text.Span{{Start: 0, End: n}}
+	}
+	var units []text.Span
+	for _, s := range text.Sentences(d.text) {
+		units = append(units, cut(d, s, chunk*4, pieceOverlap, nil)...)
+	}
+	return group(d, units, chunk*4, overlap)
+}
+
+// group packs consecutive units into spans of at most budget bytes (a unit
+// alone may not exceed it, cut sees to that), each sharing overlap units
+// with the one before.
+func group(d doc, units []text.Span, budget, overlap int) []text.Span {
+	var out []text.Span
+	for i := 0; i < len(units); {
+		j := i
+		for j+1 < len(units) && d.bytes(units[i].Start, units[j+1].End) <= budget {
+			j++
+		}
+		out = append(out, text.Span{Start: units[i].Start, End: units[j].End})
+		if j+1 >= len(units) {
+			break
+		}
+		i = max(i+1, j+1-overlap)
+	}
+	return out
+}
+
+// cut splits span sp of d into pieces of at most budget bytes at word
+// boundaries, consecutive pieces sharing up to overlap words. A cut never
+// falls where inside(p) holds (inside a mention), unless no other cut
+// exists. A single word longer than the budget is cut inside.
+func cut(d doc, sp text.Span, budget, overlap int, inside func(p int) bool) []text.Span {
+	if d.bytes(sp.Start, sp.End) <= budget {
+		return []text.Span{sp}
+	}
+	toks := text.Tokenize(d.slice(sp))
+	for k := range toks {
+		toks[k].Start += sp.Start
+		toks[k].End += sp.Start
+	}
+	ok := func(k int) bool { return inside == nil || !inside(toks[k].End) }
+	var out []text.Span
+	for a := 0; a < len(toks); {
+		if d.bytes(toks[a].Start, toks[a].End) > budget {
+			out = append(out, hardCut(d, text.Span{Start: toks[a].Start, End: toks[a].End}, budget)...)
+			a++
+			continue
+		}
+		b, last := a, -1 // last: the furthest allowed cut within budget
+		for b < len(toks) && d.bytes(toks[a].Start, toks[b].End) <= budget {
+			if ok(b) {
+				last = b
+			}
+			b++
+		}
+		if last < 0 { // every cut in budget splits a mention: go past it
+			for last = b; last < len(toks)-1 && !ok(last); last++ {
+			}
+			last = min(last, len(toks)-1)
+		}
+		out = append(out, text.Span{Start: toks[a].Start, End: toks[last].End})
+		if last == len(toks)-1 {
+			break
+		}
+		next := last + 1
+		if overlap > 0 {
+			next = max(a+1, last+1-min(overlap, (last-a+1)/4))
+			for next > a+1 && inside != nil && inside(toks[next].Start) {
+				next-- // do not start inside a mention
+			}
+		}
+		a = next
+	}
+	return out
+}
+
+// hardCut splits a span with no word boundary into pieces of at most budget
+// bytes at code point boundaries.
+func hardCut(d doc, sp text.Span, budget int) []text.Span {
+	var out []text.Span
+	start := sp.Start
+	for p := sp.Start + 1; p <= sp.End; p++ {
+		if p == sp.End || d.bytes(start, p+1) > budget {
+			out = append(out, text.Span{Start: start, End: p})
+			start = p
+		}
+	}
+	return out
+}
+
+// contextSpans cuts a document into the passages that give its mentions
+// context for mediation and calibration: the whole text when it fits, else
+// the sentences that hold mentions (merged where a mention crosses a
+// sentence boundary, cut between mentions where too long). It returns the
+// passages and, for each mention, the index of its passage. ms must be
+// sorted by start.
+func contextSpans(d doc, ms []text.Span, chunk int) ([]text.Span, []int) {
+	where := make([]int, len(ms))
+	n := d.offs.Len()
+	if estTokens(d.text) <= chunk {
+		return []text.Span{{Start: 0, End: n}}, where
+	}
+	// Units: sentences and mentions, merged where they overlap.
+	units := append(text.Sentences(d.text), ms...)
+	slices.SortFunc(units, func(a, b text.Span) int { return a.Start - b.Start })
+	merged := units[:0:0]
+	for _, u := range units {
+		if k := len(merged) - 1; k >= 0 && u.Start < merged[k].End {
+			merged[k].End = max(merged[k].End, u.End)
+			continue
+		}
+		merged = append(merged, u)
+	}
+	inside := func(p int) bool {
+		// A mention strictly around p; ms is sorted by start.
+		k, _ := slices.BinarySearchFunc(ms, p, func(m text.Span, p int) int { return m.Start - p })
+		for j := k - 1; j >= 0 && j >= k-64; j-- {
+			if ms[j].Start < p && p < ms[j].End {
+				return true
+			}
+		}
+		return false
+	}
+	var out []text.Span
+	mi := 0
+	for _, u := range merged {
+		first := mi
+		for mi < len(ms) && ms[mi].Start < u.End {
+			mi++
+		}
+		if mi == first {
+			continue // no mention here
+		}
+		pieces := cut(d, u, chunk*4, 0, inside)
+		for j := first; j < mi; j++ {
+			k := 0
+			for k+1 < len(pieces) && pieces[k+1].Start <= ms[j].Start {
+				k++
+			}
+			where[j] = len(out) + k
+		}
+		out = append(out, pieces...)
+	}
+	return out, where
+}
+
+// pack groups passages into requests of at most budget estimated tokens and
+// most passages; cost gives a passage's tokens. A passage over the budget
+// gets a request of its own.
+func pack(n int, cost func(i int) int, budget, most int) [][]int {
+	var out [][]int
+	var cur []int
+	used := 0
+	for i := range n {
+		c := cost(i)
+		if len(cur) > 0 && (used+c > budget || len(cur) >= most) {
+			out = append(out, cur)
+			cur, used = nil, 0
+		}
+		cur = append(cur, i)
+		used += c
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	return out
+}
