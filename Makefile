@@ -38,11 +38,13 @@ lint:
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
-# Micro-benchmarks, then the local job on a generated corpus of 100,000
-# documents (figures in docs/BENCHMARKS.md).
+# Micro-benchmarks, the local job on a generated corpus of 100,000
+# documents, and the LLM backend's cost and efficiency against the LLM test
+# server (figures in docs/BENCHMARKS.md).
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./pipeline/... ./io/...
 	scripts/bench.sh
+	$(GO) run ./scripts/llmbench -latency 100ms -capacities 8,64
 
 clean:
 	rm -rf $(BIN) $(OUT) .zeroner

@@ -49,16 +49,22 @@ const queue = "zeroner-e2e"
 type harness struct {
 	client client.Client
 	store  blob.Store
+	server *temporaltest.TestServer
 }
 
 func newHarness(t *testing.T, store blob.Store, factory activities.BackendFactory) *harness {
 	t.Helper()
+	return newHarnessOpts(t, store, activities.Options{Factory: factory})
+}
+
+func newHarnessOpts(t *testing.T, store blob.Store, opt activities.Options) *harness {
+	t.Helper()
 	ts := temporaltest.NewServer(temporaltest.WithT(t))
 	ts.NewWorker(queue, func(r worker.Registry) {
 		workflows.Register(r)
-		r.RegisterActivity(activities.New(store, slog.New(slog.DiscardHandler), activities.Options{Factory: factory}))
+		r.RegisterActivity(activities.New(store, slog.New(slog.DiscardHandler), opt))
 	})
-	return &harness{client: ts.GetDefaultClient(), store: store}
+	return &harness{client: ts.GetDefaultClient(), store: store, server: ts}
 }
 
 func (h *harness) run(t *testing.T, st workflows.CorpusState) activities.Summary {

@@ -266,3 +266,85 @@ func failedDocs(t *testing.T, s blob.Store, sum activities.Summary) map[string]b
 	}
 	return failed
 }
+
+// A document of more than 200,000 characters is annotated whole: it is cut
+// into overlapping chunks, and the mentions near its end are found at the
+// right offsets. The document is politics dev twice over, so its gold is
+// known.
+func TestLLMLongDocument(t *testing.T) {
+	_, url := sim(t, llmsim.Options{Gold: devFiles(t)})
+	path := dataset.Path(t, "crossner", "politics", "dev.txt")
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sents []corpus.Doc
+	err = corpus.ReadBIO(f, "x", corpus.Options{}, func(d corpus.Doc) error { sents = append(sents, d); return nil })
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text []rune
+	want := map[string]bool{}
+	var last int
+	for range 2 {
+		for _, s := range sents {
+			if len(text) > 0 {
+				text = append(text, ' ')
+			}
+			off := len(text)
+			text = append(text, []rune(s.Text)...)
+			for _, g := range s.Gold {
+				want[fmt.Sprintf("long %d %d %s", off+g.Start, off+g.End, g.Label)] = true
+				last = max(last, off+g.End)
+			}
+		}
+	}
+	if len(text) < 200_000 {
+		t.Fatalf("document of %d characters, want 200,000 or more", len(text))
+	}
+	store, err := blob.New(context.Background(), blob.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, _ := blob.Normalize(t.TempDir())
+	put(t, store, blob.Join(root, "corpus", "long.jsonl"), jsonl([2]string{"long", string(text)}))
+	cfg, _, _ := llmJob(t, root, "politics", url, activities.LLMConfig{})
+	cfg.Corpus, cfg.Reader = blob.Join(root, "corpus")+"/", corpus.Options{}
+	h := newHarnessOpts(t, store, activities.Options{APIKey: "sk-zeroner-test-secret"})
+	sum := h.run(t, workflows.CorpusState{Config: cfg})
+	if sum.Docs != 1 || sum.Failures != 0 {
+		t.Fatalf("summary %+v: want one document, no failures", sum)
+	}
+	got := predicted(t, store, sum)
+	missed, spurious := compare(t, "long", got, want, nil)
+	tail := false
+	for k := range got {
+		if strings.Fields(k)[2] == fmt.Sprint(last) {
+			tail = true
+		}
+	}
+	if !tail {
+		t.Errorf("no mention ends where the document's last gold mention does (%d)", last)
+	}
+	t.Logf("%d characters, %d gold mentions (last ends at %d), %d missed, %d spurious", len(text), len(want), last, missed, spurious)
+
+	// The worker's API key is in neither run.json nor the workflow history.
+	data, err := blob.ReadAll(context.Background(), store, sum.Outputs.Summary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(data), "sk-zeroner-test-secret") {
+		t.Error("run.json holds the API key")
+	}
+	iter := h.client.GetWorkflowHistory(context.Background(), workflows.WorkflowID(cfg.Job), "", false, 0)
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(ev.String(), "sk-zeroner-test-secret") {
+			t.Fatalf("history event %d holds the API key", ev.GetEventId())
+		}
+	}
+}
