@@ -393,7 +393,15 @@ func TestWriterSink(t *testing.T) {
 }
 
 func BenchmarkWriteMentions(b *testing.B) {
-	rows := mentions(100_000)
+	for _, n := range []int{100_000, 200} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) { benchmarkWriteMentions(b, n) })
+	}
+}
+
+// 200 rows is a stage's output for a shard of a few dozen sentences: many
+// small files are the LLM-bound job's regime.
+func benchmarkWriteMentions(b *testing.B, n int) {
+	rows := mentions(n)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		w := NewMentionWriter(io.Discard)

@@ -25,6 +25,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -50,6 +51,7 @@ func main() {
 	latency := flag.Duration("latency", 100*time.Millisecond, "test server latency per request")
 	caps := flag.String("capacities", "8,64", "test server capacities to measure")
 	passages := flag.Int("passages", 1, "passages per request in the efficiency runs (1: four requests per sentence)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the efficiency runs to `file`")
 	flag.Parse()
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "llmbench-")
@@ -83,6 +85,16 @@ func main() {
 			float64(r.usage.PromptTokens)/n, float64(r.usage.CompletionTokens)/n, 100*tok/ref)
 	}
 
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	fmt.Printf("\nefficiency: latency %s, passages per request %d\n", *latency, *passages)
 	fmt.Println("capacity  requests  ideal s  wall s  efficiency  max in flight")
 	for _, c := range strings.Split(*caps, ",") {
