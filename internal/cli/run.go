@@ -223,7 +223,7 @@ func (f *runFlags) connect(ctx context.Context, env Env, store blob.Store, log *
 	}
 	undo = append(undo, cl.Close)
 	if f.dev {
-		w := newWorker(cl, f.conn.taskQueue, store, log, f.activitySlots)
+		w := newWorker(cl, f.conn.taskQueue, store, log, f.activitySlots, env)
 		if err := w.Start(); err != nil {
 			return nil, nil, fmt.Errorf("start worker: %w", err)
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"runtime"
 	"time"
 
@@ -33,7 +32,7 @@ func dial(ctx context.Context, c connFlags, log *slog.Logger) (client.Client, er
 // newWorker returns a worker on queue with every workflow and activity
 // registered. The stages are CPU-bound with the rules backend, so activity
 // concurrency follows the cores unless set.
-func newWorker(cl client.Client, queue string, store blob.Store, log *slog.Logger, activitySlots int) worker.Worker {
+func newWorker(cl client.Client, queue string, store blob.Store, log *slog.Logger, activitySlots int, env Env) worker.Worker {
 	if activitySlots <= 0 {
 		activitySlots = 2 * runtime.NumCPU()
 	}
@@ -44,7 +43,7 @@ func newWorker(cl client.Client, queue string, store blob.Store, log *slog.Logge
 		WorkerStopTimeout: 30 * time.Second,
 	})
 	workflows.Register(w)
-	w.RegisterActivity(activities.New(store, log, activities.Options{APIKey: os.Getenv("OPENAI_API_KEY")}))
+	w.RegisterActivity(activities.New(store, log, activities.Options{APIKey: env.Getenv("OPENAI_API_KEY")}))
 	return w
 }
 
@@ -80,7 +79,7 @@ holds and exits. Start as many as you like, on as many machines.`, env)
 		return err
 	}
 	defer cl.Close()
-	w := newWorker(cl, conn.taskQueue, store, log, slots)
+	w := newWorker(cl, conn.taskQueue, store, log, slots, env)
 	log.Info("worker started", "address", conn.address, "namespace", conn.namespace, "task_queue", conn.taskQueue)
 	stop := make(chan interface{})
 	go func() {
