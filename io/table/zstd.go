@@ -22,7 +22,7 @@ func init() {
 }
 
 type reusedZstd struct {
-	compress.Codec // decoding and streaming, as Arrow does them
+	compress.Codec          // decoding and streaming, as Arrow does them
 	encoders       sync.Map // level -> *zstd.Encoder
 }
 

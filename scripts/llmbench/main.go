@@ -200,9 +200,9 @@ func (b *bench) run(ctx context.Context, opt llmsim.Options, passages, concurren
 	out := blob.Join("file://"+b.dir, fmt.Sprintf("run-%d", b.runs))
 
 	var (
-		mu  sync.Mutex
-		res result
-		wg  sync.WaitGroup
+		mu   sync.Mutex
+		res  result
+		wg   sync.WaitGroup
 		err1 error
 	)
 	start := time.Now()
