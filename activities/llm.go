@@ -25,6 +25,11 @@ type LLMConfig struct {
 	LogProbs         bool    `json:"logprobs,omitempty"`
 	// Extractors are the discovery voters: anchor, explorer, rules.
 	Extractors []string `json:"extractors,omitempty"`
+	// MinVotes keeps a discovered span proposed by this many voters (0: the
+	// backend's default, 2); NoSingleWordRule turns off SAM-NER's rule for
+	// the explorer's single words.
+	MinVotes         int  `json:"min_votes,omitempty"`
+	NoSingleWordRule bool `json:"no_single_word_rule,omitempty"`
 	// PassagesPerRequest caps the sentences or chunks packed into one
 	// request (0: the backend's default; 1: one sentence per request).
 	PassagesPerRequest int `json:"passages_per_request,omitempty"`
@@ -63,8 +68,17 @@ func (a *Activities) builtin(spec BackendSpec, s *pipeline.Schema) (pipeline.Bac
 		return nil, err
 	}
 	m := spec.LLM.Models
+	gaz := make(map[string][]string)
+	for _, l := range s.Labels {
+		if len(l.Gazetteer) > 0 {
+			gaz[l.Name] = l.Gazetteer
+		}
+	}
 	return sam.New(s, llmAdapter{c}, sam.Options{
-		Anchor: m["anchor"], Explorer: m["explorer"], Mediate: m["mediate"], Calibrate: m["calibrate"], Map: m["map"],
+		Gazetteer:        gaz,
+		MinVotes:         spec.LLM.MinVotes,
+		NoSingleWordRule: spec.LLM.NoSingleWordRule,
+		Anchor:           m["anchor"], Explorer: m["explorer"], Mediate: m["mediate"], Calibrate: m["calibrate"], Map: m["map"],
 		Extractors:         spec.LLM.Extractors,
 		LogProbs:           spec.LLM.LogProbs,
 		PassagesPerRequest: spec.LLM.PassagesPerRequest,

@@ -6,9 +6,12 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fsouza/fake-gcs-server/fakestorage"
 
 	"github.com/zeroner/zeroner/activities"
 	"github.com/zeroner/zeroner/internal/dataset"
@@ -346,5 +349,90 @@ func TestLLMLongDocument(t *testing.T) {
 		if strings.Contains(ev.String(), "sk-zeroner-test-secret") {
 			t.Fatalf("history event %d holds the API key", ev.GetEventId())
 		}
+	}
+}
+
+// The LLM backend with the corpus, the output and the response cache on
+// fake-gcs-server: the answers are cached as gs:// objects, a new run of the
+// job asks nothing, and a schema's gazetteer votes in discovery.
+func TestLLMOnGCS(t *testing.T) {
+	srv, url := sim(t, llmsim.Options{Gold: devFiles(t)})
+	gcs, err := fakestorage.NewServerWithOptions(fakestorage.Options{Scheme: "http", Host: "127.0.0.1", Port: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gcs.Stop()
+	gcs.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: "nlp"})
+	ctx := context.Background()
+	store, err := blob.New(ctx, blob.Options{GCSEndpoint: gcs.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+
+	path := dataset.Path(t, "crossner", "politics", "dev.txt")
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var docs [][2]string
+	want := map[string]bool{}
+	var pinned string // a politician of the gold, for the gazetteer
+	err = corpus.ReadBIO(f, "x", corpus.Options{}, func(d corpus.Doc) error {
+		if len(docs) < 40 {
+			id := fmt.Sprintf("d%02d", len(docs))
+			docs = append(docs, [2]string{id, d.Text})
+			for _, g := range d.Gold {
+				want[fmt.Sprintf("%s %d %d %s", id, g.Start, g.End, g.Label)] = true
+				if g.Label == "politician" && pinned == "" {
+					pinned = string([]rune(d.Text)[g.Start:g.End])
+				}
+			}
+		}
+		return nil
+	})
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(t, store, "gs://nlp/corpus/part-1.jsonl", jsonl(docs...))
+	// Pin a politician of the corpus in the schema's gazetteer.
+	schema := strings.Replace(string(schemaFile(t)), "  - name: politician\n", fmt.Sprintf("  - name: politician\n    gazetteer: [%q]\n", pinned), 1)
+	if pinned == "" || !strings.Contains(schema, "gazetteer") {
+		t.Fatal("could not add a gazetteer to the politics schema")
+	}
+	put(t, store, "gs://nlp/schemas/politics.yaml", []byte(schema))
+
+	h := newHarness(t, store, nil)
+	cfg := activities.Config{
+		Job: "gcs-llm", Corpus: "gs://nlp/corpus/", Schema: "gs://nlp/schemas/politics.yaml", Output: "gs://nlp/out",
+		Backend: activities.BackendSpec{Name: "sam", Cache: "gs://nlp/out/cache/llm",
+			LLM: activities.LLMConfig{BaseURL: url, Model: "llmsim"}},
+		ShardSize: 10, Window: 4,
+	}
+	first := h.run(t, workflows.CorpusState{Config: cfg})
+	compare(t, "gcs", predicted(t, store, first), want, nil)
+	cached, err := store.List(ctx, "gs://nlp/out/cache/llm/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cached) == 0 || int64(len(cached)) > first.Usage.Requests {
+		t.Errorf("%d cached answers for %d requests", len(cached), first.Usage.Requests)
+	}
+	var voted bool
+	for _, m := range mentions(t, store, first.Outputs.Mentions) {
+		if m.Text == pinned && slices.Contains(m.Extractors, "gazetteer") {
+			voted = true
+		}
+	}
+	if !voted {
+		t.Errorf("the gazetteer did not vote for %q", pinned)
+	}
+
+	asked := srv.Stats().Requests
+	cfg.Job = "gcs-llm-again"
+	again := h.run(t, workflows.CorpusState{Config: cfg})
+	if n := srv.Stats().Requests - asked; n != 0 || again.Usage.CacheHits == 0 {
+		t.Errorf("new run: %d requests, %d cache hits; want none and some", n, again.Usage.CacheHits)
 	}
 }

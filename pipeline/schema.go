@@ -19,6 +19,7 @@ import (
 //	  - name: researcher
 //	    description: A person who does research in artificial intelligence.
 //	    archetypes: [person]   # optional: compatible archetypes
+//	    gazetteer: [Geoffrey Hinton, Yann LeCun]   # optional: known names, a discovery voter
 type Schema struct {
 	Name     string  `yaml:"name" json:"name"`
 	Fallback string  `yaml:"fallback,omitempty" json:"fallback,omitempty"`
@@ -32,6 +33,9 @@ type Label struct {
 	// Archetypes, when set, overrides the computed label -> archetype
 	// compatibility used to narrow calibration candidates.
 	Archetypes []Archetype `yaml:"archetypes,omitempty" json:"archetypes,omitempty"`
+	// Gazetteer lists surface forms known to be of this label; the LLM
+	// backend counts each word-boundary occurrence as a discovery vote.
+	Gazetteer []string `yaml:"gazetteer,omitempty" json:"gazetteer,omitempty"`
 }
 
 // ParseSchema reads a schema from YAML or JSON (JSON is a subset of YAML) and
@@ -76,6 +80,11 @@ func (s *Schema) validate() error {
 			errs = append(errs, fmt.Errorf("label %q has no description", l.Name))
 		}
 		seen[l.Name] = true
+		for _, g := range l.Gazetteer {
+			if strings.TrimSpace(g) == "" {
+				errs = append(errs, fmt.Errorf("label %q: empty gazetteer entry", l.Name))
+			}
+		}
 		for _, a := range l.Archetypes {
 			if !a.Valid() {
 				errs = append(errs, fmt.Errorf("label %q: unknown archetype %q", l.Name, a))

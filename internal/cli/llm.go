@@ -22,6 +22,8 @@ type llmFlags struct {
 	logprobs       bool
 	extractors     string
 	passages       int
+	minVotes       int
+	noSingleWord   bool
 	timeout        time.Duration
 	concurrency    int
 	rpm, tpm       int
@@ -45,6 +47,8 @@ func (l *llmFlags) register(fs *flag.FlagSet, env Env) {
 	fs.StringVar(&l.structured, "llm-structured", "auto", "structured output: json_schema, json_object, or auto (json_schema, falling back when the server refuses it)")
 	fs.BoolVar(&l.logprobs, "llm-logprobs", false, "ask for log probabilities and score labels with them")
 	fs.StringVar(&l.extractors, "llm-extractors", "anchor,explorer", "discovery voters, comma-separated: anchor, explorer, rules")
+	fs.IntVar(&l.minVotes, "llm-min-votes", 2, "consensus: keep a span that this many voters propose")
+	fs.BoolVar(&l.noSingleWord, "llm-no-single-word-rule", false, "consensus: turn off SAM-NER's rule (keep every anchor span and multi-word explorer span; an explorer single word needs the anchor)")
 	fs.IntVar(&l.passages, "llm-passages-per-request", 0, "sentences or chunks packed into one request at most (0: the backend's default, 32; 1: one per request)")
 	fs.DurationVar(&l.timeout, "llm-timeout", 2*time.Minute, "timeout of one request")
 	fs.IntVar(&l.concurrency, "llm-concurrency", 16, "requests in flight at most, per worker process")
@@ -100,6 +104,7 @@ func (l *llmFlags) spec(backend, out string) (activities.BackendSpec, error) {
 			BaseURL: l.baseURL, Model: l.model, Models: models,
 			Temperature: float32(l.temperature), TopP: float32(l.topP), MaxTokens: l.maxTokens,
 			StructuredOutput: l.structured, LogProbs: l.logprobs, Extractors: ex, PassagesPerRequest: l.passages,
+			MinVotes: l.minVotes, NoSingleWordRule: l.noSingleWord,
 			TimeoutSeconds: l.timeout.Seconds(), MaxConcurrent: l.concurrency,
 			RequestsPerMinute: l.rpm, TokensPerMinute: l.tpm, MaxRetries: l.retries, MaxReasks: l.reasks,
 		},
