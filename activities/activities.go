@@ -28,6 +28,12 @@ type Config struct {
 	Reader    corpus.Options `json:"reader"`
 	ShardSize int            `json:"shard_size"` // documents per shard
 	Window    int            `json:"window"`     // shards annotated at once
+	// Prefixes, when set, are all the prefixes to read (a backfill over
+	// several prefixes or dates); Corpus is then the first.
+	Prefixes []string `json:"prefixes,omitempty"`
+	// Full annotates every object, not only those new or changed since
+	// the job's last completed run.
+	Full bool `json:"full,omitempty"`
 }
 
 // Version is part of every run's identity: bump it when a change to the code

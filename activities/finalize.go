@@ -43,13 +43,16 @@ type FinalizeInput struct {
 
 // Summary is a run's outcome, as the starter prints it and run.json keeps it.
 type Summary struct {
-	RunID        string           `json:"run_id"`
-	Job          string           `json:"job"`
-	Docs         int64            `json:"documents"`
-	Mentions     int64            `json:"mentions"`
-	Rejects      int64            `json:"rejects"`
-	Failures     int64            `json:"failures"` // documents a stage could not process
-	Shards       int              `json:"shards"`
+	RunID    string `json:"run_id"`
+	Job      string `json:"job"`
+	Docs     int64  `json:"documents"`
+	Mentions int64  `json:"mentions"`
+	Rejects  int64  `json:"rejects"`
+	Failures int64  `json:"failures"` // documents a stage could not process
+	Shards   int    `json:"shards"`
+	// UpToDate says there was nothing to do: no object was new or
+	// changed since the job's last completed run.
+	UpToDate     bool             `json:"up_to_date,omitempty"`
 	FailedShards []ShardFailure   `json:"failed_shards,omitempty"`
 	Labels       map[string]int64 `json:"mentions_per_label"`
 	Usage        pipeline.Usage   `json:"usage"` // the run's model usage (the ledger's total)
@@ -98,7 +101,7 @@ func (a *Activities) Finalize(ctx context.Context, in FinalizeInput) (Summary, e
 	run := in.Plan.Run
 	var done runJSON
 	if err := a.readJSON(ctx, run.Summary(), &done); err == nil {
-		return done.Summary, nil
+		return done.Summary, a.recordRun(ctx, in, done.Summary)
 	} else if !blob.IsNotExist(err) {
 		return Summary{}, err
 	}
@@ -206,5 +209,17 @@ func (a *Activities) Finalize(ctx context.Context, in FinalizeInput) (Summary, e
 		return Summary{}, err
 	}
 	a.log.Info("finalized run", "run", run.ID, "documents", sum.Docs, "mentions", sum.Mentions)
-	return sum, nil
+	return sum, a.recordRun(ctx, in, sum)
+}
+
+// recordRun adds the finished run to its job's dataset, so the next
+// incremental run skips the objects it annotated.
+func (a *Activities) recordRun(ctx context.Context, in FinalizeInput, sum Summary) error {
+	run := in.Plan.Run
+	var m Manifest
+	if err := a.readJSON(ctx, run.Manifest(), &m); err != nil {
+		return err
+	}
+	return a.addRun(ctx, in.Config, JobRun{ID: run.ID, URI: run.URI, Objects: len(m.Objects), Docs: sum.Docs,
+		Finished: time.Now().UTC()}, m)
 }

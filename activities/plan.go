@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/zeroner/zeroner/io/blob"
@@ -29,25 +31,26 @@ type ManifestItem struct {
 }
 
 // Plan is what the plan activity decided: the run and the size of its input.
+// A plan with UpToDate set has no run: nothing is new or changed.
 type Plan struct {
-	Run     Run   `json:"run"`
-	Objects int   `json:"objects"`
-	Bytes   int64 `json:"bytes"`
+	UpToDate bool  `json:"up_to_date,omitempty"`
+	Run      Run   `json:"run"`
+	Objects  int   `json:"objects"`
+	Bytes    int64 `json:"bytes"`
 	// Finished says the run already has its run.json: there is nothing
 	// to do but report it.
 	Finished bool `json:"finished"`
 }
 
-// Plan lists the corpus, validates the schema, and writes the run's manifest,
-// configuration and schema copy. The run id is a hash of all of them, so the
-// same job on the same input finds its earlier run's outputs.
+// Plan lists the corpus, keeps the objects new or changed since the job's last
+// completed run (all of them with cfg.Full), validates the schema, and writes
+// the run's manifest, configuration and schema copy. The run id is a hash of
+// all of them, so the same job on the same input finds its earlier run's
+// outputs, also after a crash.
 func (a *Activities) Plan(ctx context.Context, cfg Config) (Plan, error) {
-	objs, err := a.store.List(ctx, cfg.Corpus)
+	objs, err := a.list(ctx, cfg)
 	if err != nil {
-		return Plan{}, fmt.Errorf("list corpus: %w", err)
-	}
-	if len(objs) == 0 {
-		return Plan{}, badInput(fmt.Errorf("list corpus: no objects under %s", cfg.Corpus))
+		return Plan{}, err
 	}
 	schema, err := blob.ReadAll(ctx, a.store, cfg.Schema)
 	if err != nil {
@@ -64,11 +67,26 @@ func (a *Activities) Plan(ctx context.Context, cfg Config) (Plan, error) {
 		return Plan{}, badInput(err)
 	}
 
+	state, err := a.readJobState(ctx, cfg)
+	if err != nil {
+		return Plan{}, err
+	}
 	m := Manifest{Corpus: cfg.Corpus}
 	var total int64
 	for _, o := range objs {
-		m.Objects = append(m.Objects, ManifestItem{URI: o.URI, Size: o.Size, ModTime: o.ModTime.UTC(), Generation: o.Generation})
-		total += o.Size
+		item := ManifestItem{URI: o.URI, Size: o.Size, ModTime: o.ModTime.UTC(), Generation: o.Generation}
+		if cfg.Full || state.changed(item) {
+			m.Objects = append(m.Objects, item)
+			total += o.Size
+		}
+	}
+	if len(m.Objects) == 0 {
+		a.log.Info("job is up to date", "job", cfg.Job, "objects", len(objs))
+		var last Run
+		if n := len(state.Runs); n > 0 {
+			last = Run{ID: state.Runs[n-1].ID, URI: state.Runs[n-1].URI}
+		}
+		return Plan{UpToDate: true, Run: last}, nil
 	}
 	manifest, err := json.MarshalIndent(m, "", " ")
 	if err != nil {
@@ -99,8 +117,35 @@ func (a *Activities) Plan(ctx context.Context, cfg Config) (Plan, error) {
 	if err != nil && !blob.IsNotExist(err) {
 		return Plan{}, err
 	}
-	a.log.Info("planned run", "run", run.ID, "objects", len(objs), "bytes", total, "finished", err == nil)
-	return Plan{Run: run, Objects: len(objs), Bytes: total, Finished: err == nil}, nil
+	a.log.Info("planned run", "run", run.ID, "objects", len(m.Objects), "of", len(objs), "bytes", total, "finished", err == nil)
+	return Plan{Run: run, Objects: len(m.Objects), Bytes: total, Finished: err == nil}, nil
+}
+
+// list returns the objects under the job's prefixes, each once, in URI order.
+func (a *Activities) list(ctx context.Context, cfg Config) ([]blob.Object, error) {
+	prefixes := cfg.Prefixes
+	if len(prefixes) == 0 {
+		prefixes = []string{cfg.Corpus}
+	}
+	seen := make(map[string]bool)
+	var objs []blob.Object
+	for _, p := range prefixes {
+		listed, err := a.store.List(ctx, p)
+		if err != nil {
+			return nil, fmt.Errorf("list corpus: %w", err)
+		}
+		for _, o := range listed {
+			if !seen[o.URI] {
+				seen[o.URI] = true
+				objs = append(objs, o)
+			}
+		}
+	}
+	if len(objs) == 0 {
+		return nil, badInput(fmt.Errorf("list corpus: no objects under %s", strings.Join(prefixes, ", ")))
+	}
+	slices.SortFunc(objs, func(x, y blob.Object) int { return strings.Compare(x.URI, y.URI) })
+	return objs, nil
 }
 
 // createOnce writes data to uri unless the object exists. Outputs are

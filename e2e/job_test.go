@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -223,12 +224,81 @@ func TestRerunRedoesNothing(t *testing.T) {
 	if got := calls.Load(); got != 3*9 {
 		t.Errorf("second run: backend saw %d more documents, want none", got-27)
 	}
-	if second.RunID != first.RunID || second.Mentions != first.Mentions {
-		t.Errorf("second run %+v differs from first %+v", second, first)
+	if !second.UpToDate || second.RunID != first.RunID {
+		t.Errorf("second run %+v: want up to date, pointing at the first run %s", second, first.RunID)
 	}
 	m := mentions(t, store, first.Outputs.Mentions)
 	if int64(len(m)) != first.Mentions {
 		t.Errorf("mentions table has %d rows, run.json says %d", len(m), first.Mentions)
 	}
 	_ = filepath.Join
+}
+
+// An incremental run after adding 10 documents to a 1,000-document corpus
+// annotates exactly those 10, and adds its run to the job's dataset; --full
+// annotates all 1,010.
+func TestIncrementalRun(t *testing.T) {
+	ctx := context.Background()
+	store, err := blob.New(ctx, blob.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, _ := blob.Normalize(t.TempDir())
+	docs := func(from, n int) []byte {
+		var d [][2]string
+		for i := from; i < from+n; i++ {
+			d = append(d, [2]string{fmt.Sprintf("doc-%04d", i), fmt.Sprintf("Angela Merkel met Emmanuel Macron in Paris on day %d .", i)})
+		}
+		return jsonl(d...)
+	}
+	corpus := blob.Join(root, "corpus") + "/"
+	for f := range 10 {
+		put(t, store, fmt.Sprintf("%spart-%02d.jsonl", corpus, f), docs(100*f, 100))
+	}
+	put(t, store, blob.Join(root, "s.yaml"), schemaFile(t))
+	var calls atomic.Int64
+	h := newHarness(t, store, counting(&calls))
+	cfg := activities.Config{Job: "inc", Corpus: corpus, Schema: blob.Join(root, "s.yaml"),
+		Output: blob.Join(root, "out"), Backend: activities.BackendSpec{Name: "rules"}, ShardSize: 250, Window: 4}
+
+	first := h.run(t, workflows.CorpusState{Config: cfg})
+	if first.Docs != 1000 {
+		t.Fatalf("first run annotated %d documents, want 1000", first.Docs)
+	}
+	put(t, store, corpus+"part-10.jsonl", docs(1000, 10))
+	before := calls.Load()
+	second := h.run(t, workflows.CorpusState{Config: cfg})
+	if second.Docs != 10 || second.RunID == first.RunID {
+		t.Fatalf("incremental run %+v: want a new run of exactly the 10 new documents", second)
+	}
+	if n := calls.Load() - before; n != 3*10 {
+		t.Errorf("incremental run: the backend saw %d documents, want 30 (10 per stage)", n)
+	}
+	got := map[string]bool{}
+	for _, m := range mentions(t, store, second.Outputs.Mentions) {
+		got[m.DocID] = true
+	}
+	if len(got) != 10 || !got["doc-1000"] || !got["doc-1009"] {
+		t.Errorf("incremental run has mentions for %d documents (%v), want doc-1000 to doc-1009", len(got), got)
+	}
+	var state activities.JobState
+	data, err := blob.ReadAll(ctx, store, blob.Join(root, "out", "jobs", "inc.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &state); err != nil {
+		t.Fatal(err)
+	}
+	if len(state.Runs) != 2 || len(state.Objects) != 11 || state.Objects[corpus+"part-10.jsonl"].Run != second.RunID {
+		t.Errorf("job state: %d runs, %d objects; want 2 and 11, part-10 in the second run", len(state.Runs), len(state.Objects))
+	}
+	if up := h.run(t, workflows.CorpusState{Config: cfg}); !up.UpToDate {
+		t.Errorf("third run %+v: want up to date", up)
+	}
+
+	cfg.Full = true
+	full := h.run(t, workflows.CorpusState{Config: cfg})
+	if full.Docs != 1010 {
+		t.Errorf("--full run annotated %d documents, want 1010", full.Docs)
+	}
 }

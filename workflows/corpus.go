@@ -80,6 +80,12 @@ func AnnotateCorpus(ctx workflow.Context, st CorpusState) (activities.Summary, e
 		st.Plan = &p
 		st.Timings.Planned = workflow.Now(ctx).UTC()
 	}
+	if st.Plan.UpToDate {
+		phase = "done"
+		last := st.Plan.Run
+		return activities.Summary{Job: st.Config.Job, UpToDate: true, RunID: last.ID,
+			Outputs: activities.Outputs{Summary: last.Summary()}}, nil
+	}
 	if st.Plan.Finished {
 		// A re-run of a finished run: Finalize returns its summary.
 		st.Sharding = &activities.Sharding{}

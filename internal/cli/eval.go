@@ -240,7 +240,7 @@ func evalCmd(ctx context.Context, args []string, env Env) error {
 // sentence per document, so each document is one gold sentence.
 func (f *evalFlags) config(ds dataset) (activities.Config, error) {
 	rf := f.run
-	rf.corpus, rf.schema, rf.out = ds.data, ds.schema, f.out
+	rf.corpora, rf.schema, rf.out = listFlag{ds.data}, ds.schema, f.out
 	rf.job = ds.name + "-" + f.tag
 	rf.reader.Format = corpus.FormatBIO
 	rf.reader.SentencesPerDoc = 1

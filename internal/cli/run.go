@@ -13,6 +13,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -44,7 +45,9 @@ type runFlags struct {
 	conn          connFlags
 	logs          logFlags
 	llm           llmFlags
-	corpus        string
+	corpora       listFlag
+	from, to      string
+	full          bool
 	schema        string
 	out           string
 	job           string
@@ -63,7 +66,10 @@ func (f *runFlags) register(fs *flag.FlagSet, env Env) {
 	f.conn.register(fs, env)
 	f.logs.register(fs, env)
 	f.llm.register(fs, env)
-	fs.StringVar(&f.corpus, "corpus", "", "corpus `URI` prefix: every object under it is read (required)")
+	fs.Var(&f.corpora, "corpus", "corpus `URI` prefix: every object under it is read (required; repeat for a backfill over several prefixes; {date} in it is replaced by each day from --from to --to)")
+	fs.StringVar(&f.from, "from", "", "first `day` (YYYY-MM-DD) for {date} in --corpus")
+	fs.StringVar(&f.to, "to", "", "last `day` (YYYY-MM-DD) for {date} in --corpus, inclusive")
+	fs.BoolVar(&f.full, "full", false, "annotate every object, not only those new or changed since the job's last completed run")
 	fs.StringVar(&f.schema, "schema", "", "schema file `URI`, YAML or JSON (required)")
 	fs.StringVar(&f.out, "out", "out", "output `URI` prefix")
 	fs.StringVar(&f.job, "job", "", "job `name`; default: derived from corpus, schema and output")
@@ -85,7 +91,7 @@ func (f *runFlags) register(fs *flag.FlagSet, env Env) {
 // config validates the flags and turns them into the job's configuration.
 func (f *runFlags) config() (activities.Config, error) {
 	var errs []error
-	if f.corpus == "" {
+	if len(f.corpora) == 0 {
 		errs = append(errs, errors.New("--corpus is required"))
 	}
 	if f.schema == "" {
@@ -100,26 +106,41 @@ func (f *runFlags) config() (activities.Config, error) {
 	if err := errors.Join(errs...); err != nil {
 		return activities.Config{}, err
 	}
+	prefixes, err := expandDates(f.corpora, f.from, f.to)
+	if err != nil {
+		return activities.Config{}, err
+	}
+	for i, p := range prefixes {
+		u, err := blob.Normalize(p)
+		if err != nil {
+			return activities.Config{}, err
+		}
+		// A local corpus folder lists as a folder, not as a prefix of
+		// names ("corpus" would also match "corpus-old/").
+		if st, err := os.Stat(p); err == nil && st.IsDir() && !strings.HasSuffix(u, "/") {
+			u += "/"
+		}
+		prefixes[i] = u
+	}
 	var uris [3]string
-	for i, s := range []string{f.corpus, f.schema, f.out} {
+	for i, s := range []string{f.corpora[0], f.schema, f.out} {
 		u, err := blob.Normalize(s)
 		if err != nil {
 			return activities.Config{}, err
 		}
 		uris[i] = u
 	}
-	// A local corpus folder lists as a folder, not as a prefix of names
-	// ("corpus" would also match "corpus-old/").
-	if st, err := os.Stat(f.corpus); err == nil && st.IsDir() && !strings.HasSuffix(uris[0], "/") {
-		uris[0] += "/"
-	}
+	uris[0] = prefixes[0]
 	backend, err := f.llm.spec(f.backend, uris[2])
 	if err != nil {
 		return activities.Config{}, err
 	}
 	cfg := activities.Config{
 		Job: f.job, Corpus: uris[0], Schema: uris[1], Output: uris[2],
-		Backend: backend, Reader: f.reader, ShardSize: f.shardSize, Window: f.window,
+		Backend: backend, Reader: f.reader, ShardSize: f.shardSize, Window: f.window, Full: f.full,
+	}
+	if len(prefixes) > 1 {
+		cfg.Prefixes = prefixes
 	}
 	if cfg.Job == "" {
 		cfg.Job = defaultJob(cfg)
@@ -128,6 +149,40 @@ func (f *runFlags) config() (activities.Config, error) {
 		return activities.Config{}, fmt.Errorf("--job %q: use letters, digits, '.', '_' and '-' only", cfg.Job)
 	}
 	return cfg, nil
+}
+
+// expandDates replaces {date} in each prefix by every day from from to to,
+// inclusive, for corpora laid out by date (gs://b/news/{date}/).
+func expandDates(prefixes []string, from, to string) ([]string, error) {
+	dated := slices.ContainsFunc(prefixes, func(p string) bool { return strings.Contains(p, "{date}") })
+	if !dated {
+		if from != "" || to != "" {
+			return nil, errors.New("--from and --to need {date} in --corpus")
+		}
+		return slices.Clone(prefixes), nil
+	}
+	first, err1 := time.Parse(time.DateOnly, from)
+	last, err2 := time.Parse(time.DateOnly, to)
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, fmt.Errorf("{date} in --corpus needs --from and --to as YYYY-MM-DD: %w", err)
+	}
+	if last.Before(first) {
+		return nil, fmt.Errorf("--to %s is before --from %s", to, from)
+	}
+	if days := last.Sub(first).Hours() / 24; days > 36600 {
+		return nil, fmt.Errorf("--from %s --to %s: %.0f days is too many", from, to, days)
+	}
+	var out []string
+	for _, p := range prefixes {
+		if !strings.Contains(p, "{date}") {
+			out = append(out, p)
+			continue
+		}
+		for d := first; !d.After(last); d = d.AddDate(0, 0, 1) {
+			out = append(out, strings.ReplaceAll(p, "{date}", d.Format(time.DateOnly)))
+		}
+	}
+	return out, nil
 }
 
 var validJob = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
@@ -280,6 +335,13 @@ func rootCause(err error) string {
 }
 
 func printSummary(w io.Writer, s activities.Summary, elapsed time.Duration) {
+	if s.UpToDate {
+		fmt.Fprintf(w, "\njob %s is up to date: no object is new or changed since its last run (--full annotates all)\n", s.Job)
+		if s.RunID != "" {
+			fmt.Fprintf(w, "  latest run %s: %s\n", s.RunID, s.Outputs.Summary)
+		}
+		return
+	}
 	fmt.Fprintf(w, "\nrun %s done in %s\n", s.RunID, elapsed.Round(time.Millisecond))
 	fmt.Fprintf(w, "  documents  %d (%.0f/s)\n", s.Docs, float64(s.Docs)/elapsed.Seconds())
 	fmt.Fprintf(w, "  mentions   %d\n", s.Mentions)
