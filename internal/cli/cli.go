@@ -36,11 +36,12 @@ func Main(ctx context.Context, args []string, env Env) int {
 		return 2
 	}
 	cmds := map[string]func(context.Context, []string, Env) error{
-		"run":    runCmd,
-		"eval":   evalCmd,
-		"status": statusCmd,
-		"worker": workerCmd,
-		"server": serverCmd,
+		"run":      runCmd,
+		"eval":     evalCmd,
+		"status":   statusCmd,
+		"worker":   workerCmd,
+		"server":   serverCmd,
+		"schedule": scheduleCmd,
 	}
 	name, rest := args[0], args[1:]
 	switch name {
@@ -74,6 +75,7 @@ Usage:
   starter status --job NAME [flags]
   starter worker [flags]          (the same as cmd/worker)
   starter server [--db FILE] [--port N]
+  starter schedule create|list|describe|pause|unpause|trigger|delete [flags]
 
 Run "starter <command> --help" for a command's flags and environment.
 `)

@@ -1,0 +1,123 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/zeroner/zeroner/activities"
+	"github.com/zeroner/zeroner/internal/cli"
+	"github.com/zeroner/zeroner/internal/devserver"
+	"github.com/zeroner/zeroner/io/blob"
+	"github.com/zeroner/zeroner/workflows"
+)
+
+// A schedule created from the command line fires on the embedded server; its
+// first run annotates the corpus, and its next run only the objects added
+// since.
+func TestScheduleAnnotatesOnlyNewObjects(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	quiet := slog.New(slog.DiscardHandler)
+	srv, err := devserver.Start(ctx, devserver.Options{DBPath: filepath.Join(t.TempDir(), "t.db"), Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	cl, err := client.DialContext(ctx, client.Options{HostPort: srv.Address(), Logger: sdklog.NewStructuredLogger(quiet)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	store, err := blob.New(ctx, blob.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := worker.New(cl, queue, worker.Options{})
+	workflows.Register(w)
+	w.RegisterActivity(activities.New(store, quiet, activities.Options{}))
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+
+	dir := t.TempDir()
+	root, _ := blob.Normalize(dir)
+	doc := func(id string) []byte {
+		return jsonl([2]string{id, "Angela Merkel met Emmanuel Macron in Paris ."})
+	}
+	put(t, store, blob.Join(root, "corpus", "a.jsonl"), doc("a"))
+	put(t, store, blob.Join(root, "corpus", "b.jsonl"), doc("b"))
+	schema, _ := filepath.Abs(filepath.Join("..", "schemas", "crossner-politics.yaml"))
+
+	starter := func(args ...string) string {
+		t.Helper()
+		var out bytes.Buffer
+		code := cli.Main(ctx, append([]string{"schedule"}, args...), cli.Env{Stdout: &out, Stderr: &out,
+			Getenv: func(k string) string {
+				return map[string]string{"TEMPORAL_ADDRESS": srv.Address(), "ZERONER_TASK_QUEUE": queue}[k]
+			}})
+		if code != 0 {
+			t.Fatalf("starter schedule %s: exit %d\n%s", strings.Join(args, " "), code, out.String())
+		}
+		return out.String()
+	}
+	starter("create", "--id", "nightly", "--every", "2s", "--job", "sched",
+		"--corpus", filepath.Join(dir, "corpus"), "--schema", schema, "--out", filepath.Join(dir, "out"))
+
+	state := func() activities.JobState {
+		var st activities.JobState
+		data, err := blob.ReadAll(ctx, store, blob.Join(root, "out", "jobs", "sched.json"))
+		if err == nil {
+			json.Unmarshal(data, &st)
+		}
+		return st
+	}
+	waitRuns := func(n int) activities.JobState {
+		t.Helper()
+		for {
+			if st := state(); len(st.Runs) >= n {
+				return st
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("the schedule did not complete %d runs in time", n)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	first := waitRuns(1)
+	if r := first.Runs[0]; r.Objects != 2 || r.Docs != 2 {
+		t.Fatalf("first scheduled run %+v: want 2 objects, 2 documents", r)
+	}
+	put(t, store, blob.Join(root, "corpus", "c.jsonl"), doc("c"))
+	second := waitRuns(2)
+	if r := second.Runs[1]; r.Objects != 1 || r.Docs != 1 || second.Objects[blob.Join(root, "corpus", "c.jsonl")].Run != r.ID {
+		t.Fatalf("second scheduled run %+v: want only c.jsonl", r)
+	}
+
+	if out := starter("describe", "nightly"); !strings.Contains(out, "every      2s") || !strings.Contains(out, "zeroner/sched") {
+		t.Errorf("describe:\n%s", out)
+	}
+	if out := starter("list"); !strings.Contains(out, "nightly") {
+		t.Errorf("list:\n%s", out)
+	}
+	starter("pause", "nightly", "--note", "maintenance")
+	if out := starter("describe", "nightly"); !strings.Contains(out, "paused     true maintenance") {
+		t.Errorf("describe after pause:\n%s", out)
+	}
+	starter("trigger", "nightly")
+	starter("unpause", "nightly")
+	starter("delete", "nightly")
+	if _, err := cl.ScheduleClient().GetHandle(ctx, "nightly").Describe(ctx); err == nil {
+		t.Error("the schedule still exists after delete")
+	}
+}
