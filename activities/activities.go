@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"sync"
 
+	"github.com/zeroner/zeroner/internal/metrics"
 	"github.com/zeroner/zeroner/io/blob"
 	"github.com/zeroner/zeroner/io/corpus"
 	"github.com/zeroner/zeroner/pipeline"
@@ -47,6 +48,7 @@ type Activities struct {
 	log     *slog.Logger
 	factory BackendFactory
 	apiKey  string
+	metrics metrics.Recorder
 
 	mu       sync.Mutex
 	backends map[string]pipeline.Backend // by run URI
@@ -79,6 +81,8 @@ type Options struct {
 	Factory BackendFactory
 	// APIKey is the LLM API key, from the worker's environment.
 	APIKey string
+	// Metrics counts what the activities do; nil counts nothing.
+	Metrics metrics.Recorder
 }
 
 // New returns the activities over a store.
@@ -86,7 +90,8 @@ func New(store blob.Store, log *slog.Logger, opt Options) *Activities {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	a := &Activities{store: store, log: log, factory: opt.Factory, apiKey: opt.APIKey, backends: make(map[string]pipeline.Backend)}
+	a := &Activities{store: store, log: log, factory: opt.Factory, apiKey: opt.APIKey, metrics: metrics.OrNop(opt.Metrics),
+		backends: make(map[string]pipeline.Backend)}
 	if a.factory == nil {
 		a.factory = a.builtin
 	}

@@ -55,6 +55,7 @@ type Summary struct {
 	UpToDate     bool             `json:"up_to_date,omitempty"`
 	FailedShards []ShardFailure   `json:"failed_shards,omitempty"`
 	Labels       map[string]int64 `json:"mentions_per_label"`
+	Graph        GraphStats       `json:"graph"` // the knowledge graph's size, once built
 	Usage        pipeline.Usage   `json:"usage"` // the run's model usage (the ledger's total)
 	Outputs      Outputs          `json:"outputs"`
 }
@@ -78,6 +79,8 @@ type Outputs struct {
 	Documents string `json:"documents"`
 	Rejects   string `json:"rejects"`
 	Usage     string `json:"usage,omitempty"` // the token ledger, when a model was used
+	Entities  string `json:"entities,omitempty"`
+	Edges     string `json:"edges,omitempty"`
 	Summary   string `json:"run_json"`
 }
 

@@ -16,6 +16,8 @@ import (
 //	  stages/<stage>/shard-NNNNN.parquet  stages/<stage>/failures-NNNNN.parquet
 //	  stages/<stage>/usage-NNNNN.parquet
 //	  mentions/part-NNNNN.parquet  usage/part-00000.parquet
+//	  entities/part-00000.parquet  edges/part-00000.parquet
+//	  mention_entities/part-00000.parquet
 //	  run.json
 type Run struct {
 	ID  string `json:"id"`
@@ -35,6 +37,9 @@ func (r Run) Schema() string { return r.path("schema.yaml") }
 
 // Documents is the documents table's shard.
 func (r Run) Documents(shard int) string { return r.path("documents", shardName(shard)) }
+
+// DocumentsDir is the documents table, a folder of shards (and the index).
+func (r Run) DocumentsDir() string { return r.path("documents") + "/" }
 
 // DocumentIndex records how the corpus was sharded; its presence means
 // sharding finished.
@@ -66,6 +71,15 @@ func (r Run) MentionsDir() string { return r.path("mentions") + "/" }
 func (r Run) Mentions(part int) string {
 	return r.path("mentions", fmt.Sprintf("part-%05d.parquet", part))
 }
+
+// Entities is the knowledge graph's entities table.
+func (r Run) Entities() string { return r.path("entities", "part-00000.parquet") }
+
+// Edges is the knowledge graph's co-occurrence table.
+func (r Run) Edges() string { return r.path("edges", "part-00000.parquet") }
+
+// MentionEntities links each mention to its entity.
+func (r Run) MentionEntities() string { return r.path("mention_entities", "part-00000.parquet") }
 
 // Summary is run.json; its presence means the run finished.
 func (r Run) Summary() string { return r.path("run.json") }

@@ -22,8 +22,10 @@ type Sharding struct {
 // as shards of cfg.ShardSize documents, and the rejects table. Objects or
 // lines that cannot be read are rejects, not failures: the run goes on.
 // A retry re-reads the corpus but rewrites no shard that exists.
-func (a *Activities) Shard(ctx context.Context, cfg Config, p Plan) (Sharding, error) {
+func (a *Activities) Shard(ctx context.Context, cfg Config, p Plan) (_ Sharding, err error) {
 	run := p.Run
+	log := a.taskLog(ctx, run.ID, -1, "shard")
+	defer a.countError(ctx, log, "shard", &err)
 	var done Sharding
 	if err := a.readJSON(ctx, run.DocumentIndex(), &done); err == nil {
 		return done, nil
@@ -79,7 +81,7 @@ func (a *Activities) Shard(ctx context.Context, cfg Config, p Plan) (Sharding, e
 			}
 			// The storage client has already retried transient faults, so
 			// what is left is the object's own problem: record it, go on.
-			a.log.Warn("rejected object", "object", o.URI, "err", err)
+			log.Warn("rejected object", "object", o.URI, "err", err)
 			reject(corpus.Reject{Object: o.URI, Reason: err.Error()})
 		}
 	}
@@ -87,14 +89,15 @@ func (a *Activities) Shard(ctx context.Context, cfg Config, p Plan) (Sharding, e
 		return Sharding{}, err
 	}
 	res.Rejects = int64(len(rejects))
-	err := a.store.Replace(ctx, run.Rejects(), rowsTo(table.NewRejectWriter, rejects))
+	err = a.store.Replace(ctx, run.Rejects(), rowsTo(table.NewRejectWriter, rejects))
 	if err != nil {
 		return Sharding{}, err
 	}
 	if err := a.writeJSON(ctx, run.DocumentIndex(), res); err != nil {
 		return Sharding{}, err
 	}
-	a.log.Info("sharded corpus", "run", run.ID, "shards", res.Shards, "docs", res.Docs, "rejects", res.Rejects)
+	a.metrics.Sharded(res.Shards, res.Docs, res.Rejects)
+	log.Info("sharded corpus", "shards", res.Shards, "docs", res.Docs, "rejects", res.Rejects)
 	return res, nil
 }
 

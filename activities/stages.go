@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -60,9 +61,13 @@ type stageFunc func(pipeline.Backend, []pipeline.Document, []pipeline.Mention) (
 // stage runs one stage on one shard: it returns at once if the output exists,
 // else reads the documents and the previous stage's mentions, runs fn, and
 // writes the mentions and any failures.
-func (a *Activities) stage(ctx context.Context, t ShardTask, stage, prev string, fn stageFunc) (StageStats, error) {
+func (a *Activities) stage(ctx context.Context, t ShardTask, stage, prev string, fn stageFunc) (_ StageStats, err error) {
+	log := a.taskLog(ctx, t.Run.ID, t.Shard, stage)
+	start := time.Now()
+	defer a.countError(ctx, log, stage, &err)
 	out := t.Run.Stage(stage, t.Shard)
 	if ms, err := a.readMentions(ctx, out); err == nil {
+		log.Debug("stage output exists")
 		return a.existingStats(ctx, t, stage, ms)
 	} else if !blob.IsNotExist(err) {
 		return StageStats{}, err
@@ -132,7 +137,40 @@ func (a *Activities) stage(ctx context.Context, t ShardTask, stage, prev string,
 	if err != nil && !blob.IsExist(err) {
 		return StageStats{}, err
 	}
-	return StageStats{Docs: len(docs), Mentions: len(res.Mentions), Failures: len(res.Failures), Usage: total}, nil
+	st := StageStats{Docs: len(docs), Mentions: len(res.Mentions), Failures: len(res.Failures), Usage: total}
+	// Counted here only: a retry that finds the output did no new work.
+	a.metrics.Stage(stage, st.Docs, st.Mentions, st.Failures, st.Usage)
+	log.Info("stage done", "docs", st.Docs, "mentions", st.Mentions, "failures", st.Failures,
+		"requests", total.Requests, "cache_hits", total.CacheHits, "tokens", total.PromptTokens+total.CompletionTokens,
+		"seconds", time.Since(start).Round(time.Millisecond).Seconds())
+	if st.Failures > 0 {
+		log.Warn("stage could not process some documents", "failures", st.Failures, "table", t.Run.Failures(stage, t.Shard))
+	}
+	return st, nil
+}
+
+// taskLog is a's logger with what locates an activity's work: the run, the
+// stage, the shard (if not negative), and the Temporal workflow and attempt.
+func (a *Activities) taskLog(ctx context.Context, run string, shard int, stage string) *slog.Logger {
+	attrs := []any{"run", run, "stage", stage}
+	if shard >= 0 {
+		attrs = append(attrs, "shard", shard)
+	}
+	if activity.IsActivity(ctx) {
+		info := activity.GetInfo(ctx)
+		attrs = append(attrs, "workflow_id", info.WorkflowExecution.ID, "attempt", info.Attempt)
+	}
+	return a.log.With(attrs...)
+}
+
+// countError counts and logs *err, a stage's error, when it is one: an
+// attempt canceled by its context (a worker stopping, a lost heartbeat) is
+// not the stage's failure.
+func (a *Activities) countError(ctx context.Context, log *slog.Logger, stage string, err *error) {
+	if *err != nil && ctx.Err() == nil {
+		a.metrics.StageError(stage)
+		log.Warn("stage failed", "err", *err)
+	}
 }
 
 // existingStats recounts a finished stage's output, for a retried activity.

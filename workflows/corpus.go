@@ -39,8 +39,9 @@ type Progress struct {
 	RunID       string `json:"run_id,omitempty"`
 	ShardsDone  int    `json:"shards_done"`
 	ShardsTotal int    `json:"shards_total"`
-	Docs        int64  `json:"docs"`     // documents annotated so far
-	Mentions    int64  `json:"mentions"` // mentions found so far
+	Docs        int64  `json:"docs"`       // documents annotated so far
+	DocsTotal   int64  `json:"docs_total"` // documents in the shards, once sharded
+	Mentions    int64  `json:"mentions"`   // mentions found so far
 	Failed      int    `json:"failed_shards"`
 	// Model usage so far: requests sent, answers from the cache, tokens.
 	Requests  int64 `json:"requests"`
@@ -62,6 +63,7 @@ func AnnotateCorpus(ctx workflow.Context, st CorpusState) (activities.Summary, e
 		}
 		if st.Sharding != nil {
 			p.ShardsTotal = st.Sharding.Shards
+			p.DocsTotal = st.Sharding.Docs
 		}
 		return p, nil
 	})
@@ -113,6 +115,12 @@ func AnnotateCorpus(ctx workflow.Context, st CorpusState) (activities.Summary, e
 	if err := workflow.ExecuteActivity(withOptions(ctx, 2*time.Hour, time.Minute), a.Finalize, in).Get(ctx, &sum); err != nil {
 		return activities.Summary{}, fmt.Errorf("finalize: %w", err)
 	}
+	var g activities.GraphStats
+	if err := workflow.ExecuteActivity(withOptions(ctx, 2*time.Hour, time.Minute), a.Graph, st.Plan.Run).Get(ctx, &g); err != nil {
+		return activities.Summary{}, fmt.Errorf("graph: %w", err)
+	}
+	sum.Graph = g
+	sum.Outputs.Entities, sum.Outputs.Edges = st.Plan.Run.Entities(), st.Plan.Run.Edges()
 	phase = "done"
 	return sum, nil
 }

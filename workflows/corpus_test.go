@@ -57,6 +57,7 @@ func TestAnnotateCorpus(t *testing.T) {
 					return activities.Summary{RunID: in.Plan.Run.ID}, nil
 				})
 
+			env.OnActivity(a.Graph, mock.Anything, mock.Anything).Return(activities.GraphStats{Entities: 3}, nil)
 			env.ExecuteWorkflow(AnnotateCorpus, CorpusState{
 				Config:       activities.Config{Job: "job", Window: 2, ShardSize: 10},
 				ShardsPerRun: tt.perRun,

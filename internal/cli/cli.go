@@ -42,6 +42,8 @@ func Main(ctx context.Context, args []string, env Env) int {
 		"worker":   workerCmd,
 		"server":   serverCmd,
 		"schedule": scheduleCmd,
+		"export":   exportCmd,
+		"review":   reviewCmd,
 	}
 	name, rest := args[0], args[1:]
 	switch name {
@@ -76,6 +78,8 @@ Usage:
   starter worker [flags]          (the same as cmd/worker)
   starter server [--db FILE] [--port N]
   starter schedule create|list|describe|pause|unpause|trigger|delete [flags]
+  starter export --run RUN --format bio|jsonl|parquet|neo4j|all --out DIR [flags]
+  starter review [--sample N] [--out FILE] RUN
 
 Run "starter <command> --help" for a command's flags and environment.
 `)

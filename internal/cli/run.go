@@ -60,12 +60,14 @@ type runFlags struct {
 	gcs           string
 	detach        bool
 	activitySlots int
+	metrics       metricsFlags
 }
 
 func (f *runFlags) register(fs *flag.FlagSet, env Env) {
 	f.conn.register(fs, env)
 	f.logs.register(fs, env)
 	f.llm.register(fs, env)
+	f.metrics.register(fs, env)
 	fs.Var(&f.corpora, "corpus", "corpus `URI` prefix: every object under it is read (required; repeat for a backfill over several prefixes; {date} in it is replaced by each day from --from to --to)")
 	fs.StringVar(&f.from, "from", "", "first `day` (YYYY-MM-DD) for {date} in --corpus")
 	fs.StringVar(&f.to, "to", "", "last `day` (YYYY-MM-DD) for {date} in --corpus, inclusive")
@@ -271,14 +273,19 @@ func (f *runFlags) connect(ctx context.Context, env Env, store blob.Store, log *
 		}
 		undo = append(undo, func() { stop() })
 		f.conn.address = addr
+		stopMetrics, err := f.metrics.start(ctx, log)
+		if err != nil {
+			return nil, nil, err
+		}
+		undo = append(undo, stopMetrics)
 	}
-	cl, err = dial(ctx, f.conn, log)
+	cl, err = dialWith(ctx, f.conn, log, f.metrics.sdk())
 	if err != nil {
 		return nil, nil, err
 	}
 	undo = append(undo, cl.Close)
 	if f.dev {
-		w := newWorker(cl, f.conn.taskQueue, store, log, f.activitySlots, env)
+		w := newWorker(cl, f.conn.taskQueue, store, log, f.activitySlots, env, f.metrics.recorder())
 		if err := w.Start(); err != nil {
 			return nil, nil, fmt.Errorf("start worker: %w", err)
 		}
@@ -306,13 +313,10 @@ func startJob(ctx context.Context, cl client.Client, queue string, cfg activitie
 // waitJob shows the job's progress on w until it ends and returns its
 // summary.
 func waitJob(ctx context.Context, cl client.Client, wr client.WorkflowRun, cfg activities.Config, w io.Writer, log *slog.Logger) (activities.Summary, error) {
-	done := make(chan struct{})
-	go func() {
-		showProgress(ctx, cl, wr.GetID(), w, done)
-	}()
+	stop := showProgress(ctx, cl, wr.GetID(), w)
 	var sum activities.Summary
 	err := wr.Get(ctx, &sum)
-	close(done)
+	stop()
 	if err != nil {
 		log.Debug("job failed", "job", cfg.Job, "error", err)
 		return sum, fmt.Errorf("job %s failed: %s", cfg.Job, rootCause(err))
@@ -374,6 +378,10 @@ func printSummary(w io.Writer, s activities.Summary, elapsed time.Duration) {
 	fmt.Fprintf(w, "    mentions   %s\n", s.Outputs.Mentions)
 	fmt.Fprintf(w, "    documents  %s\n", s.Outputs.Documents)
 	fmt.Fprintf(w, "    rejects    %s\n", s.Outputs.Rejects)
+	if s.Outputs.Entities != "" {
+		fmt.Fprintf(w, "    entities   %s (%d)\n", s.Outputs.Entities, s.Graph.Entities)
+		fmt.Fprintf(w, "    edges      %s (%d)\n", s.Outputs.Edges, s.Graph.Edges)
+	}
 	if s.Outputs.Usage != "" {
 		fmt.Fprintf(w, "    ledger     %s\n", s.Outputs.Usage)
 	}

@@ -12,16 +12,23 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/zeroner/zeroner/activities"
+	"github.com/zeroner/zeroner/internal/metrics"
 	"github.com/zeroner/zeroner/io/blob"
 	"github.com/zeroner/zeroner/workflows"
 )
 
-// dial connects to Temporal.
+// dial connects to Temporal. The SDK logs through log, as zeroner does.
 func dial(ctx context.Context, c connFlags, log *slog.Logger) (client.Client, error) {
+	return dialWith(ctx, c, log, nil)
+}
+
+// dialWith is dial with a handler for the SDK's metrics (nil: none).
+func dialWith(ctx context.Context, c connFlags, log *slog.Logger, mh client.MetricsHandler) (client.Client, error) {
 	cl, err := client.DialContext(ctx, client.Options{
-		HostPort:  c.address,
-		Namespace: c.namespace,
-		Logger:    sdklog.NewStructuredLogger(log),
+		HostPort:       c.address,
+		Namespace:      c.namespace,
+		Logger:         sdklog.NewStructuredLogger(log),
+		MetricsHandler: mh,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("connect to Temporal at %s: %w", c.address, err)
@@ -30,9 +37,10 @@ func dial(ctx context.Context, c connFlags, log *slog.Logger) (client.Client, er
 }
 
 // newWorker returns a worker on queue with every workflow and activity
-// registered. The stages are CPU-bound with the rules backend, so activity
-// concurrency follows the cores unless set.
-func newWorker(cl client.Client, queue string, store blob.Store, log *slog.Logger, activitySlots int, env Env) worker.Worker {
+// registered, its activities counting into rec (nil: nothing). The stages
+// are CPU-bound with the rules backend, so activity concurrency follows the
+// cores unless set.
+func newWorker(cl client.Client, queue string, store blob.Store, log *slog.Logger, activitySlots int, env Env, rec metrics.Recorder) worker.Worker {
 	if activitySlots <= 0 {
 		activitySlots = 2 * runtime.NumCPU()
 	}
@@ -43,7 +51,7 @@ func newWorker(cl client.Client, queue string, store blob.Store, log *slog.Logge
 		WorkerStopTimeout: 30 * time.Second,
 	})
 	workflows.Register(w)
-	w.RegisterActivity(activities.New(store, log, activities.Options{APIKey: env.Getenv("OPENAI_API_KEY")}))
+	w.RegisterActivity(activities.New(store, log, activities.Options{APIKey: env.Getenv("OPENAI_API_KEY"), Metrics: rec}))
 	return w
 }
 
@@ -56,11 +64,13 @@ holds and exits. Start as many as you like, on as many machines.`, env)
 	var (
 		conn  connFlags
 		logs  logFlags
+		mets  metricsFlags
 		gcs   string
 		slots int
 	)
 	conn.register(fs, env)
 	logs.register(fs, env)
+	mets.register(fs, env)
 	fs.StringVar(&gcs, "gcs-endpoint", env.Getenv("ZERONER_GCS_ENDPOINT"), gcsHelp)
 	fs.IntVar(&slots, "activities", 0, "activities run at once (0: twice the cores)")
 	if err := fs.Parse(args); err != nil {
@@ -74,12 +84,17 @@ holds and exits. Start as many as you like, on as many machines.`, env)
 	if err != nil {
 		return err
 	}
-	cl, err := dial(ctx, conn, log)
+	stopMetrics, err := mets.start(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+	cl, err := dialWith(ctx, conn, log, mets.sdk())
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	w := newWorker(cl, conn.taskQueue, store, log, slots, env)
+	w := newWorker(cl, conn.taskQueue, store, log, slots, env, mets.recorder())
 	log.Info("worker started", "address", conn.address, "namespace", conn.namespace, "task_queue", conn.taskQueue)
 	stop := make(chan interface{})
 	go func() {

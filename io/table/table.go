@@ -45,6 +45,44 @@
 //	completion_tokens  int64
 //	cached_tokens      int64
 //
+// Entity (a knowledge-graph node: the mentions of one label whose surface
+// forms normalize alike; see pipeline/kg):
+//
+//	column     Arrow type
+//	run_id     utf8
+//	entity_id  utf8
+//	name       utf8
+//	label      utf8
+//	archetype  utf8
+//	mentions   int64
+//	documents  int64
+//
+// Edge (two entities mentioned in the same sentence; source < target):
+//
+//	column    Arrow type
+//	run_id    utf8
+//	source    utf8
+//	target    utf8
+//	count     int64
+//	examples  list<utf8>
+//
+// MentionEntity (a mention, keyed by doc_id, start and end, and its entity):
+//
+//	column     Arrow type
+//	run_id     utf8
+//	doc_id     utf8
+//	start      int64
+//	end        int64
+//	entity_id  utf8
+//
+// Tagged (a sentence of silver training data, as Hugging Face
+// token-classification trainers read it):
+//
+//	column    Arrow type
+//	id        utf8
+//	tokens    list<utf8>
+//	ner_tags  list<int32>
+//
 // Writers cut row groups at 1 Mi rows or about 64 MiB of compressed data,
 // whichever comes first, however rows are split across Write calls.
 // Readers decode a row group at a time and check its row count, look
@@ -179,15 +217,8 @@ var mentionCodec = &codec[Mention]{
 		b.Field(5).(*array.StringBuilder).Append(r.Archetype)
 		b.Field(6).(*array.StringBuilder).Append(r.Label)
 		b.Field(7).(*array.Float64Builder).Append(r.Score)
-		lb := b.Field(8).(*array.ListBuilder)
-		lb.Append(true)
-		vb := lb.ValueBuilder().(*array.StringBuilder)
 		n := len(r.RunID) + len(r.DocID) + len(r.Text) + len(r.Archetype) + len(r.Label) + 24
-		for _, e := range r.Extractors {
-			vb.Append(e)
-			n += len(e)
-		}
-		return n
+		return n + appendStrings(b.Field(8).(*array.ListBuilder), r.Extractors)
 	},
 	decode: func(cols []arrow.Array, out []Mention) []Mention {
 		run, doc := strs(cols[0]), strs(cols[1])
@@ -419,6 +450,17 @@ func ReadRejects(r blob.ReaderAt) ([]Reject, error) { return read(rejectCodec, r
 
 // ReadUsage reads a whole token ledger file.
 func ReadUsage(r blob.ReaderAt) ([]Usage, error) { return read(usageCodec, r) }
+
+// NumRows returns the number of rows of a Parquet file from its footer,
+// without reading the rows.
+func NumRows(r blob.ReaderAt) (int64, error) {
+	pf, err := file.NewParquetReader(io.NewSectionReader(r, 0, r.Size()))
+	if err != nil {
+		return 0, fmt.Errorf("not a parquet file: %w", err)
+	}
+	defer pf.Close()
+	return pf.NumRows(), nil
+}
 
 // sizedReaderAt is what the readers need from a blob.ReaderAt; Close is the
 // caller's business.

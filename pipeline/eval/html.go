@@ -15,6 +15,23 @@ func WriteHTML(w io.Writer, r Report) error {
 	return page.Execute(w, r)
 }
 
+// PageCSS is the style every zeroner HTML page starts from (the eval
+// report, the review page), so they look alike; it loads nothing.
+const PageCSS = `body { font: 14px/1.45 -apple-system, "Segoe UI", "Helvetica Neue", Arial, sans-serif; color: #1f2937; background: #f3f4f6; margin: 0; }
+main { max-width: 1080px; margin: 0 auto; padding: 24px 28px 48px; }
+h1 { font-size: 24px; margin: 0 0 4px; }
+h2 { font-size: 18px; margin: 0 0 10px; }
+h3 { font-size: 14px; margin: 18px 0 6px; color: #374151; }
+.meta { color: #6b7280; margin-bottom: 16px; }
+.card { background: #fff; border: 1px solid #e5e7eb; border-radius: 8px; padding: 18px 20px; margin: 16px 0; }
+.note { background: #fffbeb; border-color: #fde68a; }
+table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
+th, td { padding: 4px 8px; border-bottom: 1px solid #e5e7eb; text-align: right; }
+th { background: #f9fafb; font-weight: 600; color: #374151; }
+th:first-child, td:first-child { text-align: left; }
+.small { color: #6b7280; font-size: 12px; }
+`
+
 // Series colours: one per metric, the same in every chart.
 var metrics = []struct{ name, color string }{
 	{"strict", "#2563eb"},
@@ -31,6 +48,7 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"f1":             func(v float64) string { return fmt.Sprintf("%.1f", v) },
 	"date":           func(r Report) string { return r.Created.UTC().Format("2006-01-02 15:04 UTC") },
 	"legend":         legend,
+	"pageCSS":        func() template.CSS { return PageCSS },
 }).Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -38,22 +56,9 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 <meta name="viewport" content="width=device-width, initial-scale=1"/>
 <title>{{.Title}}</title>
 <style>
-body { font: 14px/1.45 -apple-system, "Segoe UI", "Helvetica Neue", Arial, sans-serif; color: #1f2937; background: #f3f4f6; margin: 0; }
-main { max-width: 1080px; margin: 0 auto; padding: 24px 28px 48px; }
-h1 { font-size: 24px; margin: 0 0 4px; }
-h2 { font-size: 18px; margin: 0 0 10px; }
-h3 { font-size: 14px; margin: 18px 0 6px; color: #374151; }
-.meta { color: #6b7280; margin-bottom: 16px; }
-.card { background: #fff; border: 1px solid #e5e7eb; border-radius: 8px; padding: 18px 20px; margin: 16px 0; }
-.note { background: #fffbeb; border-color: #fde68a; }
-table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
-th, td { padding: 4px 8px; border-bottom: 1px solid #e5e7eb; text-align: right; }
-th { background: #f9fafb; font-weight: 600; color: #374151; }
-th:first-child, td:first-child { text-align: left; }
-tr.avg td { font-weight: 600; background: #f9fafb; }
+{{pageCSS}}tr.avg td { font-weight: 600; background: #f9fafb; }
 .legend span { display: inline-block; margin-right: 14px; }
 .legend i { display: inline-block; width: 11px; height: 11px; border-radius: 2px; margin-right: 5px; vertical-align: -1px; }
-.small { color: #6b7280; font-size: 12px; }
 .confusion td, .confusion th { text-align: center; padding: 3px 5px; font-size: 12px; }
 .confusion th.rot { white-space: nowrap; }
 svg { display: block; max-width: 100%; height: auto; }

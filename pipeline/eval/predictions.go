@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/zeroner/zeroner/pipeline/text"
 )
 
 // WriteBIO writes docs as CoNLL columns, "token<TAB>gold<TAB>predicted" with
@@ -24,36 +26,34 @@ func WriteBIO(w io.Writer, docs []Doc) error {
 	bw := bufio.NewWriter(w)
 	for _, d := range docs {
 		toks := tokens(d.Text)
-		gold, pred := tags(toks, d.Gold), tags(toks, d.Pred)
+		gold, pred := Tags(toks, d.Gold), Tags(toks, d.Pred)
 		for i, t := range toks {
-			fmt.Fprintf(bw, "%s\t%s\t%s\n", t.text, gold[i], pred[i])
+			fmt.Fprintf(bw, "%s\t%s\t%s\n", t.Text, gold[i], pred[i])
 		}
 		bw.WriteByte('\n')
 	}
 	return bw.Flush()
 }
 
-// token is a piece of text between spaces, with its code point offsets.
-type token struct {
-	text       string
-	start, end int
-}
-
-func tokens(s string) []token {
-	var out []token
+// tokens are the pieces of s between spaces.
+func tokens(s string) []text.Token {
+	var out []text.Token
 	pos := 0
 	for _, f := range strings.Split(s, " ") {
 		n := utf8.RuneCountInString(f)
 		if f != "" {
-			out = append(out, token{f, pos, pos + n})
+			out = append(out, text.Token{Text: f, Start: pos, End: pos + n})
 		}
 		pos += n + 1
 	}
 	return out
 }
 
-// tags turns spans into one IOB2 tag per token.
-func tags(toks []token, spans []Span) []string {
+// Tags turns spans into one IOB2 tag per token, as WriteBIO says: a span
+// tags every token it overlaps, and of spans that overlap (after growing to
+// whole tokens) the one starting first, then the longest, is kept. Tokens
+// are in text order and do not overlap.
+func Tags(toks []text.Token, spans []Span) []string {
 	out := make([]string, len(toks))
 	for i := range out {
 		out[i] = "O"
@@ -66,9 +66,9 @@ func tags(toks []token, spans []Span) []string {
 		return sorted[a].End > sorted[b].End
 	})
 	for _, s := range sorted {
-		i := sort.Search(len(toks), func(k int) bool { return toks[k].end > s.Start })
+		i := sort.Search(len(toks), func(k int) bool { return toks[k].End > s.Start })
 		j := i
-		for j < len(toks) && toks[j].start < s.End {
+		for j < len(toks) && toks[j].Start < s.End {
 			j++
 		}
 		if i == j || slices.ContainsFunc(out[i:j], func(t string) bool { return t != "O" }) {

@@ -1,0 +1,262 @@
+// Package kg builds a knowledge graph from a run's documents and mentions:
+// entities, each mention's entity, and co-occurrence edges. It is plain Go:
+// no storage, no Temporal.
+//
+// Entities. Mentions are grouped by label and normalized surface form, so
+// "The Beatles", "the  Beatles" and "Beatles" of one label are one entity,
+// while "Paris" the city and "Paris" the person are two. [Normalize] is the
+// rule: Unicode NFC, lower case, typographic apostrophes read as "'", runs
+// of white space as one space, then quotes, brackets, dashes and the
+// punctuation . , ; : ! ? … stripped from both ends, then a leading "the "
+// dropped (with what it leaves stripped again). A form that normalizes to
+// nothing (all punctuation) keeps its lower-cased text. An entity's id is
+// [ID]: the first 16 hex digits of sha256(label + "\x00" + normalized form),
+// the same in every run, so ids can be joined across runs and corpora.
+//
+// An entity's name is its most frequent surface form (a mention's text with
+// white space runs collapsed to one space), ties going to the smallest in
+// byte order (so "Obama" wins over "obama"); its archetype is the most
+// frequent of its mentions', ties likewise. Mentions counts its mentions,
+// Documents the documents they are in.
+//
+// Edges. Two entities co-occur when one sentence (as pipeline/text.Sentences
+// splits the document) mentions both; a mention belongs to the sentence it
+// starts in. An edge's Count is the number of sentences that mention both
+// (a sentence counts once however often it repeats them); Examples are up to
+// MaxExamples ids of documents where they co-occur, the smallest in byte
+// order. Edges are unordered: Source < Target. Mentions of a document whose
+// text is not given make entities but no edges.
+//
+// Order. Entities by mentions (most first), then id; edges by count (most
+// first), then source and target; links by document, start, end and entity.
+// The graph depends only on its input, not on the order it is added in.
+package kg
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"slices"
+	"sort"
+	"strings"
+	"unicode"
+
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/zeroner/zeroner/pipeline"
+	"github.com/zeroner/zeroner/pipeline/text"
+)
+
+// MaxExamples bounds an edge's example documents.
+const MaxExamples = 5
+
+// Entity is one node of the graph.
+type Entity struct {
+	ID        string
+	Name      string
+	Label     string
+	Archetype pipeline.Archetype
+	Mentions  int
+	Documents int
+}
+
+// Edge is a co-occurrence of two entities, Source < Target.
+type Edge struct {
+	Source, Target string
+	Count          int
+	Examples       []string // document ids
+}
+
+// Link is a mention, keyed by document and offsets, and its entity.
+type Link struct {
+	DocID      string
+	Start, End int
+	Entity     string
+}
+
+// Graph is the knowledge graph of a set of documents.
+type Graph struct {
+	Entities []Entity
+	Edges    []Edge
+	Links    []Link
+}
+
+// Normalize returns the form of a mention's text that decides, with its
+// label, which entity it is (see the package comment).
+func Normalize(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	lower := norm.NFC.String(strings.ToLower(norm.NFC.String(s)))
+	s = strings.Map(func(r rune) rune {
+		if r == '\u2019' || r == '\u2018' {
+			return '\''
+		}
+		return r
+	}, lower)
+	s = strings.TrimFunc(s, strip)
+	if rest, ok := strings.CutPrefix(s, "the "); ok {
+		if rest = strings.TrimFunc(rest, strip); rest != "" {
+			s = rest
+		}
+	}
+	if s == "" {
+		return lower
+	}
+	return s
+}
+
+// strip reports whether r is stripped from the ends of a normalized form.
+// Symbols such as '#' and '+' stay: "C#" and "C++" are not "C".
+func strip(r rune) bool {
+	return unicode.IsSpace(r) || unicode.In(r, unicode.Ps, unicode.Pe, unicode.Pi, unicode.Pf, unicode.Pd) ||
+		strings.ContainsRune("\"'.,;:!?…", r)
+}
+
+// ID is the id of the entity of a label and a normalized form.
+func ID(label, normalized string) string {
+	h := sha256.Sum256([]byte(label + "\x00" + normalized))
+	return hex.EncodeToString(h[:8])
+}
+
+// Builder accumulates documents into a graph, so a caller can stream a
+// corpus through it. The zero value is not ready: use NewBuilder.
+type Builder struct {
+	ents  map[string]*entity
+	edges map[[2]string]*edge
+	links []Link
+}
+
+type entity struct {
+	label    string
+	forms    map[string]int
+	archs    map[pipeline.Archetype]int
+	mentions int
+	docs     int
+}
+
+type edge struct {
+	count    int
+	examples []string
+}
+
+// NewBuilder returns an empty Builder.
+func NewBuilder() *Builder {
+	return &Builder{ents: make(map[string]*entity), edges: make(map[[2]string]*edge)}
+}
+
+// Build is the graph of docs and their mentions ms.
+func Build(docs []pipeline.Document, ms []pipeline.Mention) Graph {
+	byDoc := make(map[string][]pipeline.Mention)
+	for _, m := range ms {
+		byDoc[m.DocID] = append(byDoc[m.DocID], m)
+	}
+	b := NewBuilder()
+	for _, d := range docs {
+		b.Add(d, byDoc[d.ID])
+		delete(byDoc, d.ID)
+	}
+	for id, ms := range byDoc { // mentions of documents not given
+		b.Add(pipeline.Document{ID: id}, ms)
+	}
+	return b.Graph()
+}
+
+// Add adds a document with all its mentions. Call it once per document:
+// a document added twice counts twice.
+func (b *Builder) Add(doc pipeline.Document, ms []pipeline.Mention) {
+	if len(ms) == 0 {
+		return
+	}
+	var sents []text.Span
+	if doc.Text != "" {
+		sents = text.Sentences(doc.Text)
+	}
+	inDoc := make(map[string]bool)
+	bySent := make(map[int][]string)
+	for _, m := range ms {
+		id := ID(m.Label, Normalize(m.Text))
+		e := b.ents[id]
+		if e == nil {
+			e = &entity{label: m.Label, forms: make(map[string]int), archs: make(map[pipeline.Archetype]int)}
+			b.ents[id] = e
+		}
+		e.forms[strings.Join(strings.Fields(m.Text), " ")]++
+		e.archs[m.Archetype]++
+		e.mentions++
+		if !inDoc[id] {
+			inDoc[id] = true
+			e.docs++
+		}
+		b.links = append(b.links, Link{DocID: doc.ID, Start: m.Start, End: m.End, Entity: id})
+		if len(sents) > 0 {
+			// The sentence the mention starts in: the last one starting at
+			// or before it.
+			s := sort.Search(len(sents), func(i int) bool { return sents[i].Start > m.Start }) - 1
+			bySent[max(s, 0)] = append(bySent[max(s, 0)], id)
+		}
+	}
+	for _, ids := range bySent {
+		slices.Sort(ids)
+		ids = slices.Compact(ids)
+		for i, a := range ids {
+			for _, c := range ids[i+1:] {
+				b.cooccur(a, c, doc.ID)
+			}
+		}
+	}
+}
+
+func (b *Builder) cooccur(a, c, doc string) {
+	k := [2]string{a, c}
+	e := b.edges[k]
+	if e == nil {
+		e = &edge{}
+		b.edges[k] = e
+	}
+	e.count++
+	// Keep the MaxExamples smallest document ids.
+	i, found := slices.BinarySearch(e.examples, doc)
+	if !found && i < MaxExamples {
+		e.examples = slices.Insert(e.examples, i, doc)
+		e.examples = e.examples[:min(len(e.examples), MaxExamples)]
+	}
+}
+
+// Graph returns the graph of the documents added so far.
+func (b *Builder) Graph() Graph {
+	g := Graph{
+		Entities: make([]Entity, 0, len(b.ents)),
+		Edges:    make([]Edge, 0, len(b.edges)),
+		Links:    slices.Clone(b.links),
+	}
+	for id, e := range b.ents {
+		g.Entities = append(g.Entities, Entity{ID: id, Name: mostFrequent(e.forms), Label: e.label,
+			Archetype: mostFrequent(e.archs), Mentions: e.mentions, Documents: e.docs})
+	}
+	slices.SortFunc(g.Entities, func(x, y Entity) int {
+		return cmp.Or(cmp.Compare(y.Mentions, x.Mentions), strings.Compare(x.ID, y.ID))
+	})
+	for k, e := range b.edges {
+		g.Edges = append(g.Edges, Edge{Source: k[0], Target: k[1], Count: e.count, Examples: slices.Clone(e.examples)})
+	}
+	slices.SortFunc(g.Edges, func(x, y Edge) int {
+		return cmp.Or(cmp.Compare(y.Count, x.Count), strings.Compare(x.Source, y.Source), strings.Compare(x.Target, y.Target))
+	})
+	slices.SortFunc(g.Links, func(x, y Link) int {
+		return cmp.Or(strings.Compare(x.DocID, y.DocID), cmp.Compare(x.Start, y.Start), cmp.Compare(x.End, y.End),
+			strings.Compare(x.Entity, y.Entity))
+	})
+	return g
+}
+
+// mostFrequent returns the key with the largest count, the smallest key
+// on a tie.
+func mostFrequent[K ~string](counts map[K]int) K {
+	var best K
+	n := -1
+	for k, c := range counts {
+		if c > n || c == n && k < best {
+			best, n = k, c
+		}
+	}
+	return best
+}
