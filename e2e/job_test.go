@@ -302,3 +302,37 @@ func TestIncrementalRun(t *testing.T) {
 		t.Errorf("--full run annotated %d documents, want 1010", full.Docs)
 	}
 }
+
+// A backfill over a date-partitioned layout is one job over several
+// prefixes: each object once, and a re-run picks up only a new day.
+func TestBackfillOverPrefixes(t *testing.T) {
+	ctx := context.Background()
+	store, err := blob.New(ctx, blob.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, _ := blob.Normalize(t.TempDir())
+	day := func(d string, n int) string {
+		prefix := blob.Join(root, "news", "dt="+d) + "/"
+		var docs [][2]string
+		for i := range n {
+			docs = append(docs, [2]string{fmt.Sprintf("%s-%d", d, i), "Angela Merkel spoke in Berlin ."})
+		}
+		put(t, store, prefix+"part-0.jsonl", jsonl(docs...))
+		return prefix
+	}
+	p1, p2 := day("2026-01-01", 3), day("2026-01-02", 4)
+	day("2026-01-03", 5) // outside the backfill
+	put(t, store, blob.Join(root, "s.yaml"), schemaFile(t))
+	h := newHarness(t, store, nil)
+	cfg := activities.Config{Job: "backfill", Corpus: p1, Prefixes: []string{p1, p2, p1}, Schema: blob.Join(root, "s.yaml"),
+		Output: blob.Join(root, "out"), Backend: activities.BackendSpec{Name: "rules"}, ShardSize: 2, Window: 2}
+	sum := h.run(t, workflows.CorpusState{Config: cfg})
+	if sum.Docs != 7 {
+		t.Fatalf("backfill annotated %d documents, want 7 (days 1 and 2, each once)", sum.Docs)
+	}
+	cfg.Prefixes = append(cfg.Prefixes, blob.Join(root, "news", "dt=2026-01-03")+"/")
+	if next := h.run(t, workflows.CorpusState{Config: cfg}); next.Docs != 5 {
+		t.Errorf("extended backfill annotated %d documents, want the new day's 5", next.Docs)
+	}
+}
