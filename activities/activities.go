@@ -35,6 +35,11 @@ type Config struct {
 	// Full annotates every object, not only those new or changed since
 	// the job's last completed run.
 	Full bool `json:"full,omitempty"`
+	// MaxTokens is the run's ceiling on model tokens (prompt and
+	// completion); 0 is none. Reaching it stops the job at a shard
+	// boundary without finishing the run. It is not part of the run's
+	// identity, so a later job with a higher ceiling resumes the run.
+	MaxTokens int64 `json:"max_tokens,omitempty"`
 }
 
 // Version is part of every run's identity: bump it when a change to the code

@@ -52,7 +52,9 @@ type Summary struct {
 	Shards   int    `json:"shards"`
 	// UpToDate says there was nothing to do: no object was new or
 	// changed since the job's last completed run.
-	UpToDate     bool             `json:"up_to_date,omitempty"`
+	UpToDate bool `json:"up_to_date,omitempty"`
+	// Stopped says why the job stopped before finishing the run.
+	Stopped      string           `json:"stopped,omitempty"`
 	FailedShards []ShardFailure   `json:"failed_shards,omitempty"`
 	Labels       map[string]int64 `json:"mentions_per_label"`
 	Graph        GraphStats       `json:"graph"` // the knowledge graph's size, once built

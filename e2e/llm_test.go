@@ -436,3 +436,48 @@ func TestLLMOnGCS(t *testing.T) {
 		t.Errorf("new run: %d requests, %d cache hits; want none and some", n, again.Usage.CacheHits)
 	}
 }
+
+// A token ceiling stops the job cleanly at a shard boundary, leaving the run
+// open; the same job with a higher ceiling resumes it, and between them the
+// two ask the model exactly what an uninterrupted run asks.
+func TestLLMTokenCeiling(t *testing.T) {
+	srv, url := sim(t, llmsim.Options{Gold: devFiles(t)})
+	store, err := blob.New(context.Background(), blob.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, _ := blob.Normalize(t.TempDir())
+	h := newHarness(t, store, nil)
+
+	ref, _, _ := llmJob(t, blob.Join(root, "ref"), "politics", url, activities.LLMConfig{})
+	ref.ShardSize, ref.Window = 20, 2
+	full := h.run(t, workflows.CorpusState{Config: ref})
+	uninterrupted := srv.Stats().Requests
+
+	cfg, _, _ := llmJob(t, blob.Join(root, "budget"), "politics", url, activities.LLMConfig{})
+	cfg.ShardSize, cfg.Window = 20, 2
+	cfg.MaxTokens = (full.Usage.PromptTokens + full.Usage.CompletionTokens) / 5
+	stopped := h.run(t, workflows.CorpusState{Config: cfg})
+	if stopped.Stopped == "" || stopped.Docs == 0 || stopped.Docs >= full.Docs {
+		t.Fatalf("with a ceiling of %d tokens: %+v; want a stop part way", cfg.MaxTokens, stopped)
+	}
+	if used := stopped.Usage.PromptTokens + stopped.Usage.CompletionTokens; used < cfg.MaxTokens {
+		t.Errorf("stopped after %d tokens, below the ceiling of %d", used, cfg.MaxTokens)
+	}
+	runJSON := strings.TrimSuffix(full.Outputs.Summary, "run.json")
+	runJSON = strings.Replace(runJSON, "/ref/", "/budget/", 1) + "run.json"
+	if _, err := store.Stat(context.Background(), runJSON); !blob.IsNotExist(err) {
+		t.Errorf("the stopped run has a run.json (%v): it should stay open", err)
+	}
+	t.Logf("stopped: %s", stopped.Stopped)
+
+	cfg.MaxTokens = 0
+	resumed := h.run(t, workflows.CorpusState{Config: cfg})
+	if resumed.Stopped != "" || resumed.Docs != full.Docs || resumed.Mentions != full.Mentions || resumed.RunID != stopped.RunID {
+		t.Fatalf("resumed: %+v; want run %s finished like the uninterrupted one (%d documents, %d mentions)",
+			resumed, stopped.RunID, full.Docs, full.Mentions)
+	}
+	if n := srv.Stats().Requests - uninterrupted; n != uninterrupted {
+		t.Errorf("stopped and resumed runs sent %d requests, an uninterrupted run %d", n, uninterrupted)
+	}
+}

@@ -104,8 +104,19 @@ func AnnotateCorpus(ctx workflow.Context, st CorpusState) (activities.Summary, e
 	}
 
 	phase = "annotate"
-	if cont := annotate(ctx, &st); cont {
+	switch annotate(ctx, &st) {
+	case continueAsNew:
 		return activities.Summary{}, workflow.NewContinueAsNewError(ctx, AnnotateCorpus, st)
+	case overBudget:
+		// Stop cleanly: no finalize, so the run stays open, and the same
+		// job with a higher ceiling resumes it (the ceiling is not part of
+		// the run's identity) without redoing a finished shard.
+		phase = "stopped"
+		used := st.Usage.PromptTokens + st.Usage.CompletionTokens
+		return activities.Summary{RunID: st.Plan.Run.ID, Job: st.Config.Job, Docs: st.Docs, Mentions: st.Mentions,
+			Shards: st.Sharding.Shards, Usage: st.Usage,
+			Stopped: fmt.Sprintf("token ceiling reached: %d tokens used of %d, %d of %d shards annotated; run again with a higher --max-tokens to resume",
+				used, st.Config.MaxTokens, st.Done, st.Sharding.Shards)}, nil
 	}
 	st.Timings.Annotated = workflow.Now(ctx).UTC()
 
@@ -125,10 +136,26 @@ func AnnotateCorpus(ctx workflow.Context, st CorpusState) (activities.Summary, e
 	return sum, nil
 }
 
+// outcome is how annotate ended.
+type outcome int
+
+const (
+	allDone       outcome = iota
+	continueAsNew         // this run started enough shards: continue as new
+	overBudget            // the run's token ceiling is reached
+)
+
+// overBudget reports whether the run's model usage has reached its ceiling.
+func (st *CorpusState) overBudget() bool {
+	max := st.Config.MaxTokens
+	return max > 0 && st.Usage.PromptTokens+st.Usage.CompletionTokens >= max
+}
+
 // annotate runs shard children in a sliding window of st.Config.Window until
-// all are done, or until this run has started enough of them that it should
-// continue as new; it then waits for those in flight and reports true.
-func annotate(ctx workflow.Context, st *CorpusState) (continueAsNew bool) {
+// all are done, until this run has started enough of them that it should
+// continue as new, or until the token ceiling is reached; it then waits for
+// those in flight, so it always stops at a shard boundary.
+func annotate(ctx workflow.Context, st *CorpusState) outcome {
 	window := max(st.Config.Window, 1)
 	perRun := st.ShardsPerRun
 	if perRun <= 0 {
@@ -137,7 +164,7 @@ func annotate(ctx workflow.Context, st *CorpusState) (continueAsNew bool) {
 	started, inflight := 0, 0
 	sel := workflow.NewSelector(ctx)
 	for {
-		full := started >= perRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested()
+		full := started >= perRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested() || st.overBudget()
 		for !full && inflight < window && st.Next < st.Sharding.Shards {
 			shard := st.Next
 			st.Next++
@@ -164,7 +191,13 @@ func annotate(ctx workflow.Context, st *CorpusState) (continueAsNew bool) {
 			})
 		}
 		if inflight == 0 {
-			return st.Next < st.Sharding.Shards
+			switch {
+			case st.Next >= st.Sharding.Shards:
+				return allDone
+			case st.overBudget():
+				return overBudget
+			}
+			return continueAsNew
 		}
 		sel.Select(ctx)
 	}

@@ -48,6 +48,7 @@ type runFlags struct {
 	corpora       listFlag
 	from, to      string
 	full          bool
+	maxTokens     int64
 	schema        string
 	out           string
 	job           string
@@ -71,6 +72,7 @@ func (f *runFlags) register(fs *flag.FlagSet, env Env) {
 	fs.Var(&f.corpora, "corpus", "corpus `URI` prefix: every object under it is read (required; repeat for a backfill over several prefixes; {date} in it is replaced by each day from --from to --to)")
 	fs.StringVar(&f.from, "from", "", "first `day` (YYYY-MM-DD) for {date} in --corpus")
 	fs.StringVar(&f.to, "to", "", "last `day` (YYYY-MM-DD) for {date} in --corpus, inclusive")
+	fs.Int64Var(&f.maxTokens, "max-tokens", 0, "stop the job at a shard boundary once the run has used this many model tokens (0: no ceiling); a later run with a higher ceiling resumes")
 	fs.BoolVar(&f.full, "full", false, "annotate every object, not only those new or changed since the job's last completed run")
 	fs.StringVar(&f.schema, "schema", "", "schema file `URI`, YAML or JSON (required)")
 	fs.StringVar(&f.out, "out", "out", "output `URI` prefix")
@@ -139,7 +141,7 @@ func (f *runFlags) config() (activities.Config, error) {
 	}
 	cfg := activities.Config{
 		Job: f.job, Corpus: uris[0], Schema: uris[1], Output: uris[2],
-		Backend: backend, Reader: f.reader, ShardSize: f.shardSize, Window: f.window, Full: f.full,
+		Backend: backend, Reader: f.reader, ShardSize: f.shardSize, Window: f.window, Full: f.full, MaxTokens: f.maxTokens,
 	}
 	if len(prefixes) > 1 {
 		cfg.Prefixes = prefixes
@@ -339,6 +341,10 @@ func rootCause(err error) string {
 }
 
 func printSummary(w io.Writer, s activities.Summary, elapsed time.Duration) {
+	if s.Stopped != "" {
+		fmt.Fprintf(w, "\njob %s stopped, run %s not finished: %s\n", s.Job, s.RunID, s.Stopped)
+		return
+	}
 	if s.UpToDate {
 		fmt.Fprintf(w, "\njob %s is up to date: no object is new or changed since its last run (--full annotates all)\n", s.Job)
 		if s.RunID != "" {
