@@ -7,6 +7,7 @@ package activities
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -40,6 +41,9 @@ type Config struct {
 	// boundary without finishing the run. It is not part of the run's
 	// identity, so a later job with a higher ceiling resumes the run.
 	MaxTokens int64 `json:"max_tokens,omitempty"`
+	// RetryFailed re-runs the failed chunks of the job's last completed
+	// run instead of planning a new run (see Activities.Reopen).
+	RetryFailed bool `json:"retry_failed,omitempty"`
 }
 
 // Version is part of every run's identity: bump it when a change to the code
@@ -56,7 +60,7 @@ type Activities struct {
 	metrics metrics.Recorder
 
 	mu       sync.Mutex
-	backends map[string]pipeline.Backend // by run URI
+	backends map[string]pipeline.Backend // by run URI and backend spec
 }
 
 // BackendSpec says which backend annotates a run and how it reaches its
@@ -108,7 +112,10 @@ func New(store blob.Store, log *slog.Logger, opt Options) *Activities {
 func (a *Activities) backend(ctx context.Context, run Run, spec BackendSpec) (pipeline.Backend, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if b, ok := a.backends[run.URI]; ok {
+	// The spec is part of the key: a retry of a run may raise its limits.
+	specJSON, _ := json.Marshal(spec)
+	key := run.URI + "\x00" + string(specJSON)
+	if b, ok := a.backends[key]; ok {
 		return b, nil
 	}
 	data, err := blob.ReadAll(ctx, a.store, run.Schema())
@@ -123,6 +130,6 @@ func (a *Activities) backend(ctx context.Context, run Run, spec BackendSpec) (pi
 	if err != nil {
 		return nil, badInput(err)
 	}
-	a.backends[run.URI] = b
+	a.backends[key] = b
 	return b, nil
 }

@@ -96,7 +96,10 @@ type runJSON struct {
 	Timings     Timings        `json:"timings"`
 	Seconds     float64        `json:"seconds"`
 	RejectsList []table.Reject `json:"rejects_list"`
-	Ledger      Ledger         `json:"ledger"`
+	// FailuresList lists the first failed documents or chunks, with the
+	// stage and the reason; the stages' failure tables have them all.
+	FailuresList []table.Reject `json:"failures_list"`
+	Ledger       Ledger         `json:"ledger"`
 }
 
 // Finalize merges the shards' calibrated mentions into the run's mentions
@@ -128,6 +131,7 @@ func (a *Activities) Finalize(ctx context.Context, in FinalizeInput) (Summary, e
 		},
 	}
 	ledger := Ledger{Stages: make(map[string]pipeline.Usage)}
+	var failures []table.Reject // the first ones, for run.json
 	var usage []table.Usage
 	var part []table.Mention
 	parts := 0
@@ -165,6 +169,9 @@ func (a *Activities) Finalize(ctx context.Context, in FinalizeInput) (Summary, e
 				return Summary{}, err
 			}
 			sum.Failures += int64(len(fails))
+			if room := maxListedRejects - len(failures); room > 0 {
+				failures = append(failures, fails[:min(room, len(fails))]...)
+			}
 			rows, err := a.readUsage(ctx, run.Usage(stage, shard))
 			if err != nil && !blob.IsNotExist(err) {
 				return Summary{}, err
@@ -208,7 +215,7 @@ func (a *Activities) Finalize(ctx context.Context, in FinalizeInput) (Summary, e
 		Summary: sum, Version: Version, Config: in.Config,
 		Objects: in.Plan.Objects, Bytes: in.Plan.Bytes,
 		Timings: t, Seconds: t.Finished.Sub(t.Started).Seconds(),
-		RejectsList: rejects, Ledger: ledger,
+		RejectsList: rejects, FailuresList: failures, Ledger: ledger,
 	}
 	if err := a.writeJSON(ctx, run.Summary(), out); err != nil {
 		return Summary{}, err

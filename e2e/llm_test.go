@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http/httptest"
 	"os"
@@ -479,5 +480,57 @@ func TestLLMTokenCeiling(t *testing.T) {
 	}
 	if n := srv.Stats().Requests - uninterrupted; n != uninterrupted {
 		t.Errorf("stopped and resumed runs sent %d requests, an uninterrupted run %d", n, uninterrupted)
+	}
+}
+
+// Against 30% 429s, 5% 500s, 2% timeouts and 5% malformed answers, with
+// retries kept short so that some chunks fail for good, the job completes and
+// run.json lists the failed chunks; a re-run with RetryFailed asks again only
+// for those and ends with the gold annotations.
+func TestLLMRetryFailedChunks(t *testing.T) {
+	srv, url := sim(t, llmsim.Options{Gold: devFiles(t), Seed: 11, RetryAfter: 10 * time.Millisecond, Hang: 2 * time.Second,
+		Faults: llmsim.Faults{RateLimit: 0.30, ServerError: 0.05, Timeout: 0.02, Malformed: 0.05}})
+	store, err := blob.New(context.Background(), blob.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, _ := blob.Normalize(t.TempDir())
+	h := newHarness(t, store, nil)
+	cfg, uri, path := llmJob(t, root, "science", url, activities.LLMConfig{TimeoutSeconds: 0.5, MaxRetries: 2, MaxReasks: -1})
+	cfg.ShardSize = 50
+	first := h.run(t, workflows.CorpusState{Config: cfg})
+	if first.Failures == 0 {
+		t.Fatal("no chunk failed: the test does not exercise a retry")
+	}
+	var run struct {
+		FailuresList []table.Reject `json:"failures_list"`
+	}
+	data, err := blob.ReadAll(context.Background(), store, first.Outputs.Summary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &run); err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(run.FailuresList)) != min(first.Failures, 1000) || run.FailuresList[0].Reason == "" {
+		t.Fatalf("run.json lists %d failures with reasons, the run counts %d", len(run.FailuresList), first.Failures)
+	}
+	asked := srv.Stats().Requests
+
+	cfg.RetryFailed = true
+	cfg.Backend.LLM.MaxRetries, cfg.Backend.LLM.MaxReasks = 8, 3
+	second := h.run(t, workflows.CorpusState{Config: cfg})
+	again := srv.Stats().Requests - asked
+	gold, _ := goldSpans(t, uri, path)
+	missed, spurious := compare(t, "retried", predicted(t, store, second), gold, nil)
+	t.Logf("first run: %d requests, %d failed documents; retry: %d requests, %d failures left, %d missed, %d spurious",
+		asked, first.Failures, again, second.Failures, missed, spurious)
+	if second.RunID != first.RunID || second.Failures != 0 {
+		t.Errorf("retry: run %s with %d failures; want run %s with none", second.RunID, second.Failures, first.RunID)
+	}
+	// Only the failed chunks' requests are asked again (with their
+	// faults and retries): far fewer than the first run's.
+	if again == 0 || again >= asked/2 {
+		t.Errorf("retry sent %d requests; the first run sent %d", again, asked)
 	}
 }

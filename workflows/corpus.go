@@ -76,7 +76,11 @@ func AnnotateCorpus(ctx workflow.Context, st CorpusState) (activities.Summary, e
 
 	if st.Plan == nil {
 		var p activities.Plan
-		if err := workflow.ExecuteActivity(withOptions(ctx, 10*time.Minute, 0), a.Plan, st.Config).Get(ctx, &p); err != nil {
+		plan := a.Plan
+		if st.Config.RetryFailed {
+			plan = a.Reopen
+		}
+		if err := workflow.ExecuteActivity(withOptions(ctx, 10*time.Minute, 0), plan, st.Config).Get(ctx, &p); err != nil {
 			return activities.Summary{}, fmt.Errorf("plan: %w", err)
 		}
 		st.Plan = &p

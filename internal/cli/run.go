@@ -49,6 +49,7 @@ type runFlags struct {
 	from, to      string
 	full          bool
 	maxTokens     int64
+	retryFailed   bool
 	schema        string
 	out           string
 	job           string
@@ -73,6 +74,7 @@ func (f *runFlags) register(fs *flag.FlagSet, env Env) {
 	fs.StringVar(&f.from, "from", "", "first `day` (YYYY-MM-DD) for {date} in --corpus")
 	fs.StringVar(&f.to, "to", "", "last `day` (YYYY-MM-DD) for {date} in --corpus, inclusive")
 	fs.Int64Var(&f.maxTokens, "max-tokens", 0, "stop the job at a shard boundary once the run has used this many model tokens (0: no ceiling); a later run with a higher ceiling resumes")
+	fs.BoolVar(&f.retryFailed, "retry-failed", false, "re-run the failed chunks of the job's last completed run (the rest comes from stage outputs and the response cache)")
 	fs.BoolVar(&f.full, "full", false, "annotate every object, not only those new or changed since the job's last completed run")
 	fs.StringVar(&f.schema, "schema", "", "schema file `URI`, YAML or JSON (required)")
 	fs.StringVar(&f.out, "out", "out", "output `URI` prefix")
@@ -141,7 +143,7 @@ func (f *runFlags) config() (activities.Config, error) {
 	}
 	cfg := activities.Config{
 		Job: f.job, Corpus: uris[0], Schema: uris[1], Output: uris[2],
-		Backend: backend, Reader: f.reader, ShardSize: f.shardSize, Window: f.window, Full: f.full, MaxTokens: f.maxTokens,
+		Backend: backend, Reader: f.reader, ShardSize: f.shardSize, Window: f.window, Full: f.full, MaxTokens: f.maxTokens, RetryFailed: f.retryFailed,
 	}
 	if len(prefixes) > 1 {
 		cfg.Prefixes = prefixes
