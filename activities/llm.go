@@ -1,12 +1,10 @@
 package activities
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"time"
 
+	"github.com/zeroner/zeroner/internal/llmpipe"
 	"github.com/zeroner/zeroner/io/llm"
 	"github.com/zeroner/zeroner/pipeline"
 	"github.com/zeroner/zeroner/pipeline/sam"
@@ -74,7 +72,7 @@ func (a *Activities) builtin(spec BackendSpec, s *pipeline.Schema) (pipeline.Bac
 			gaz[l.Name] = l.Gazetteer
 		}
 	}
-	return sam.New(s, llmAdapter{c}, sam.Options{
+	return sam.New(s, llmpipe.New(c), sam.Options{
 		Gazetteer:        gaz,
 		MinVotes:         spec.LLM.MinVotes,
 		NoSingleWordRule: spec.LLM.NoSingleWordRule,
@@ -83,24 +81,6 @@ func (a *Activities) builtin(spec BackendSpec, s *pipeline.Schema) (pipeline.Bac
 		LogProbs:           spec.LLM.LogProbs,
 		PassagesPerRequest: spec.LLM.PassagesPerRequest,
 	})
-}
-
-// llmAdapter lets an io/llm client serve as the pipeline's LLM.
-type llmAdapter struct{ c *llm.Client }
-
-func (a llmAdapter) Ask(ctx context.Context, p pipeline.Prompt, valid func(string) error) (pipeline.Answer, error) {
-	resp, err := a.c.Complete(ctx, llm.Request{
-		Model: p.Model, System: p.System, User: p.User,
-		Schema: p.Schema, SchemaName: p.SchemaName, LogProbs: p.LogProbs,
-	}, valid)
-	ans := pipeline.Answer{Content: resp.Content, Usage: pipeline.Usage(resp.Usage)}
-	for _, lp := range resp.LogProbs {
-		ans.LogProbs = append(ans.LogProbs, pipeline.TokenLogProb(lp))
-	}
-	if errors.Is(err, llm.ErrInvalidAnswer) {
-		err = fmt.Errorf("%w: %w", pipeline.ErrInvalidAnswer, err)
-	}
-	return ans, err
 }
 
 // newLLM returns the client of spec, with the worker's API key.

@@ -2,7 +2,6 @@ package llmsim_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http/httptest"
 	"os"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/zeroner/zeroner/internal/dataset"
+	"github.com/zeroner/zeroner/internal/llmpipe"
 	"github.com/zeroner/zeroner/internal/llmsim"
 	"github.com/zeroner/zeroner/io/corpus"
 	"github.com/zeroner/zeroner/io/llm"
@@ -19,24 +19,6 @@ import (
 )
 
 var domains = []string{"ai", "literature", "music", "politics", "science"}
-
-// client is the project's OpenAI-compatible client as a pipeline.LLM.
-type client struct{ c *llm.Client }
-
-func (a client) Ask(ctx context.Context, p pipeline.Prompt, valid func(string) error) (pipeline.Answer, error) {
-	resp, err := a.c.Complete(ctx, llm.Request{
-		Model: p.Model, System: p.System, User: p.User,
-		Schema: p.Schema, SchemaName: p.SchemaName, LogProbs: p.LogProbs,
-	}, valid)
-	ans := pipeline.Answer{Content: resp.Content, Usage: pipeline.Usage(resp.Usage)}
-	for _, lp := range resp.LogProbs {
-		ans.LogProbs = append(ans.LogProbs, pipeline.TokenLogProb(lp))
-	}
-	if errors.Is(err, llm.ErrInvalidAnswer) {
-		err = fmt.Errorf("%w: %w", pipeline.ErrInvalidAnswer, err)
-	}
-	return ans, err
-}
 
 // serve starts the simulator on the given gold files and returns a model
 // over it.
@@ -56,7 +38,7 @@ func serve(t *testing.T, opt llmsim.Options, cfg llm.Config) (*llmsim.Server, pi
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s, client{c}
+	return s, llmpipe.New(c)
 }
 
 // readDocs reads a BIO file as documents of n sentences each.

@@ -7,6 +7,7 @@
 //
 // Endpoints: POST /v1/chat/completions (JSON or server-sent events),
 // POST /v1/embeddings (deterministic unit vectors from a hash of the input),
+// POST /v1/activations (sparse latents per token, see activations.go),
 // GET /v1/models, and GET /stats (the counters as JSON).
 //
 // # Answers
@@ -147,6 +148,8 @@ type Server struct {
 	systems  map[[32]byte]bool // system messages seen, for cached tokens
 	stats    Stats
 	inFlight atomic.Int64
+
+	acts actIndex // for /v1/activations, built on first use
 }
 
 // New loads the gold files and returns a server.
@@ -216,6 +219,7 @@ func New(opt Options) (*Server, error) {
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("POST /v1/chat/completions", s.chatCompletions)
 	s.mux.HandleFunc("POST /v1/embeddings", s.embeddings)
+	s.mux.HandleFunc("POST /v1/activations", s.activations)
 	s.mux.HandleFunc("GET /v1/models", s.models)
 	s.mux.HandleFunc("GET /stats", s.statsHandler)
 	return s, nil
