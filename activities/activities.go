@@ -99,7 +99,7 @@ func New(store blob.Store, log *slog.Logger, opt Options) *Activities {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	a := &Activities{store: store, log: log, factory: opt.Factory, apiKey: opt.APIKey, metrics: metrics.OrNop(opt.Metrics),
+	a := &Activities{store: safeStore{store}, log: log, factory: opt.Factory, apiKey: opt.APIKey, metrics: metrics.OrNop(opt.Metrics),
 		backends: make(map[string]pipeline.Backend)}
 	if a.factory == nil {
 		a.factory = a.builtin

@@ -14,6 +14,7 @@ package blob
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"time"
@@ -24,6 +25,13 @@ var ErrExist = fs.ErrExist
 
 // ErrNotExist is returned when an object does not exist.
 var ErrNotExist = fs.ErrNotExist
+
+// ErrPermission is returned when the store refuses access.
+var ErrPermission = fs.ErrPermission
+
+// ErrNoBucket is returned when a gs:// bucket does not exist. It is also an
+// ErrNotExist.
+var ErrNoBucket = fmt.Errorf("bucket does not exist: %w", fs.ErrNotExist)
 
 // Object describes a stored object.
 type Object struct {
@@ -67,6 +75,10 @@ func IsExist(err error) bool { return errors.Is(err, ErrExist) }
 
 // IsNotExist reports whether err says an object does not exist.
 func IsNotExist(err error) bool { return errors.Is(err, ErrNotExist) }
+
+// IsPermanent reports whether err is one that retrying cannot fix: access
+// refused, or a bucket that does not exist.
+func IsPermanent(err error) bool { return errors.Is(err, ErrPermission) || errors.Is(err, ErrNoBucket) }
 
 // kindError is err that also matches kind (ErrExist or ErrNotExist) in
 // errors.Is, so a backend's error satisfies IsExist or IsNotExist and keeps

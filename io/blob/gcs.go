@@ -210,7 +210,14 @@ func upload(ctx context.Context, o *storage.ObjectHandle, write func(io.Writer) 
 		w.Close()
 		return err
 	}
-	return gcsErr(w.Close())
+	err := w.Close()
+	// Writing an object cannot find the object missing: a 404 is the
+	// bucket's (GCS says so in the message; emulators may not).
+	var e *googleapi.Error
+	if errors.As(err, &e) && e.Code == http.StatusNotFound {
+		return &kindError{kind: ErrNoBucket, err: err}
+	}
+	return gcsErr(err)
 }
 
 // Delete removes the object; a missing object is not an error.
@@ -265,13 +272,21 @@ func gcsErr(err error) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, storage.ErrObjectNotExist) || errors.Is(err, storage.ErrBucketNotExist) {
+	if errors.Is(err, storage.ErrBucketNotExist) {
+		return &kindError{kind: ErrNoBucket, err: err}
+	}
+	if errors.Is(err, storage.ErrObjectNotExist) {
 		return &kindError{kind: ErrNotExist, err: err}
 	}
-	// A failed DoesNotExist precondition: Create's only precondition.
 	var e *googleapi.Error
-	if errors.As(err, &e) && e.Code == http.StatusPreconditionFailed {
-		return &kindError{kind: ErrExist, err: err, msg: "object already exists"}
+	if errors.As(err, &e) {
+		switch {
+		case e.Code == http.StatusPreconditionFailed:
+			// A failed DoesNotExist precondition: Create's only precondition.
+			return &kindError{kind: ErrExist, err: err, msg: "object already exists"}
+		case e.Code == http.StatusUnauthorized || e.Code == http.StatusForbidden:
+			return &kindError{kind: ErrPermission, err: err}
+		}
 	}
 	return err
 }
