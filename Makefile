@@ -46,5 +46,13 @@ bench: build
 	scripts/bench.sh
 	$(GO) run ./scripts/llmbench -latency 100ms -capacities 8,64
 
+# The crash matrix: kill -9 `starter run --dev` at 20+ points of a job
+# (stage starts and seeded random delays; SEED=n replays), resume, and
+# compare with an uninterrupted run; the LLM backend's ledger against
+# bin/llmsim. About 6 minutes on 2 cores; see docs/RELIABILITY.md.
+.PHONY: chaos
+chaos:
+	scripts/chaos.sh
+
 clean:
 	rm -rf $(BIN) $(OUT) .zeroner

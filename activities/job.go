@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"time"
 
@@ -33,12 +34,24 @@ type JobObject struct {
 	Run string `json:"run"`
 }
 
-func jobStateURI(cfg Config) string { return blob.Join(cfg.Output, "jobs", cfg.Job+".json") }
+// jobStateURI is where the job's state lives; a job name cannot place it
+// outside the output prefix.
+func jobStateURI(cfg Config) (string, error) {
+	u, err := blob.JoinUnder(cfg.Output, "jobs", cfg.Job+".json")
+	if err != nil {
+		return "", badInput(fmt.Errorf("job %q: %w", cfg.Job, err))
+	}
+	return u, nil
+}
 
 // readJobState returns the job's state, or an empty one for a new job.
 func (a *Activities) readJobState(ctx context.Context, cfg Config) (JobState, error) {
 	st := JobState{Job: cfg.Job, Objects: map[string]JobObject{}}
-	err := a.readJSON(ctx, jobStateURI(cfg), &st)
+	uri, err := jobStateURI(cfg)
+	if err != nil {
+		return JobState{}, err
+	}
+	err = a.readJSON(ctx, uri, &st)
 	if err != nil && !blob.IsNotExist(err) {
 		return JobState{}, err
 	}
@@ -68,5 +81,9 @@ func (a *Activities) addRun(ctx context.Context, cfg Config, r JobRun, m Manifes
 	for _, o := range m.Objects {
 		st.Objects[o.URI] = JobObject{ManifestItem: o, Run: r.ID}
 	}
-	return a.writeJSON(ctx, jobStateURI(cfg), st)
+	uri, err := jobStateURI(cfg)
+	if err != nil {
+		return err
+	}
+	return a.writeJSON(ctx, uri, st)
 }

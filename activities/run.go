@@ -2,6 +2,7 @@ package activities
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/zeroner/zeroner/io/blob"
 )
@@ -24,7 +25,20 @@ type Run struct {
 	URI string `json:"uri"`
 }
 
-func (r Run) path(elem ...string) string { return blob.Join(r.URI, elem...) }
+// path is the URI of elem in the run's folder. A run id or name that would
+// climb out of the folder (a "/" or ".." from a hostile or broken caller of
+// the workflow) gives a URI that no store accepts, so every read and write
+// fails naming it instead of landing outside the output prefix.
+func (r Run) path(elem ...string) string {
+	if strings.ContainsAny(r.ID, `/\`) || r.ID == "." || r.ID == ".." {
+		return fmt.Sprintf("refused:run id %q is not one path segment", r.ID)
+	}
+	p, err := blob.JoinUnder(r.URI, elem...)
+	if err != nil {
+		return "refused:" + err.Error()
+	}
+	return p
+}
 
 // Manifest is the list of corpus objects the run annotates.
 func (r Run) Manifest() string { return r.path("manifest.json") }
@@ -80,6 +94,9 @@ func (r Run) Edges() string { return r.path("edges", "part-00000.parquet") }
 
 // MentionEntities links each mention to its entity.
 func (r Run) MentionEntities() string { return r.path("mention_entities", "part-00000.parquet") }
+
+// SAEMap is the feature -> type map a distill run estimated.
+func (r Run) SAEMap() string { return r.path("sae", "map.parquet") }
 
 // Summary is run.json; its presence means the run finished.
 func (r Run) Summary() string { return r.path("run.json") }

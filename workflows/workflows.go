@@ -29,6 +29,7 @@ func Register(r interface {
 }) {
 	r.RegisterWorkflow(AnnotateCorpus)
 	r.RegisterWorkflow(AnnotateShard)
+	r.RegisterWorkflow(Distill)
 }
 
 // retry is the policy of every activity: bounded, with backoff; bad input is

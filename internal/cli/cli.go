@@ -42,6 +42,7 @@ func Main(ctx context.Context, args []string, env Env) int {
 		"worker":   workerCmd,
 		"server":   serverCmd,
 		"schedule": scheduleCmd,
+		"distill":  distillCmd,
 		"export":   exportCmd,
 		"review":   reviewCmd,
 	}
@@ -78,6 +79,7 @@ Usage:
   starter worker [flags]          (the same as cmd/worker)
   starter server [--db FILE] [--port N]
   starter schedule create|list|describe|pause|unpause|trigger|delete [flags]
+  starter distill --corpus URI --schema URI [--sample 0.1] [flags]
   starter export --run RUN --format bio|jsonl|parquet|neo4j|all --out DIR [flags]
   starter review [--sample N] [--out FILE] RUN
 

@@ -272,3 +272,41 @@ func TestMuxContract(t *testing.T) {
 	t.Run("file", func(t *testing.T) { runContract(t, m, "file://"+t.TempDir()) })
 	t.Run("gs", func(t *testing.T) { runContract(t, m, "gs://b/root") })
 }
+
+func TestJoinUnder(t *testing.T) {
+	tests := []struct {
+		base string
+		elem []string
+		want string // "" if refused
+	}{
+		{"file:///out/runs/r1", []string{"stages", "discover", "shard-00000.parquet"}, "file:///out/runs/r1/stages/discover/shard-00000.parquet"},
+		{"file:///out/runs/r1", []string{"a/../b"}, "file:///out/runs/r1/b"},
+		{"file:///out/runs/r1", []string{"/etc/passwd"}, "file:///out/runs/r1/etc/passwd"},
+		{"file:///out/runs/r1", nil, "file:///out/runs/r1"},
+		{"file:///out/runs/r1", []string{"."}, "file:///out/runs/r1"},
+		{"file:///out/runs/r1/", []string{"x"}, "file:///out/runs/r1/x"},
+		{"file:///", []string{"x"}, "file:///x"},
+		{"gs://b", []string{"x"}, "gs://b/x"},
+		{"gs://b/out", []string{"runs", "r1"}, "gs://b/out/runs/r1"},
+		{"rel/dir", []string{"x"}, "rel/dir/x"},
+		{"file:///out/runs/r1", []string{".."}, ""},
+		{"file:///out/runs/r1", []string{"../r2/run.json"}, ""},
+		{"file:///out/runs/r1", []string{"stages", "../../../../etc/passwd"}, ""},
+		{"file:///out/runs/r1", []string{"a", "..", "..", "r1x"}, ""},
+		{"file:///out/runs/r1", []string{"../r1x"}, ""}, // a sibling sharing the prefix
+		{"gs://b/out", []string{"../../x"}, ""},
+		{"rel/dir", []string{"../../.."}, ""},
+	}
+	for _, tt := range tests {
+		got, err := JoinUnder(tt.base, tt.elem...)
+		if tt.want == "" {
+			if !errors.Is(err, ErrOutside) || got != "" {
+				t.Errorf("JoinUnder(%q, %q) = %q, %v; want ErrOutside", tt.base, tt.elem, got, err)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("JoinUnder(%q, %q) = %q, %v; want %q", tt.base, tt.elem, got, err, tt.want)
+		}
+	}
+}

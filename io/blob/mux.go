@@ -160,6 +160,24 @@ func Join(base string, elem ...string) string {
 	return root + path.Join(append([]string{p}, elem...)...)
 }
 
+// ErrOutside is returned by JoinUnder when the joined path would leave its
+// base.
+var ErrOutside = errors.New("path leaves its base")
+
+// JoinUnder is Join for names that come from input (a job, run or stage
+// name): it refuses, with an error wrapping ErrOutside, a result that is
+// not base itself or under it, so "../x" or "a/../../x" cannot make a write
+// land outside base. Absolute elements are fine: like Join, it appends
+// them to base.
+func JoinUnder(base string, elem ...string) (string, error) {
+	root := Join(base)
+	got := Join(base, elem...)
+	if got == root || strings.HasPrefix(got, strings.TrimSuffix(root, "/")+"/") {
+		return got, nil
+	}
+	return "", fmt.Errorf("blob: join %q to %s: %w", path.Join(elem...), base, ErrOutside)
+}
+
 // ReadAll returns the content of the object uri names.
 func ReadAll(ctx context.Context, s Store, uri string) ([]byte, error) {
 	r, err := s.Open(ctx, uri)

@@ -1,0 +1,100 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/zeroner/zeroner/io/blob"
+	"github.com/zeroner/zeroner/workflows"
+)
+
+const distillHelp = `Usage: distill --corpus URI --schema URI [--out URI] [--sample 0.1] [--holdout 0.2] [run flags]
+
+Annotates a sample of the corpus (one shard in 1/--sample) with the
+configured backend (an LLM with --llm-base-url, else the rules backend),
+estimates an SAE-NER feature -> type map from it (sae/map.parquet in the run
+folder), tags every other shard with the map at CPU speed, and reports the
+tagger's agreement with the backend on a held-out share of the sample
+(sae/agreement.json). The run's tables are those of "run": the sampled
+shards' mentions come from the backend, the others' from the "sae" tagger.
+It takes every flag of run.`
+
+func distillCmd(ctx context.Context, args []string, env Env) error {
+	fs := newFlagSet("distill", distillHelp, env)
+	var (
+		f            runFlags
+		sample, held float64
+	)
+	f.register(fs, env)
+	fs.Float64Var(&sample, "sample", 0.1, "share of the corpus annotated by the backend, in (0, 1]")
+	fs.Float64Var(&held, "holdout", 0.2, "share of the sample kept out of the estimate to measure agreement, in [0, 1)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if sample <= 0 || sample > 1 || held < 0 || held >= 1 {
+		return fmt.Errorf("--sample %v must be in (0, 1] and --holdout %v in [0, 1)", sample, held)
+	}
+	if f.job == "" {
+		cfg, err := f.config()
+		if err != nil {
+			return err
+		}
+		f.job = cfg.Job + "-distill" // its runs differ from plain runs'
+	}
+	cfg, err := f.config()
+	if err != nil {
+		return err
+	}
+	in := workflows.DistillInput{Config: cfg, Every: int(math.Round(1 / sample))}
+	if held > 0 {
+		in.HoldoutEvery = max(int(math.Round(1/held)), 2)
+	}
+	log, err := f.logs.logger(env.Stderr)
+	if err != nil {
+		return err
+	}
+	store, err := blob.New(ctx, blob.Options{GCSEndpoint: f.gcs})
+	if err != nil {
+		return err
+	}
+	cl, closeAll, err := f.connect(ctx, env, store, log)
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	start := time.Now()
+	wr, err := cl.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       "zeroner-distill/" + cfg.Job,
+		TaskQueue:                f.conn.taskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+	}, workflows.Distill, in)
+	if err != nil {
+		return fmt.Errorf("start distill job %s: %w", cfg.Job, err)
+	}
+	fmt.Fprintf(env.Stdout, "distill job %s: workflow %s\n", cfg.Job, wr.GetID())
+	if f.detach {
+		return nil
+	}
+	var sum workflows.DistillSummary
+	if err := wr.Get(ctx, &sum); err != nil {
+		return fmt.Errorf("distill job %s failed: %s", cfg.Job, rootCause(err))
+	}
+	elapsed := time.Since(start)
+	printSummary(env.Stdout, sum.Summary, elapsed)
+	if !sum.UpToDate {
+		fmt.Fprintf(env.Stdout, "  distill    %d shards by the backend, %d by the map (%d entries from %d documents)\n",
+			sum.Sampled, sum.Tagged, sum.Estimate.Entries, sum.Estimate.Docs)
+		fmt.Fprintf(env.Stdout, "  agreement  strict F1 %.1f, span F1 %.1f with the backend on %d held-out documents\n",
+			sum.Agreement.StrictF1, sum.Agreement.SpanF1, sum.Agreement.Docs)
+	}
+	return nil
+}

@@ -1,0 +1,123 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/zeroner/zeroner/activities"
+)
+
+// DistillInput is a distill job: a share of the corpus is annotated with the
+// configured backend, and the rest with an SAE-NER map estimated from it.
+type DistillInput struct {
+	Config activities.Config `json:"config"`
+	// Every: one shard in Every is annotated by the backend (1/share).
+	Every int `json:"every"`
+	// HoldoutEvery: one sampled shard in HoldoutEvery is kept out of the
+	// estimate to measure agreement (0: none).
+	HoldoutEvery int `json:"holdout_every"`
+}
+
+// DistillSummary is what a distill run did.
+type DistillSummary struct {
+	activities.Summary
+	Sampled   int                      `json:"sampled_shards"`
+	Tagged    int                      `json:"tagged_shards"`
+	Estimate  activities.EstimateStats `json:"estimate"`
+	Agreement activities.Agreement     `json:"agreement"`
+}
+
+// Distill annotates a sample of the corpus with the configured backend,
+// estimates a feature -> type map from it, tags the other shards with the map
+// at CPU speed, reports agreement on a held-out part of the sample, and
+// finalizes the run like AnnotateCorpus. Every step is idempotent. It does not
+// continue as new: keep it to a few thousand shards.
+func Distill(ctx workflow.Context, in DistillInput) (DistillSummary, error) {
+	var a *activities.Activities
+	cfg := in.Config
+	t := activities.Timings{Started: workflow.Now(ctx).UTC()}
+	var plan activities.Plan
+	if err := workflow.ExecuteActivity(withOptions(ctx, 10*time.Minute, 0), a.Plan, cfg).Get(ctx, &plan); err != nil {
+		return DistillSummary{}, fmt.Errorf("plan: %w", err)
+	}
+	if plan.UpToDate {
+		return DistillSummary{Summary: activities.Summary{Job: cfg.Job, UpToDate: true, RunID: plan.Run.ID}}, nil
+	}
+	t.Planned = workflow.Now(ctx).UTC()
+	var sh activities.Sharding
+	if err := workflow.ExecuteActivity(withOptions(ctx, 12*time.Hour, time.Minute), a.Shard, cfg, plan).Get(ctx, &sh); err != nil {
+		return DistillSummary{}, fmt.Errorf("shard: %w", err)
+	}
+	t.Sharded = workflow.Now(ctx).UTC()
+	s := activities.Sample{Shards: sh.Shards, Every: max(in.Every, 1), HoldoutEvery: in.HoldoutEvery}
+	run := plan.Run
+	var out DistillSummary
+	var failed []activities.ShardFailure
+
+	// The sample, with the configured backend.
+	window := max(cfg.Window, 1)
+	slide(ctx, sh.Shards, window, s.Sampled, func(shard int) workflow.Future {
+		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{WorkflowID: fmt.Sprintf("%s/shard-%05d", run.ID, shard)})
+		out.Sampled++
+		return workflow.ExecuteChildWorkflow(cctx, AnnotateShard, ShardInput{Run: run, Shard: shard, Backend: cfg.Backend})
+	}, func(shard int, err error) {
+		failed = append(failed, activities.ShardFailure{Shard: shard, Reason: err.Error()})
+	})
+
+	ectx := withOptions(ctx, time.Hour, time.Minute)
+	if err := workflow.ExecuteActivity(ectx, a.Estimate, run, s).Get(ctx, &out.Estimate); err != nil {
+		return DistillSummary{}, fmt.Errorf("estimate: %w", err)
+	}
+
+	// The rest, with the map.
+	tctx := withOptions(ctx, 30*time.Minute, 20*time.Second)
+	slide(ctx, sh.Shards, window, func(shard int) bool { return !s.Sampled(shard) }, func(shard int) workflow.Future {
+		out.Tagged++
+		return workflow.ExecuteActivity(tctx, a.Tag, activities.ShardTask{Run: run, Shard: shard, Backend: cfg.Backend})
+	}, func(shard int, err error) {
+		failed = append(failed, activities.ShardFailure{Shard: shard, Reason: err.Error()})
+	})
+	if err := workflow.ExecuteActivity(ectx, a.Agree, run, s).Get(ctx, &out.Agreement); err != nil {
+		return DistillSummary{}, fmt.Errorf("agreement: %w", err)
+	}
+	t.Annotated = workflow.Now(ctx).UTC()
+
+	fin := activities.FinalizeInput{Config: cfg, Plan: plan, Sharding: sh, Failed: failed, Timings: t}
+	if err := workflow.ExecuteActivity(withOptions(ctx, 2*time.Hour, time.Minute), a.Finalize, fin).Get(ctx, &out.Summary); err != nil {
+		return DistillSummary{}, fmt.Errorf("finalize: %w", err)
+	}
+	if err := workflow.ExecuteActivity(withOptions(ctx, 2*time.Hour, time.Minute), a.Graph, run).Get(ctx, &out.Graph); err != nil {
+		return DistillSummary{}, fmt.Errorf("graph: %w", err)
+	}
+	out.Outputs.Entities, out.Outputs.Edges = run.Entities(), run.Edges()
+	return out, nil
+}
+
+// slide starts start(shard) for every shard that pick selects, at most window
+// at a time, and calls fail for each that fails for good.
+func slide(ctx workflow.Context, shards, window int, pick func(int) bool, start func(int) workflow.Future, fail func(int, error)) {
+	sel := workflow.NewSelector(ctx)
+	inflight, next := 0, 0
+	for {
+		for inflight < window && next < shards {
+			shard := next
+			next++
+			if !pick(shard) {
+				continue
+			}
+			inflight++
+			sel.AddFuture(start(shard), func(f workflow.Future) {
+				inflight--
+				if err := f.Get(ctx, nil); err != nil {
+					fail(shard, err)
+				}
+			})
+		}
+		if inflight == 0 {
+			return
+		}
+		sel.Select(ctx)
+	}
+}
