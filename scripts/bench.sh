@@ -24,3 +24,18 @@ awk -v s="$start" -v e="$end" -v d="$DOCS" -v b="$bytes" -v r="$rss" -v c="$(npr
   t = e - s
   printf "\nlocal job: %d documents, %.1f MB in %.1f s: %.0f documents/s, %.2f MB/s, peak RSS %s MiB (%d cores)\n", d, b/1e6, t, d/t, b/1e6/t, r, c
 }'
+
+# The distill job on the same corpus: one shard in ten annotated by the
+# backend (the rules backend here), the rest tagged by the estimated SAE-NER
+# map at CPU speed.
+rm -rf "$dir/dout" "$dir/dtemporal.db"*
+start=$(date +%s.%N)
+bin/starter distill --dev --dev-db "$dir/dtemporal.db" --corpus "$corpus" \
+  --schema schemas/crossner-politics.yaml --out "$dir/dout" \
+  --shard-size "$SHARD" --window "$WINDOW" --job bench --sample 0.1 | tee "$dir/distill.log"
+end=$(date +%s.%N)
+rss=$(grep -o 'peak RSS *[0-9]*' "$dir/distill.log" | grep -o '[0-9]*$')
+awk -v s="$start" -v e="$end" -v d="$DOCS" -v b="$bytes" -v r="$rss" -v c="$(nproc)" 'BEGIN {
+  t = e - s
+  printf "\ndistill job: %d documents, %.1f MB in %.1f s: %.0f documents/s, %.2f MB/s, peak RSS %s MiB (%d cores)\n", d, b/1e6, t, d/t, b/1e6/t, r, c
+}'
