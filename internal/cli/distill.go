@@ -10,7 +10,6 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
-	"github.com/zeroner/zeroner/io/blob"
 	"github.com/zeroner/zeroner/workflows"
 )
 
@@ -58,15 +57,7 @@ func distillCmd(ctx context.Context, args []string, env Env) error {
 	if held > 0 {
 		in.HoldoutEvery = max(int(math.Round(1/held)), 2)
 	}
-	log, err := f.logs.logger(env.Stderr)
-	if err != nil {
-		return err
-	}
-	store, err := blob.New(ctx, blob.Options{GCSEndpoint: f.gcs})
-	if err != nil {
-		return err
-	}
-	cl, closeAll, err := f.connect(ctx, env, store, log)
+	cl, _, _, closeAll, err := f.open(ctx, env)
 	if err != nil {
 		return err
 	}

@@ -192,15 +192,7 @@ func evalCmd(ctx context.Context, args []string, env Env) error {
 			return fmt.Errorf("data set %s: %w", ds.name, err)
 		}
 	}
-	log, err := f.run.logs.logger(env.Stderr)
-	if err != nil {
-		return err
-	}
-	store, err := blob.New(ctx, blob.Options{GCSEndpoint: f.run.gcs})
-	if err != nil {
-		return err
-	}
-	cl, closeAll, err := f.run.connect(ctx, env, store, log)
+	cl, log, store, closeAll, err := f.run.open(ctx, env)
 	if err != nil {
 		return err
 	}

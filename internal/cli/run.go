@@ -223,15 +223,7 @@ func runCmd(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
-	log, err := f.logs.logger(env.Stderr)
-	if err != nil {
-		return err
-	}
-	store, err := blob.New(ctx, blob.Options{GCSEndpoint: f.gcs})
-	if err != nil {
-		return err
-	}
-	cl, closeAll, err := f.connect(ctx, env, store, log)
+	cl, log, _, closeAll, err := f.open(ctx, env)
 	if err != nil {
 		return err
 	}
@@ -248,6 +240,19 @@ func runCmd(ctx context.Context, args []string, env Env) error {
 	}
 	printSummary(env.Stdout, sum, time.Since(start))
 	return nil
+}
+
+// open sets up what a command that starts jobs needs: the log, the store,
+// and a Temporal client (see connect). closeAll undoes all of it.
+func (f *runFlags) open(ctx context.Context, env Env) (cl client.Client, log *slog.Logger, store blob.Store, closeAll func(), err error) {
+	if log, err = f.logs.logger(env.Stderr); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if store, err = blob.New(ctx, blob.Options{GCSEndpoint: f.gcs}); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	cl, closeAll, err = f.connect(ctx, env, store, log)
+	return cl, log, store, closeAll, err
 }
 
 // connect dials Temporal: with --dev, an embedded server it starts first,
