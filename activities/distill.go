@@ -177,8 +177,15 @@ func (a *Activities) annotated(ctx context.Context, run Run, shard int) ([]table
 	return docs, byDoc, nil
 }
 
-// saeBackend loads the run's estimated map as a backend.
+// saeBackend returns the run's estimated map as a backend, loaded once per
+// run and worker: every tagged shard uses it.
 func (a *Activities) saeBackend(ctx context.Context, run Run) (pipeline.Backend, error) {
+	key := "sae\x00" + run.SAEMap()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if b, ok := a.backends[key]; ok {
+		return b, nil
+	}
 	rows, err := readTable(ctx, a.store, run.SAEMap(), table.ReadFeatureTypes)
 	if err != nil {
 		return nil, err
@@ -199,26 +206,17 @@ func (a *Activities) saeBackend(ctx context.Context, run Run) (pipeline.Backend,
 	if err != nil {
 		return nil, badInput(fmt.Errorf("schema %s: %w", run.Schema(), err))
 	}
-	return sae.NewBackend(sae.NewTagger(m, sae.NewLocal(nil)), s), nil
+	b := sae.NewBackend(sae.NewTagger(m, sae.NewLocal(nil)), s)
+	a.backends[key] = b
+	return b, nil
 }
 
 // tagDocs runs a backend's three stages over documents.
 func tagDocs(ctx context.Context, b pipeline.Backend, rows []table.Document) ([]pipeline.Mention, error) {
-	docs := make([]pipeline.Document, len(rows))
-	for i, r := range rows {
-		docs[i] = pipeline.Document{ID: r.DocID, Text: r.Text, Source: r.Source}
-	}
-	d, err := b.Discover(ctx, docs)
+	docs := toDocuments(rows)
+	r, err := pipeline.Annotate(ctx, b, docs)
 	if err != nil {
 		return nil, err
 	}
-	m, err := b.Mediate(ctx, docs, d.Mentions)
-	if err != nil {
-		return nil, err
-	}
-	c, err := b.Calibrate(ctx, docs, m.Mentions)
-	if err != nil {
-		return nil, err
-	}
-	return c.Mentions, pipeline.CheckMentions(docs, c.Mentions)
+	return r.Mentions, pipeline.CheckMentions(docs, r.Mentions)
 }

@@ -79,10 +79,7 @@ func (a *Activities) stage(ctx context.Context, t ShardTask, stage, prev string,
 	if err != nil {
 		return StageStats{}, err
 	}
-	docs := make([]pipeline.Document, len(rows))
-	for i, r := range rows {
-		docs[i] = pipeline.Document{ID: r.DocID, Text: r.Text, Source: r.Source}
-	}
+	docs := toDocuments(rows)
 	var in []pipeline.Mention
 	if prev != "" {
 		prevRows, err := a.readMentions(ctx, t.Run.Stage(prev, t.Shard))
@@ -212,6 +209,14 @@ func heartbeat(ctx context.Context, period time.Duration) (stop func()) {
 		}
 	}()
 	return func() { close(done) }
+}
+
+func toDocuments(rows []table.Document) []pipeline.Document {
+	docs := make([]pipeline.Document, len(rows))
+	for i, r := range rows {
+		docs[i] = pipeline.Document{ID: r.DocID, Text: r.Text, Source: r.Source}
+	}
+	return docs
 }
 
 func toMentions(rows []table.Mention) []pipeline.Mention {

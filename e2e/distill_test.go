@@ -22,11 +22,7 @@ import (
 func TestDistill(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	store, err := blob.New(ctx, blob.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, _ := blob.Normalize(t.TempDir())
+	store, root := localStore(t)
 	data, _ := blob.Normalize(dataset.Path(t, "crossner", "politics", "dev.txt"))
 	put(t, store, blob.Join(root, "s.yaml"), schemaFile(t))
 	h := newHarness(t, store, nil)

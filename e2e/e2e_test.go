@@ -84,6 +84,20 @@ func (h *harness) run(t *testing.T, st workflows.CorpusState) activities.Summary
 	return sum
 }
 
+// localStore is a store and the file:// URI of a fresh folder for a test.
+func localStore(t *testing.T) (blob.Store, string) {
+	t.Helper()
+	store, err := blob.New(context.Background(), blob.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := blob.Normalize(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store, root
+}
+
 // mentions reads every part of a run's mentions table, in order.
 func mentions(t *testing.T, s blob.Store, dir string) []table.Mention {
 	t.Helper()
@@ -174,16 +188,7 @@ func expected(t *testing.T, runID string, schema []byte, docs []pipeline.Documen
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	d, err := b.Discover(ctx, docs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := b.Mediate(ctx, docs, d.Mentions)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := b.Calibrate(ctx, docs, m.Mentions)
+	c, err := pipeline.Annotate(context.Background(), b, docs)
 	if err != nil {
 		t.Fatal(err)
 	}

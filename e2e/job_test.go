@@ -239,11 +239,7 @@ func TestRerunRedoesNothing(t *testing.T) {
 // annotates all 1,010.
 func TestIncrementalRun(t *testing.T) {
 	ctx := context.Background()
-	store, err := blob.New(ctx, blob.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, _ := blob.Normalize(t.TempDir())
+	store, root := localStore(t)
 	docs := func(from, n int) []byte {
 		var d [][2]string
 		for i := from; i < from+n; i++ {
@@ -306,12 +302,7 @@ func TestIncrementalRun(t *testing.T) {
 // A backfill over a date-partitioned layout is one job over several
 // prefixes: each object once, and a re-run picks up only a new day.
 func TestBackfillOverPrefixes(t *testing.T) {
-	ctx := context.Background()
-	store, err := blob.New(ctx, blob.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, _ := blob.Normalize(t.TempDir())
+	store, root := localStore(t)
 	day := func(d string, n int) string {
 		prefix := blob.Join(root, "news", "dt="+d) + "/"
 		var docs [][2]string

@@ -131,11 +131,7 @@ func compare(t *testing.T, name string, got, gold map[string]bool, skip map[stri
 // calibration), not any model.
 func TestLLMZeroNoiseReproducesDevGold(t *testing.T) {
 	srv, url := sim(t, llmsim.Options{Gold: devFiles(t)})
-	store, err := blob.New(context.Background(), blob.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, _ := blob.Normalize(t.TempDir())
+	store, root := localStore(t)
 	h := newHarness(t, store, nil)
 	for _, d := range domains {
 		cfg, uri, path := llmJob(t, root, d, url, activities.LLMConfig{})
@@ -204,11 +200,7 @@ func TestLLMFaultsLoseNothingElse(t *testing.T) {
 // from the response cache, even for a new run of the same job.
 func TestLLMSecondRunIsFree(t *testing.T) {
 	srv, url := sim(t, llmsim.Options{Gold: devFiles(t)})
-	store, err := blob.New(context.Background(), blob.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, _ := blob.Normalize(t.TempDir())
+	store, root := localStore(t)
 	h := newHarness(t, store, nil)
 	cfg, _, _ := llmJob(t, root, "music", url, activities.LLMConfig{})
 	first := h.run(t, workflows.CorpusState{Config: cfg})
@@ -307,11 +299,7 @@ func TestLLMLongDocument(t *testing.T) {
 	if len(text) < 200_000 {
 		t.Fatalf("document of %d characters, want 200,000 or more", len(text))
 	}
-	store, err := blob.New(context.Background(), blob.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, _ := blob.Normalize(t.TempDir())
+	store, root := localStore(t)
 	put(t, store, blob.Join(root, "corpus", "long.jsonl"), jsonl([2]string{"long", string(text)}))
 	cfg, _, _ := llmJob(t, root, "politics", url, activities.LLMConfig{})
 	cfg.Corpus, cfg.Reader = blob.Join(root, "corpus")+"/", corpus.Options{}
@@ -443,11 +431,7 @@ func TestLLMOnGCS(t *testing.T) {
 // two ask the model exactly what an uninterrupted run asks.
 func TestLLMTokenCeiling(t *testing.T) {
 	srv, url := sim(t, llmsim.Options{Gold: devFiles(t)})
-	store, err := blob.New(context.Background(), blob.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, _ := blob.Normalize(t.TempDir())
+	store, root := localStore(t)
 	h := newHarness(t, store, nil)
 
 	ref, _, _ := llmJob(t, blob.Join(root, "ref"), "politics", url, activities.LLMConfig{})
@@ -490,11 +474,7 @@ func TestLLMTokenCeiling(t *testing.T) {
 func TestLLMRetryFailedChunks(t *testing.T) {
 	srv, url := sim(t, llmsim.Options{Gold: devFiles(t), Seed: 11, RetryAfter: 10 * time.Millisecond, Hang: 2 * time.Second,
 		Faults: llmsim.Faults{RateLimit: 0.30, ServerError: 0.05, Timeout: 0.02, Malformed: 0.05}})
-	store, err := blob.New(context.Background(), blob.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, _ := blob.Normalize(t.TempDir())
+	store, root := localStore(t)
 	h := newHarness(t, store, nil)
 	cfg, uri, path := llmJob(t, root, "science", url, activities.LLMConfig{TimeoutSeconds: 0.5, MaxRetries: 2, MaxReasks: -1})
 	cfg.ShardSize = 50

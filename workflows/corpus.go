@@ -165,44 +165,37 @@ func annotate(ctx workflow.Context, st *CorpusState) outcome {
 	if perRun <= 0 {
 		perRun = defaultShardsPerRun
 	}
-	started, inflight := 0, 0
-	sel := workflow.NewSelector(ctx)
-	for {
-		full := started >= perRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested() || st.overBudget()
-		for !full && inflight < window && st.Next < st.Sharding.Shards {
-			shard := st.Next
-			st.Next++
-			started++
-			inflight++
-			cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-				WorkflowID: fmt.Sprintf("%s/shard-%05d", st.Plan.Run.ID, shard),
-			})
-			in := ShardInput{Run: st.Plan.Run, Shard: shard, Backend: st.Config.Backend}
-			sel.AddFuture(workflow.ExecuteChildWorkflow(cctx, AnnotateShard, in), func(f workflow.Future) {
-				inflight--
-				var r ShardResult
-				if err := f.Get(ctx, &r); err != nil {
-					// A shard that fails for good is recorded and skipped:
-					// the rest of the corpus is still annotated.
-					st.Failed = append(st.Failed, activities.ShardFailure{Shard: shard, Reason: err.Error()})
-					workflow.GetLogger(ctx).Error("shard failed", "shard", shard, "error", err)
-					return
-				}
-				st.Done++
-				st.Docs += int64(r.Docs)
-				st.Mentions += int64(r.Mentions)
-				st.Usage.Add(r.Usage)
-			})
-		}
-		if inflight == 0 {
-			switch {
-			case st.Next >= st.Sharding.Shards:
-				return allDone
-			case st.overBudget():
-				return overBudget
-			}
-			return continueAsNew
-		}
-		sel.Select(ctx)
+	started := 0
+	stop := func() bool {
+		return started >= perRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested() || st.overBudget()
 	}
+	all := func(int) bool { return true }
+	slide(ctx, &st.Next, st.Sharding.Shards, window, all, stop, func(shard int) workflow.Future {
+		started++
+		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+			WorkflowID: fmt.Sprintf("%s/shard-%05d", st.Plan.Run.ID, shard),
+		})
+		in := ShardInput{Run: st.Plan.Run, Shard: shard, Backend: st.Config.Backend}
+		return workflow.ExecuteChildWorkflow(cctx, AnnotateShard, in)
+	}, func(shard int, f workflow.Future) {
+		var r ShardResult
+		if err := f.Get(ctx, &r); err != nil {
+			// A shard that fails for good is recorded and skipped: the
+			// rest of the corpus is still annotated.
+			st.Failed = append(st.Failed, activities.ShardFailure{Shard: shard, Reason: err.Error()})
+			workflow.GetLogger(ctx).Error("shard failed", "shard", shard, "error", err)
+			return
+		}
+		st.Done++
+		st.Docs += int64(r.Docs)
+		st.Mentions += int64(r.Mentions)
+		st.Usage.Add(r.Usage)
+	})
+	switch {
+	case st.Next >= st.Sharding.Shards:
+		return allDone
+	case st.overBudget():
+		return overBudget
+	}
+	return continueAsNew
 }

@@ -58,13 +58,18 @@ func Distill(ctx workflow.Context, in DistillInput) (DistillSummary, error) {
 
 	// The sample, with the configured backend.
 	window := max(cfg.Window, 1)
-	slide(ctx, sh.Shards, window, s.Sampled, func(shard int) workflow.Future {
+	never := func() bool { return false }
+	fail := func(shard int, f workflow.Future) {
+		if err := f.Get(ctx, nil); err != nil {
+			failed = append(failed, activities.ShardFailure{Shard: shard, Reason: err.Error()})
+		}
+	}
+	next := 0
+	slide(ctx, &next, sh.Shards, window, s.Sampled, never, func(shard int) workflow.Future {
 		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{WorkflowID: fmt.Sprintf("%s/shard-%05d", run.ID, shard)})
 		out.Sampled++
 		return workflow.ExecuteChildWorkflow(cctx, AnnotateShard, ShardInput{Run: run, Shard: shard, Backend: cfg.Backend})
-	}, func(shard int, err error) {
-		failed = append(failed, activities.ShardFailure{Shard: shard, Reason: err.Error()})
-	})
+	}, fail)
 
 	ectx := withOptions(ctx, time.Hour, time.Minute)
 	if err := workflow.ExecuteActivity(ectx, a.Estimate, run, s).Get(ctx, &out.Estimate); err != nil {
@@ -73,12 +78,11 @@ func Distill(ctx workflow.Context, in DistillInput) (DistillSummary, error) {
 
 	// The rest, with the map.
 	tctx := withOptions(ctx, 30*time.Minute, 20*time.Second)
-	slide(ctx, sh.Shards, window, func(shard int) bool { return !s.Sampled(shard) }, func(shard int) workflow.Future {
+	next = 0
+	slide(ctx, &next, sh.Shards, window, func(shard int) bool { return !s.Sampled(shard) }, never, func(shard int) workflow.Future {
 		out.Tagged++
 		return workflow.ExecuteActivity(tctx, a.Tag, activities.ShardTask{Run: run, Shard: shard, Backend: cfg.Backend})
-	}, func(shard int, err error) {
-		failed = append(failed, activities.ShardFailure{Shard: shard, Reason: err.Error()})
-	})
+	}, fail)
 	if err := workflow.ExecuteActivity(ectx, a.Agree, run, s).Get(ctx, &out.Agreement); err != nil {
 		return DistillSummary{}, fmt.Errorf("agreement: %w", err)
 	}
@@ -93,31 +97,4 @@ func Distill(ctx workflow.Context, in DistillInput) (DistillSummary, error) {
 	}
 	out.Outputs.Entities, out.Outputs.Edges = run.Entities(), run.Edges()
 	return out, nil
-}
-
-// slide starts start(shard) for every shard that pick selects, at most window
-// at a time, and calls fail for each that fails for good.
-func slide(ctx workflow.Context, shards, window int, pick func(int) bool, start func(int) workflow.Future, fail func(int, error)) {
-	sel := workflow.NewSelector(ctx)
-	inflight, next := 0, 0
-	for {
-		for inflight < window && next < shards {
-			shard := next
-			next++
-			if !pick(shard) {
-				continue
-			}
-			inflight++
-			sel.AddFuture(start(shard), func(f workflow.Future) {
-				inflight--
-				if err := f.Get(ctx, nil); err != nil {
-					fail(shard, err)
-				}
-			})
-		}
-		if inflight == 0 {
-			return
-		}
-		sel.Select(ctx)
-	}
 }

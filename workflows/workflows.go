@@ -50,6 +50,36 @@ func withOptions(ctx workflow.Context, startToClose, heartbeat time.Duration) wo
 	})
 }
 
+// slide is the sliding window over shards: from *next on, it starts
+// start(shard) for each shard that pick selects, at most window at a time,
+// and calls done(shard, f) when each finishes. It stops starting new ones
+// when all are started or when stop (asked before each round of starts)
+// says so, and returns once none is in flight; *next is then the first
+// shard not started.
+func slide(ctx workflow.Context, next *int, shards, window int, pick func(int) bool, stop func() bool,
+	start func(shard int) workflow.Future, done func(shard int, f workflow.Future)) {
+	sel := workflow.NewSelector(ctx)
+	inflight := 0
+	for {
+		for halt := stop(); !halt && inflight < window && *next < shards; {
+			shard := *next
+			*next++
+			if !pick(shard) {
+				continue
+			}
+			inflight++
+			sel.AddFuture(start(shard), func(f workflow.Future) {
+				inflight--
+				done(shard, f)
+			})
+		}
+		if inflight == 0 {
+			return
+		}
+		sel.Select(ctx)
+	}
+}
+
 // ShardInput names the shard a child workflow annotates.
 type ShardInput struct {
 	Run     activities.Run         `json:"run"`

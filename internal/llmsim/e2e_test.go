@@ -96,16 +96,7 @@ func score(pred, gold map[key]bool) prf {
 // annotate runs the three stages and returns the labelled mentions.
 func annotate(t *testing.T, b *sam.Backend, docs []pipeline.Document) (map[key]bool, []pipeline.Failure) {
 	t.Helper()
-	ctx := context.Background()
-	d, err := b.Discover(ctx, docs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := b.Mediate(ctx, docs, d.Mentions)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := b.Calibrate(ctx, docs, m.Mentions)
+	c, err := pipeline.Annotate(context.Background(), b, docs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +107,7 @@ func annotate(t *testing.T, b *sam.Backend, docs []pipeline.Document) (map[key]b
 	for _, x := range c.Mentions {
 		pred[key{x.DocID, x.Start, x.End, x.Label}] = true
 	}
-	return pred, append(append(d.Failures, m.Failures...), c.Failures...)
+	return pred, c.Failures
 }
 
 // TestZeroNoiseReproducesGold: SAM-NER over the simulator without noise

@@ -64,15 +64,7 @@ func run(t testing.TB, b *Backend, docs []eval.Doc) {
 	for i, d := range docs {
 		in[i] = pipeline.Document{ID: fmt.Sprintf("%06d", i), Text: d.Text}
 	}
-	r, err := b.Discover(ctx, in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err = b.Mediate(ctx, in, r.Mentions)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err = b.Calibrate(ctx, in, r.Mentions)
+	r, err := pipeline.Annotate(ctx, b, in)
 	if err != nil {
 		t.Fatal(err)
 	}

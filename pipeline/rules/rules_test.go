@@ -23,15 +23,7 @@ func annotate(t testing.TB, b *Backend, text string) []pipeline.Mention {
 	t.Helper()
 	ctx := context.Background()
 	docs := []pipeline.Document{{ID: "d", Text: text}}
-	r, err := b.Discover(ctx, docs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err = b.Mediate(ctx, docs, r.Mentions)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err = b.Calibrate(ctx, docs, r.Mentions)
+	r, err := pipeline.Annotate(ctx, b, docs)
 	if err != nil {
 		t.Fatal(err)
 	}

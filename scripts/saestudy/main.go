@@ -218,13 +218,7 @@ func rulesSilver(ctx context.Context, domain string, sample []sae.Labeled) ([]sa
 	for i, l := range sample {
 		docs[i] = pipeline.Document{ID: fmt.Sprint(i), Text: l.Text}
 	}
-	r, err := b.Discover(ctx, docs)
-	if err == nil {
-		r, err = b.Mediate(ctx, docs, r.Mentions)
-	}
-	if err == nil {
-		r, err = b.Calibrate(ctx, docs, r.Mentions)
-	}
+	r, err := pipeline.Annotate(ctx, b, docs)
 	if err != nil {
 		return nil, fmt.Errorf("rules silver of %s: %w", domain, err)
 	}
