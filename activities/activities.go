@@ -70,6 +70,9 @@ type BackendSpec struct {
 	Name  string    `json:"name"` // "rules", or "sam" for SAM-NER over an LLM
 	LLM   LLMConfig `json:"llm"`
 	Cache string    `json:"cache,omitempty"` // URI prefix of the LLM response cache
+	// Batch, when its Mode is set, sends the model's requests through a
+	// batch provider instead of online (see batch.go).
+	Batch BatchConfig `json:"batch,omitzero"`
 }
 
 // BackendFactory builds a backend for a schema.
@@ -118,6 +121,20 @@ func (a *Activities) backend(ctx context.Context, run Run, spec BackendSpec) (pi
 	if b, ok := a.backends[key]; ok {
 		return b, nil
 	}
+	s, err := a.schema(ctx, run)
+	if err != nil {
+		return nil, err
+	}
+	b, err := a.factory(spec, s)
+	if err != nil {
+		return nil, badInput(err)
+	}
+	a.backends[key] = b
+	return b, nil
+}
+
+// schema reads the run's copy of the schema.
+func (a *Activities) schema(ctx context.Context, run Run) (*pipeline.Schema, error) {
 	data, err := blob.ReadAll(ctx, a.store, run.Schema())
 	if err != nil {
 		return nil, err
@@ -126,10 +143,5 @@ func (a *Activities) backend(ctx context.Context, run Run, spec BackendSpec) (pi
 	if err != nil {
 		return nil, badInput(fmt.Errorf("schema %s: %w", run.Schema(), err))
 	}
-	b, err := a.factory(spec, s)
-	if err != nil {
-		return nil, badInput(err)
-	}
-	a.backends[key] = b
-	return b, nil
+	return s, nil
 }

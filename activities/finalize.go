@@ -100,6 +100,9 @@ type runJSON struct {
 	// stage and the reason; the stages' failure tables have them all.
 	FailuresList []table.Reject `json:"failures_list"`
 	Ledger       Ledger         `json:"ledger"`
+	// Batch says, per stage, how many batch rounds the shards needed
+	// (batch mode only).
+	Batch map[string]BatchSummary `json:"batch,omitempty"`
 }
 
 // Finalize merges the shards' calibrated mentions into the run's mentions
@@ -216,6 +219,11 @@ func (a *Activities) Finalize(ctx context.Context, in FinalizeInput) (Summary, e
 		Objects: in.Plan.Objects, Bytes: in.Plan.Bytes,
 		Timings: t, Seconds: t.Finished.Sub(t.Started).Seconds(),
 		RejectsList: rejects, FailuresList: failures, Ledger: ledger,
+	}
+	if in.Config.Backend.Batch.Mode != "" {
+		if out.Batch, err = a.batchSummary(ctx, run, in.Sharding.Shards); err != nil {
+			return Summary{}, err
+		}
 	}
 	if err := a.writeJSON(ctx, run.Summary(), out); err != nil {
 		return Summary{}, err

@@ -65,6 +65,11 @@ func (a *Activities) builtin(spec BackendSpec, s *pipeline.Schema) (pipeline.Bac
 	if err != nil {
 		return nil, err
 	}
+	return samBackend(spec, s, c)
+}
+
+// samBackend is SAM-NER over the model that c reaches.
+func samBackend(spec BackendSpec, s *pipeline.Schema, c *llm.Client) (pipeline.Backend, error) {
 	m := spec.LLM.Models
 	gaz := make(map[string][]string)
 	for _, l := range s.Labels {

@@ -98,6 +98,11 @@ func (r Run) MentionEntities() string { return r.path("mention_entities", "part-
 // SAEMap is the feature -> type map a distill run estimated.
 func (r Run) SAEMap() string { return r.path("sae", "map.parquet") }
 
+// BatchStats records the batch rounds of a stage of a shard.
+func (r Run) BatchStats(stage string, shard int) string {
+	return r.path("stages", stage, fmt.Sprintf("batch-%05d.json", shard))
+}
+
 // Summary is run.json; its presence means the run finished.
 func (r Run) Summary() string { return r.path("run.json") }
 

@@ -25,6 +25,9 @@ type ShardTask struct {
 	Run     Run         `json:"run"`
 	Shard   int         `json:"shard"`
 	Backend BackendSpec `json:"backend"`
+	// Rounds is how many batch rounds ran for the stage before the stage
+	// activity (batch mode only).
+	Rounds int `json:"rounds,omitempty"`
 }
 
 // StageStats counts what a stage did for a shard.
@@ -37,31 +40,65 @@ type StageStats struct {
 
 // Discover proposes the shard's entity spans.
 func (a *Activities) Discover(ctx context.Context, t ShardTask) (StageStats, error) {
-	return a.stage(ctx, t, StageDiscover, "", func(b pipeline.Backend, docs []pipeline.Document, _ []pipeline.Mention) (pipeline.Result, error) {
-		return b.Discover(ctx, docs)
-	})
+	return a.stage(ctx, t, StageDiscover)
 }
 
 // Mediate assigns the shard's mentions their archetypes.
 func (a *Activities) Mediate(ctx context.Context, t ShardTask) (StageStats, error) {
-	return a.stage(ctx, t, StageMediate, StageDiscover, func(b pipeline.Backend, docs []pipeline.Document, ms []pipeline.Mention) (pipeline.Result, error) {
-		return b.Mediate(ctx, docs, ms)
-	})
+	return a.stage(ctx, t, StageMediate)
 }
 
 // Calibrate assigns the shard's mentions their target labels.
 func (a *Activities) Calibrate(ctx context.Context, t ShardTask) (StageStats, error) {
-	return a.stage(ctx, t, StageCalibrate, StageMediate, func(b pipeline.Backend, docs []pipeline.Document, ms []pipeline.Mention) (pipeline.Result, error) {
-		return b.Calibrate(ctx, docs, ms)
-	})
+	return a.stage(ctx, t, StageCalibrate)
 }
 
-type stageFunc func(pipeline.Backend, []pipeline.Document, []pipeline.Mention) (pipeline.Result, error)
+// prevStage is the stage whose output a stage reads ("" for the first).
+func prevStage(stage string) string {
+	switch stage {
+	case StageMediate:
+		return StageDiscover
+	case StageCalibrate:
+		return StageMediate
+	}
+	return ""
+}
+
+// runStage runs one stage of b on documents and the previous stage's mentions.
+func runStage(ctx context.Context, stage string, b pipeline.Backend, docs []pipeline.Document, in []pipeline.Mention) (pipeline.Result, error) {
+	switch stage {
+	case StageDiscover:
+		return b.Discover(ctx, docs)
+	case StageMediate:
+		return b.Mediate(ctx, docs, in)
+	case StageCalibrate:
+		return b.Calibrate(ctx, docs, in)
+	}
+	return pipeline.Result{}, fmt.Errorf("unknown stage %q", stage)
+}
+
+// stageInput reads a stage's input for a shard: the documents and the
+// previous stage's mentions.
+func (a *Activities) stageInput(ctx context.Context, t ShardTask, stage string) ([]pipeline.Document, []pipeline.Mention, error) {
+	rows, err := a.readDocuments(ctx, t.Run.Documents(t.Shard))
+	if err != nil {
+		return nil, nil, err
+	}
+	var in []pipeline.Mention
+	if prev := prevStage(stage); prev != "" {
+		prevRows, err := a.readMentions(ctx, t.Run.Stage(prev, t.Shard))
+		if err != nil {
+			return nil, nil, err
+		}
+		in = toMentions(prevRows)
+	}
+	return toDocuments(rows), in, nil
+}
 
 // stage runs one stage on one shard: it returns at once if the output exists,
-// else reads the documents and the previous stage's mentions, runs fn, and
-// writes the mentions and any failures.
-func (a *Activities) stage(ctx context.Context, t ShardTask, stage, prev string, fn stageFunc) (_ StageStats, err error) {
+// else reads the documents and the previous stage's mentions, runs the
+// stage, and writes the mentions and any failures.
+func (a *Activities) stage(ctx context.Context, t ShardTask, stage string) (_ StageStats, err error) {
 	log := a.taskLog(ctx, t.Run.ID, t.Shard, stage)
 	start := time.Now()
 	defer a.countError(ctx, log, stage, &err)
@@ -75,24 +112,20 @@ func (a *Activities) stage(ctx context.Context, t ShardTask, stage, prev string,
 	stop := heartbeat(ctx, 5*time.Second)
 	defer stop()
 
-	rows, err := a.readDocuments(ctx, t.Run.Documents(t.Shard))
+	docs, in, err := a.stageInput(ctx, t, stage)
 	if err != nil {
 		return StageStats{}, err
 	}
-	docs := toDocuments(rows)
-	var in []pipeline.Mention
-	if prev != "" {
-		prevRows, err := a.readMentions(ctx, t.Run.Stage(prev, t.Shard))
-		if err != nil {
-			return StageStats{}, err
-		}
-		in = toMentions(prevRows)
+	var b pipeline.Backend
+	if t.Backend.Batch.Mode == "" {
+		b, err = a.backend(ctx, t.Run, t.Backend)
+	} else {
+		b, err = a.batchFinal(ctx, t, stage)
 	}
-	b, err := a.backend(ctx, t.Run, t.Backend)
 	if err != nil {
 		return StageStats{}, err
 	}
-	res, err := fn(b, docs, in)
+	res, err := runStage(ctx, stage, b, docs, in)
 	if err != nil {
 		return StageStats{}, fmt.Errorf("%s shard %d: %w", stage, t.Shard, err)
 	}
@@ -113,7 +146,8 @@ func (a *Activities) stage(ctx context.Context, t ShardTask, stage, prev string,
 			}
 			total.Add(u)
 			rows = append(rows, table.Usage{RunID: t.Run.ID, DocID: d.ID, Stage: stage, Requests: u.Requests, CacheHits: u.CacheHits,
-				PromptTokens: u.PromptTokens, CompletionTokens: u.CompletionTokens, CachedTokens: u.CachedTokens})
+				PromptTokens: u.PromptTokens, CompletionTokens: u.CompletionTokens, CachedTokens: u.CachedTokens,
+				BatchRequests: u.BatchRequests, BatchTokens: u.BatchTokens})
 		}
 		err := a.store.Replace(ctx, t.Run.Usage(stage, t.Shard), rowsTo(table.NewUsageWriter, rows))
 		if err != nil {

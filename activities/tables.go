@@ -58,7 +58,8 @@ func sumUsage(rows []table.Usage) pipeline.Usage {
 	var u pipeline.Usage
 	for _, r := range rows {
 		u.Add(pipeline.Usage{Requests: r.Requests, CacheHits: r.CacheHits, PromptTokens: r.PromptTokens,
-			CompletionTokens: r.CompletionTokens, CachedTokens: r.CachedTokens})
+			CompletionTokens: r.CompletionTokens, CachedTokens: r.CachedTokens,
+			BatchRequests: r.BatchRequests, BatchTokens: r.BatchTokens})
 	}
 	return u
 }

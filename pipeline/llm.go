@@ -19,6 +19,11 @@ type LLM interface {
 // ErrInvalidAnswer is wrapped by errors for answers that never validated.
 var ErrInvalidAnswer = errors.New("invalid answer")
 
+// ErrUnanswered is wrapped by errors for requests that a batch provider has
+// not answered (yet). Like an invalid answer it fails the chunk, not the
+// stage: the batch rounds ask again for what is missing.
+var ErrUnanswered = errors.New("no answer from the batch provider")
+
 // Prompt is one chat request. System holds the static part (instructions,
 // definitions), so servers with prefix caching reuse it across requests.
 type Prompt struct {
@@ -50,6 +55,11 @@ type Usage struct {
 	PromptTokens     int64 `json:"prompt_tokens"`
 	CompletionTokens int64 `json:"completion_tokens"`
 	CachedTokens     int64 `json:"cached_tokens"` // prompt tokens the server reported as cached
+	// BatchRequests counts answers bought through a batch provider rather
+	// than sent online; BatchTokens is their share of the tokens above,
+	// billed at the provider's batch price.
+	BatchRequests int64 `json:"batch_requests,omitempty"`
+	BatchTokens   int64 `json:"batch_tokens,omitempty"`
 }
 
 // Add adds v to u.
@@ -59,4 +69,6 @@ func (u *Usage) Add(v Usage) {
 	u.PromptTokens += v.PromptTokens
 	u.CompletionTokens += v.CompletionTokens
 	u.CachedTokens += v.CachedTokens
+	u.BatchRequests += v.BatchRequests
+	u.BatchTokens += v.BatchTokens
 }

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
@@ -108,7 +109,9 @@ func AnnotateCorpus(ctx workflow.Context, st CorpusState) (activities.Summary, e
 	}
 
 	phase = "annotate"
-	switch annotate(ctx, &st) {
+	running := make(map[int]bool) // shards in flight
+	forwardResume(ctx, st.Plan.Run, running)
+	switch annotate(ctx, &st, running) {
 	case continueAsNew:
 		return activities.Summary{}, workflow.NewContinueAsNewError(ctx, AnnotateCorpus, st)
 	case overBudget:
@@ -159,7 +162,7 @@ func (st *CorpusState) overBudget() bool {
 // all are done, until this run has started enough of them that it should
 // continue as new, or until the token ceiling is reached; it then waits for
 // those in flight, so it always stops at a shard boundary.
-func annotate(ctx workflow.Context, st *CorpusState) outcome {
+func annotate(ctx workflow.Context, st *CorpusState, running map[int]bool) outcome {
 	window := max(st.Config.Window, 1)
 	perRun := st.ShardsPerRun
 	if perRun <= 0 {
@@ -172,12 +175,14 @@ func annotate(ctx workflow.Context, st *CorpusState) outcome {
 	all := func(int) bool { return true }
 	slide(ctx, &st.Next, st.Sharding.Shards, window, all, stop, func(shard int) workflow.Future {
 		started++
+		running[shard] = true
 		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-			WorkflowID: fmt.Sprintf("%s/shard-%05d", st.Plan.Run.ID, shard),
+			WorkflowID: shardWorkflowID(st.Plan.Run, shard),
 		})
 		in := ShardInput{Run: st.Plan.Run, Shard: shard, Backend: st.Config.Backend}
 		return workflow.ExecuteChildWorkflow(cctx, AnnotateShard, in)
 	}, func(shard int, f workflow.Future) {
+		delete(running, shard)
 		var r ShardResult
 		if err := f.Get(ctx, &r); err != nil {
 			// A shard that fails for good is recorded and skipped: the
@@ -198,4 +203,29 @@ func annotate(ctx workflow.Context, st *CorpusState) outcome {
 		return overBudget
 	}
 	return continueAsNew
+}
+
+// shardWorkflowID is the id of the child workflow that annotates a shard.
+func shardWorkflowID(run activities.Run, shard int) string {
+	return fmt.Sprintf("%s/shard-%05d", run.ID, shard)
+}
+
+// forwardResume passes each resume signal on to the shards in flight, which
+// are the ones that may be waiting for batch answers.
+func forwardResume(ctx workflow.Context, run activities.Run, running map[int]bool) {
+	ch := workflow.GetSignalChannel(ctx, SignalResume)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			ch.Receive(ctx, nil)
+			shards := make([]int, 0, len(running))
+			for s := range running {
+				shards = append(shards, s)
+			}
+			slices.Sort(shards) // map order is random; workflow code must not be
+			for _, s := range shards {
+				// Best effort: a shard may finish before the signal lands.
+				workflow.SignalExternalWorkflow(ctx, shardWorkflowID(run, s), "", SignalResume, nil)
+			}
+		}
+	})
 }

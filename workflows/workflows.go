@@ -4,6 +4,7 @@
 package workflows
 
 import (
+	"fmt"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -96,15 +97,26 @@ type ShardResult struct {
 }
 
 // AnnotateShard runs the three SAM-NER stages on one shard, each a retriable
-// activity that reads the previous stage's output.
+// activity that reads the previous stage's output. In batch mode each stage
+// first runs its batch rounds (see batchRounds).
 func AnnotateShard(ctx workflow.Context, in ShardInput) (ShardResult, error) {
 	ctx = withOptions(ctx, 30*time.Minute, 20*time.Second)
 	var a *activities.Activities
 	task := activities.ShardTask{Run: in.Run, Shard: in.Shard, Backend: in.Backend}
 	var res ShardResult
-	for _, stage := range []any{a.Discover, a.Mediate, a.Calibrate} {
+	for _, s := range []struct {
+		name string
+		fn   any
+	}{{activities.StageDiscover, a.Discover}, {activities.StageMediate, a.Mediate}, {activities.StageCalibrate, a.Calibrate}} {
+		if in.Backend.Batch.Mode != "" {
+			rounds, err := batchRounds(ctx, task, s.name)
+			if err != nil {
+				return ShardResult{}, fmt.Errorf("%s batch: %w", s.name, err)
+			}
+			task.Rounds = rounds
+		}
 		var st activities.StageStats
-		if err := workflow.ExecuteActivity(ctx, stage, task).Get(ctx, &st); err != nil {
+		if err := workflow.ExecuteActivity(ctx, s.fn, task).Get(ctx, &st); err != nil {
 			return ShardResult{}, err
 		}
 		res.Docs, res.Mentions = st.Docs, st.Mentions

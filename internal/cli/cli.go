@@ -45,6 +45,7 @@ func Main(ctx context.Context, args []string, env Env) int {
 		"distill":  distillCmd,
 		"export":   exportCmd,
 		"review":   reviewCmd,
+		"batch":    batchCmd,
 	}
 	name, rest := args[0], args[1:]
 	switch name {
@@ -82,6 +83,7 @@ Usage:
   starter distill --corpus URI --schema URI [--sample 0.1] [flags]
   starter export --run RUN --format bio|jsonl|parquet|neo4j|all --out DIR [flags]
   starter review [--sample N] [--out FILE] RUN
+  starter batch resume JOB        (a job in batch mode: look for answers now)
 
 Run "starter <command> --help" for a command's flags and environment.
 `)

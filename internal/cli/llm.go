@@ -29,6 +29,14 @@ type llmFlags struct {
 	rpm, tpm       int
 	retries        int
 	reasks         int
+	batch          batchFlags
+}
+
+// batchFlags choose the batch mode of the model's requests.
+type batchFlags struct {
+	mode, dir, window      string
+	rounds                 int
+	poll, maxPoll, maxWait time.Duration
 }
 
 // llmStages are the steps that can each use their own model.
@@ -56,6 +64,14 @@ func (l *llmFlags) register(fs *flag.FlagSet, env Env) {
 	fs.IntVar(&l.tpm, "llm-tpm", 0, "tokens per minute at most, per worker process (0: no limit)")
 	fs.IntVar(&l.retries, "llm-retries", 6, "retries of a request on 429, 5xx and timeouts")
 	fs.IntVar(&l.reasks, "llm-reasks", 2, "re-asks of an answer that is not valid")
+	b := &l.batch
+	fs.StringVar(&b.mode, "batch", "", "send the model's requests in batches: api (OpenAI Batch API at --llm-base-url) or files (a file exchange under --batch-dir); empty: online")
+	fs.StringVar(&b.dir, "batch-dir", "", "exchange `URI` prefix of --batch files (default <out>/exchange)")
+	fs.IntVar(&b.rounds, "batch-rounds", 4, "batch submissions per stage and shard at most: the first and the re-submissions of what failed, expired or is missing")
+	fs.DurationVar(&b.poll, "batch-poll", 30*time.Second, "first wait before asking whether a batch is done (doubles up to --batch-max-poll)")
+	fs.DurationVar(&b.maxPoll, "batch-max-poll", 10*time.Minute, "longest wait between two polls")
+	fs.DurationVar(&b.maxWait, "batch-max-wait", 48*time.Hour, "--batch files: how long a round waits for its responses file before asking again")
+	fs.StringVar(&b.window, "batch-window", "24h", "--batch api: the batch's completion window")
 }
 
 // spec returns the backend spec for backend ("auto": SAM-NER when an LLM
@@ -70,6 +86,9 @@ func (l *llmFlags) spec(backend, out string) (activities.BackendSpec, error) {
 	}
 	switch backend {
 	case "rules":
+		if l.batch.mode != "" {
+			return activities.BackendSpec{}, fmt.Errorf("--batch needs the LLM backend (--backend sam and --llm-base-url)")
+		}
 		return activities.BackendSpec{Name: backend}, nil
 	case "sam":
 	default:
@@ -97,7 +116,7 @@ func (l *llmFlags) spec(backend, out string) (activities.BackendSpec, error) {
 	if len(ex) == 0 {
 		return activities.BackendSpec{}, fmt.Errorf("--llm-extractors: none given")
 	}
-	return activities.BackendSpec{
+	spec := activities.BackendSpec{
 		Name:  "sam",
 		Cache: blob.Join(out, "cache", "llm"),
 		LLM: activities.LLMConfig{
@@ -108,5 +127,18 @@ func (l *llmFlags) spec(backend, out string) (activities.BackendSpec, error) {
 			TimeoutSeconds: l.timeout.Seconds(), MaxConcurrent: l.concurrency,
 			RequestsPerMinute: l.rpm, TokensPerMinute: l.tpm, MaxRetries: l.retries, MaxReasks: l.reasks,
 		},
-	}, nil
+	}
+	if b := l.batch; b.mode != "" {
+		spec.Batch = activities.BatchConfig{
+			Mode: b.mode, Dir: b.dir, MaxRounds: b.rounds, Window: b.window,
+			PollSeconds: b.poll.Seconds(), MaxPollSeconds: b.maxPoll.Seconds(), MaxWaitSeconds: b.maxWait.Seconds(),
+		}
+		if spec.Batch.Mode == activities.BatchFiles && spec.Batch.Dir == "" {
+			spec.Batch.Dir = blob.Join(out, "exchange")
+		}
+		if err := spec.Batch.Check(spec); err != nil {
+			return activities.BackendSpec{}, fmt.Errorf("--batch: %w", err)
+		}
+	}
+	return spec, nil
 }

@@ -26,9 +26,12 @@ func (m model) Ask(ctx context.Context, p pipeline.Prompt, valid func(string) er
 	for _, lp := range resp.LogProbs {
 		ans.LogProbs = append(ans.LogProbs, pipeline.TokenLogProb(lp))
 	}
-	if errors.Is(err, llm.ErrInvalidAnswer) {
+	switch {
+	case errors.Is(err, llm.ErrInvalidAnswer):
 		// The pipeline records a never-valid answer as a failed chunk.
 		err = fmt.Errorf("%w: %w", pipeline.ErrInvalidAnswer, err)
+	case errors.Is(err, llm.ErrPending):
+		err = fmt.Errorf("%w: %w", pipeline.ErrUnanswered, err)
 	}
 	return ans, err
 }

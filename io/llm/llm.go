@@ -58,6 +58,10 @@ type Usage struct {
 	PromptTokens     int64 `json:"prompt_tokens"`
 	CompletionTokens int64 `json:"completion_tokens"`
 	CachedTokens     int64 `json:"cached_tokens"` // prompt tokens the server had cached
+	// BatchRequests counts answers bought through a batch (see Offline);
+	// BatchTokens is their part of the tokens above.
+	BatchRequests int64 `json:"batch_requests,omitempty"`
+	BatchTokens   int64 `json:"batch_tokens,omitempty"`
 }
 
 // Add adds v to u.
@@ -67,6 +71,8 @@ func (u *Usage) Add(v Usage) {
 	u.PromptTokens += v.PromptTokens
 	u.CompletionTokens += v.CompletionTokens
 	u.CachedTokens += v.CachedTokens
+	u.BatchRequests += v.BatchRequests
+	u.BatchTokens += v.BatchTokens
 }
 
 // TokenLogProb is a generated token and its log probability.
@@ -88,7 +94,11 @@ type Client struct {
 	rpm, tpm *bucket
 	fallback atomic.Bool // ModeAuto has switched to json_object
 
-	total struct{ requests, cacheHits, prompt, completion, cached atomic.Int64 }
+	total struct{ requests, cacheHits, prompt, completion, cached, batchRequests, batchTokens atomic.Int64 }
+
+	// offline, when set, makes the client answer from the cache only (see
+	// Offline).
+	offline *offline
 
 	// Replaceable in tests, to run retries and limits without waiting.
 	now    func() time.Time
@@ -139,6 +149,8 @@ func (c *Client) Usage() Usage {
 		PromptTokens:     c.total.prompt.Load(),
 		CompletionTokens: c.total.completion.Load(),
 		CachedTokens:     c.total.cached.Load(),
+		BatchRequests:    c.total.batchRequests.Load(),
+		BatchTokens:      c.total.batchTokens.Load(),
 	}
 }
 
@@ -150,6 +162,8 @@ func (c *Client) add(u *Usage, d Usage) {
 	c.total.prompt.Add(d.PromptTokens)
 	c.total.completion.Add(d.CompletionTokens)
 	c.total.cached.Add(d.CachedTokens)
+	c.total.batchRequests.Add(d.BatchRequests)
+	c.total.batchTokens.Add(d.BatchTokens)
 }
 
 // Complete asks for an answer to req that is JSON and passes valid (nil
@@ -279,6 +293,9 @@ func (c *Client) complete(ctx context.Context, req Request, valid func(string) e
 	if err != nil {
 		return Response{}, err
 	}
+	if c.offline != nil {
+		return c.answerOffline(ctx, p, key, valid, u)
+	}
 	if r, ok := c.cached(ctx, key, valid); ok {
 		c.add(u, Usage{CacheHits: 1})
 		return r, nil
@@ -288,12 +305,7 @@ func (c *Client) complete(ctx context.Context, req Request, valid func(string) e
 	var reason error
 	for n := 0; n <= c.cfg.MaxReasks; n++ {
 		if n > 0 {
-			// Show the model its answer and what is wrong with it: a
-			// pointed correction works better than asking again blind.
-			msgs = append(msgs[:len(msgs):len(msgs)],
-				openai.ChatCompletionMessage{Role: openai.ChatMessageRoleAssistant, Content: or(last, "(empty answer)")},
-				openai.ChatCompletionMessage{Role: openai.ChatMessageRoleUser, Content: fmt.Sprintf(
-					"That answer is invalid: %v. Answer again with only the corrected JSON.", reason)})
+			msgs = reask(msgs, last, reason)
 		}
 		resp, err := c.send(ctx, p, msgs, u)
 		if err != nil {
@@ -318,6 +330,15 @@ func (c *Client) complete(ctx context.Context, req Request, valid func(string) e
 		c.log.Debug("llm invalid answer", "model", p.model, "base_url", c.base, "answer", n+1, "reason", reason)
 	}
 	return Response{Content: last}, fmt.Errorf("%w after %d answers: %w", ErrInvalidAnswer, c.cfg.MaxReasks+1, reason)
+}
+
+// reask is msgs followed by the model's invalid answer and what is wrong
+// with it: a pointed correction works better than asking again blind.
+func reask(msgs []openai.ChatCompletionMessage, last string, reason error) []openai.ChatCompletionMessage {
+	return append(msgs[:len(msgs):len(msgs)],
+		openai.ChatCompletionMessage{Role: openai.ChatMessageRoleAssistant, Content: or(last, "(empty answer)")},
+		openai.ChatCompletionMessage{Role: openai.ChatMessageRoleUser, Content: fmt.Sprintf(
+			"That answer is invalid: %v. Answer again with only the corrected JSON.", reason)})
 }
 
 // check returns the answer's JSON, or why it is not acceptable.
@@ -389,31 +410,36 @@ func logProbsOf(choice openai.ChatCompletionChoice) []TokenLogProb {
 }
 
 // cached returns the cached answer for key if there is one that still
-// passes valid. Cache failures only cost a request, so they are logged,
-// not returned.
+// passes valid. The caller's check may have become stricter since the entry
+// was written; an entry it rejects is asked again.
 func (c *Client) cached(ctx context.Context, key string, valid func(string) error) (Response, bool) {
-	if c.cache == nil {
+	e, ok := c.lookup(ctx, key)
+	if !ok || (valid != nil && valid(e.Content) != nil) {
 		return Response{}, false
+	}
+	return Response{Content: e.Content, LogProbs: e.LogProbs}, true
+}
+
+// lookup returns the cache entry under key. Cache failures only cost a
+// request, so they are logged, not returned.
+func (c *Client) lookup(ctx context.Context, key string) (entry, bool) {
+	if c.cache == nil {
+		return entry{}, false
 	}
 	b, ok, err := c.cache.Get(ctx, key)
 	if err != nil {
 		c.log.Warn("llm cache read failed", "key", key, "err", err)
-		return Response{}, false
+		return entry{}, false
 	}
 	if !ok {
-		return Response{}, false
+		return entry{}, false
 	}
 	var e entry
 	if err := json.Unmarshal(b, &e); err != nil {
 		c.log.Warn("llm cache entry unreadable", "key", key, "err", err)
-		return Response{}, false
+		return entry{}, false
 	}
-	// The caller's check may have become stricter since the entry was
-	// written; an entry it rejects is asked again.
-	if valid != nil && valid(e.Content) != nil {
-		return Response{}, false
-	}
-	return Response{Content: e.Content, LogProbs: e.LogProbs}, true
+	return e, true
 }
 
 // store caches a valid answer.

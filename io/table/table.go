@@ -139,6 +139,8 @@ type Usage struct {
 	PromptTokens        int64
 	CompletionTokens    int64
 	CachedTokens        int64
+	BatchRequests       int64 // answers bought in batches
+	BatchTokens         int64 // tokens of those answers
 }
 
 // Buffering limits. Every pqarrow WriteBuffered call appends to the current
@@ -272,22 +274,25 @@ var usageCodec = &codec[Usage]{
 		field("prompt_tokens", int64Type),
 		field("completion_tokens", int64Type),
 		field("cached_tokens", int64Type),
+		field("batch_requests", int64Type),
+		field("batch_tokens", int64Type),
 	}, nil),
 	add: func(b *array.RecordBuilder, r Usage) int {
 		b.Field(0).(*array.StringBuilder).Append(r.RunID)
 		b.Field(1).(*array.StringBuilder).Append(r.DocID)
 		b.Field(2).(*array.StringBuilder).Append(r.Stage)
-		for i, v := range []int64{r.Requests, r.CacheHits, r.PromptTokens, r.CompletionTokens, r.CachedTokens} {
+		for i, v := range []int64{r.Requests, r.CacheHits, r.PromptTokens, r.CompletionTokens, r.CachedTokens, r.BatchRequests, r.BatchTokens} {
 			b.Field(3 + i).(*array.Int64Builder).Append(v)
 		}
-		return len(r.RunID) + len(r.DocID) + len(r.Stage) + 40
+		return len(r.RunID) + len(r.DocID) + len(r.Stage) + 56
 	},
 	decode: func(cols []arrow.Array, out []Usage) []Usage {
 		run, doc, stage := strs(cols[0]), strs(cols[1]), strs(cols[2])
 		req, hits, pt, ct, cached := int64s(cols[3]), int64s(cols[4]), int64s(cols[5]), int64s(cols[6]), int64s(cols[7])
+		breq, btok := int64s(cols[8]), int64s(cols[9])
 		for i := range run {
 			out = append(out, Usage{RunID: run[i], DocID: doc[i], Stage: stage[i], Requests: req[i], CacheHits: hits[i],
-				PromptTokens: pt[i], CompletionTokens: ct[i], CachedTokens: cached[i]})
+				PromptTokens: pt[i], CompletionTokens: ct[i], CachedTokens: cached[i], BatchRequests: breq[i], BatchTokens: btok[i]})
 		}
 		return out
 	},

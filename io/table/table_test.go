@@ -155,8 +155,9 @@ func TestRejectsRoundTrip(t *testing.T) {
 
 func TestUsageRoundTrip(t *testing.T) {
 	rows := []Usage{
-		{"r1", "doc-1", "discover", 2, 1, 1200, 80, 900},
-		{"r1", "doc-2", "calibrate", 0, 3, 0, 0, 0},
+		{"r1", "doc-1", "discover", 2, 1, 1200, 80, 900, 0, 0},
+		{"r1", "doc-2", "calibrate", 0, 3, 0, 0, 0, 0, 0},
+		{"r1", "doc-3", "mediate", 0, 0, 700, 40, 0, 2, 740},
 	}
 	for _, want := range [][]Usage{{}, rows} {
 		got, err := ReadUsage(open(writeAll(t, NewUsageWriter, want)))

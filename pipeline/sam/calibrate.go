@@ -99,6 +99,10 @@ func (b *Backend) labelMap(ctx context.Context) (map[string]map[pipeline.Archety
 	switch {
 	case ctx.Err() != nil:
 		return nil, ans.Usage, ctx.Err()
+	case errors.Is(err, pipeline.ErrUnanswered):
+		// Without the map every candidate list would be wrong; the stage
+		// waits for the map's answer (the next batch round) instead.
+		return nil, ans.Usage, fmt.Errorf("sam: label -> archetype map: %w", err)
 	case errors.Is(err, pipeline.ErrInvalidAnswer):
 		b.count(func(s *Stats) { s.LabelMapErrors++ })
 		b.compat = b.compatFrom(nil)

@@ -73,10 +73,14 @@ func (b *Backend) settle(ctx context.Context, stage string, calls []call, outs [
 			continue
 		}
 		what := "request failed"
-		if errors.Is(err, pipeline.ErrInvalidAnswer) {
+		switch {
+		case errors.Is(err, pipeline.ErrInvalidAnswer):
 			invalid++
 			what = "answer never validated"
-		} else {
+		case errors.Is(err, pipeline.ErrUnanswered):
+			invalid++
+			what = "no answer from the batch provider"
+		default:
 			transport++
 			if firstErr == nil {
 				firstErr = err
@@ -154,6 +158,8 @@ func (b *Backend) book(res *pipeline.Result, docs []pipeline.Document, shares []
 				PromptTokens:     u.PromptTokens - given.PromptTokens,
 				CompletionTokens: u.CompletionTokens - given.CompletionTokens,
 				CachedTokens:     u.CachedTokens - given.CachedTokens,
+				BatchRequests:    u.BatchRequests - given.BatchRequests,
+				BatchTokens:      u.BatchTokens - given.BatchTokens,
 			}
 		} else {
 			w := max(s.weight, 0)
@@ -163,6 +169,8 @@ func (b *Backend) book(res *pipeline.Result, docs []pipeline.Document, shares []
 				PromptTokens:     part(u.PromptTokens, w),
 				CompletionTokens: part(u.CompletionTokens, w),
 				CachedTokens:     part(u.CachedTokens, w),
+				BatchRequests:    part(u.BatchRequests, w),
+				BatchTokens:      part(u.BatchTokens, w),
 			}
 			given.Add(v)
 		}

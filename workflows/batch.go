@@ -1,0 +1,86 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/zeroner/zeroner/activities"
+)
+
+// SignalResume asks a job waiting for batch answers to look now instead of
+// at its next poll (`starter batch resume <job>`). AnnotateCorpus forwards
+// it to the shards in flight.
+const SignalResume = "resume"
+
+// batchRounds runs the batch rounds of a stage of a shard and returns how
+// many there were: each round prepares the requests that the response cache
+// cannot answer, submits them, waits durably for the answers (timers
+// survive worker and server restarts, for hours if need be) and collects
+// them into the cache. It stops when a round finds nothing to ask, or after
+// the configured rounds; what is then still missing fails its chunks in the
+// stage activity.
+func batchRounds(ctx workflow.Context, task activities.ShardTask, stage string) (int, error) {
+	var a *activities.Activities
+	cfg := task.Backend.Batch
+	rounds := 0
+	for r := range cfg.Rounds() {
+		bt := activities.BatchTask{ShardTask: task, Stage: stage, Round: r}
+		var p activities.BatchRound
+		if err := workflow.ExecuteActivity(ctx, a.BatchPrepare, bt).Get(ctx, &p); err != nil {
+			return rounds, err
+		}
+		if p.Requests == 0 {
+			break
+		}
+		var ref activities.BatchRef
+		if err := workflow.ExecuteActivity(withOptions(ctx, 10*time.Minute, 0), a.BatchSubmit, bt).Get(ctx, &ref); err != nil {
+			return rounds, err
+		}
+		rounds++
+		if err := waitBatch(ctx, bt, ref); err != nil {
+			return rounds, err
+		}
+		var c activities.BatchCollected
+		if err := workflow.ExecuteActivity(withOptions(ctx, 30*time.Minute, 0), a.BatchCollect, bt, ref).Get(ctx, &c); err != nil {
+			return rounds, err
+		}
+		workflow.GetLogger(ctx).Info("batch round collected", "stage", stage, "shard", task.Shard, "round", r,
+			"status", c.Status, "answered", c.Answered, "missing", c.Missing)
+	}
+	return rounds, nil
+}
+
+// waitBatch waits until the round is done: it polls with a backoff from the
+// first poll interval to the longest, and at once when a resume signal
+// arrives. A file-exchange round gives up after its longest wait (what has
+// no answer by then goes to the next round).
+func waitBatch(ctx workflow.Context, bt activities.BatchTask, ref activities.BatchRef) error {
+	var a *activities.Activities
+	cfg := bt.Backend.Batch
+	poll, longest := cfg.Poll()
+	deadline := workflow.Now(ctx).Add(cfg.MaxWait())
+	resume := workflow.GetSignalChannel(ctx, SignalResume)
+	pctx := withOptions(ctx, 2*time.Minute, 0)
+	for {
+		tctx, cancel := workflow.WithCancel(ctx)
+		sel := workflow.NewSelector(ctx)
+		sel.AddFuture(workflow.NewTimer(tctx, poll), func(workflow.Future) {})
+		sel.AddReceive(resume, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
+		sel.Select(ctx)
+		cancel()
+		var st activities.BatchStatus
+		if err := workflow.ExecuteActivity(pctx, a.BatchPoll, bt, ref).Get(ctx, &st); err != nil {
+			return err
+		}
+		if st.Done {
+			return nil
+		}
+		if bt.Backend.Batch.Mode == activities.BatchFiles && !workflow.Now(ctx).Before(deadline) {
+			workflow.GetLogger(ctx).Warn("no batch responses in time; asking again in the next round",
+				"stage", bt.Stage, "shard", bt.Shard, "round", bt.Round)
+			return nil
+		}
+		poll = min(2*poll, longest)
+	}
+}
