@@ -61,7 +61,9 @@ BIO files, with seeded noise, latency, capacity limits and injected faults.
 Any other chat request gets "{}".
 
 Endpoints: POST /v1/chat/completions, POST /v1/embeddings (deterministic unit
-vectors), GET /v1/models, GET /stats (counters as JSON).
+vectors), GET /v1/models, GET /stats (counters as JSON), and the Files and
+Batch APIs (/v1/files, /v1/batches) for batches of chat completions, done
+--batch-delay after their creation.
 
 It prints its base URL (http://HOST:PORT) on the first line of standard output;
 point zeroner's LLM base URL at it. Rates are probabilities in [0, 1].
@@ -105,6 +107,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready cha
 	fs.Float64Var(&opt.Faults.Malformed, "fault-malformed", 0, "rate per attempt: an answer that is not JSON")
 	fs.Float64Var(&opt.Faults.Truncated, "fault-truncated", 0, "rate per attempt: JSON cut short, finish reason length")
 	fs.DurationVar(&opt.Hang, "hang", time.Minute, "longest hold of a timeout fault")
+	fs.DurationVar(&opt.BatchDelay, "batch-delay", 0, "time a batch stays in progress after its creation")
+	fs.Float64Var(&opt.BatchItemFail, "batch-item-fail", 0, "rate per batch request and submission: answered with 500, in the error file")
+	fs.Float64Var(&opt.BatchExpire, "batch-expire", 0, "rate per batch submission: the batch expires with half its requests done")
 	fs.IntVar(&opt.EmbedDim, "embed-dim", 256, "embedding dimension when a request does not ask for one")
 	fs.Var(&models, "models", "model names listed by /v1/models (default llmsim)")
 	if err := fs.Parse(args); err != nil {

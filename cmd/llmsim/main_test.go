@@ -48,10 +48,13 @@ func TestRun(t *testing.T) {
 func TestHelp(t *testing.T) {
 	var out bytes.Buffer
 	err := run(context.Background(), []string{"--help"}, &out, &out, nil)
-	if err == nil || !strings.Contains(out.String(), "test double, not a") || !strings.Contains(out.String(), "-fault-429") {
+	if err == nil || !strings.Contains(out.String(), "test double, not a") || !strings.Contains(out.String(), "-fault-429") ||
+		!strings.Contains(out.String(), "-batch-delay") {
 		t.Errorf("err %v, help %s", err, out.String())
 	}
-	if err := run(context.Background(), []string{"--anchor-miss", "2"}, &out, &out, nil); err == nil {
-		t.Error("a rate of 2 is accepted")
+	for _, args := range [][]string{{"--anchor-miss", "2"}, {"--batch-expire", "2"}, {"--batch-item-fail", "-1"}} {
+		if err := run(context.Background(), args, &out, &out, nil); err == nil {
+			t.Errorf("%q is accepted", args)
+		}
 	}
 }

@@ -9,6 +9,8 @@
 // POST /v1/embeddings (deterministic unit vectors from a hash of the input),
 // POST /v1/activations (sparse latents per token, see activations.go),
 // GET /v1/models, and GET /stats (the counters as JSON).
+// POST /v1/hidden_states answers deterministic unit vectors for spans, in
+// place of an LLM's hidden states (see hidden.go).
 //
 // # Answers
 //
@@ -52,6 +54,21 @@
 // reason "length"). Every answer carries usage: prompt and completion
 // tokens estimated as bytes/4, and as cached the system message's tokens
 // when the same system message was seen before.
+//
+// # Batches
+//
+// The Files and Batch APIs (POST /v1/files, GET /v1/files/{id} and its
+// /content, POST and GET /v1/batches, GET /v1/batches/{id}, POST
+// /v1/batches/{id}/cancel; see batch.go) serve batches of chat completions.
+// Files are kept in memory. A batch does its work lazily, with no goroutine:
+// it is "validating", then "in_progress" (or "failed" when a line of its
+// input is invalid) until BatchDelay has passed since its creation by the
+// server's clock (Options.Now); the first look after that answers every
+// request as POST /v1/chat/completions would, without latency, capacity
+// limits or online faults, and writes the output and error files. Faults
+// are drawn per submission of the same input content: a request fails with
+// 500 (BatchItemFail), or the batch expires (BatchExpire) with the first
+// half of its requests answered and the rest batch_expired.
 package llmsim
 
 import (
@@ -98,6 +115,17 @@ type Options struct {
 	EmbedDim int
 	// Models are the model names listed by /v1/models. Default "llmsim".
 	Models []string
+
+	// BatchDelay is how long a batch stays in progress after its creation.
+	BatchDelay time.Duration
+	// BatchItemFail is the probability that a batch request is answered
+	// with 500 (in the error file), drawn per request and submission.
+	BatchItemFail float64
+	// BatchExpire is the probability that a batch expires, drawn per
+	// submission of the same input content.
+	BatchExpire float64
+	// Now is the server's clock for batches and files. Default time.Now.
+	Now func() time.Time
 }
 
 // Noise rates, each a probability in [0, 1].
@@ -130,6 +158,7 @@ type Stats struct {
 	PromptTokens     int64            `json:"prompt_tokens"`
 	CompletionTokens int64            `json:"completion_tokens"`
 	CachedTokens     int64            `json:"cached_tokens"`
+	Batch            BatchStats       `json:"batch"` // the Files and Batch APIs
 }
 
 // Server is the test server, an http.Handler.
@@ -171,11 +200,13 @@ func New(opt Options) (*Server, error) {
 		"timeout rate": f.Timeout, "malformed rate": f.Malformed, "truncated rate": f.Truncated} {
 		rate(name, v)
 	}
+	rate("batch item fail rate", opt.BatchItemFail)
+	rate("batch expire rate", opt.BatchExpire)
 	if sum := f.RateLimit + f.ServerError + f.Timeout + f.Malformed + f.Truncated; sum > 1+1e-9 {
 		errs = append(errs, fmt.Errorf("fault rates sum to %v > 1", sum))
 	}
-	if opt.MaxConcurrent < 0 || opt.EmbedDim < 0 || opt.TTFT < 0 || opt.PerToken < 0 {
-		errs = append(errs, errors.New("negative capacity, dimension or latency"))
+	if opt.MaxConcurrent < 0 || opt.EmbedDim < 0 || opt.TTFT < 0 || opt.PerToken < 0 || opt.BatchDelay < 0 {
+		errs = append(errs, errors.New("negative capacity, dimension, latency or batch delay"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("llmsim: %w", err)
@@ -220,7 +251,18 @@ func New(opt Options) (*Server, error) {
 	s.mux.HandleFunc("POST /v1/chat/completions", s.chatCompletions)
 	s.mux.HandleFunc("POST /v1/embeddings", s.embeddings)
 	s.mux.HandleFunc("POST /v1/activations", s.activations)
+	s.mux.HandleFunc("POST /v1/hidden_states", s.hiddenStates)
 	s.mux.HandleFunc("GET /v1/models", s.models)
+	b := newBatchAPI(s)
+	s.mux.HandleFunc("POST /v1/files", b.upload)
+	s.mux.HandleFunc("GET /v1/files", b.listFiles)
+	s.mux.HandleFunc("GET /v1/files/{id}", b.getFile)
+	s.mux.HandleFunc("DELETE /v1/files/{id}", b.deleteFile)
+	s.mux.HandleFunc("GET /v1/files/{id}/content", b.fileContent)
+	s.mux.HandleFunc("POST /v1/batches", b.create)
+	s.mux.HandleFunc("GET /v1/batches", b.list)
+	s.mux.HandleFunc("GET /v1/batches/{id}", b.retrieve)
+	s.mux.HandleFunc("POST /v1/batches/{id}/cancel", b.cancel)
 	s.mux.HandleFunc("GET /stats", s.statsHandler)
 	return s, nil
 }
