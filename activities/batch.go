@@ -219,6 +219,8 @@ func (a *Activities) BatchPrepare(ctx context.Context, t BatchTask) (BatchRound,
 // BatchSubmit sends the round's request file: as a Batch API batch, or (in
 // BatchFiles mode) nowhere, since the file is already in the exchange.
 func (a *Activities) BatchSubmit(ctx context.Context, t BatchTask) (BatchRef, error) {
+	stop := heartbeat(ctx, 5*time.Second)
+	defer stop()
 	if t.Backend.Batch.Mode == BatchFiles {
 		a.taskLog(ctx, t.Run.ID, t.Shard, t.Stage).Info("waiting for batch responses",
 			"round", t.Round, "requests", t.requestsURI(), "responses", t.responsesURI())
@@ -251,6 +253,8 @@ func (a *Activities) BatchSubmit(ctx context.Context, t BatchTask) (BatchRef, er
 // BatchPoll says whether the round is done: the batch has ended, or the
 // responses file has appeared.
 func (a *Activities) BatchPoll(ctx context.Context, t BatchTask, ref BatchRef) (BatchStatus, error) {
+	stop := heartbeat(ctx, 5*time.Second)
+	defer stop()
 	if t.Backend.Batch.Mode == BatchFiles {
 		_, err := a.store.Stat(ctx, t.responsesURI())
 		switch {
@@ -283,6 +287,8 @@ func (a *Activities) BatchCollect(ctx context.Context, t BatchTask, ref BatchRef
 		return BatchCollected{}, err
 	}
 	log := a.taskLog(ctx, t.Run.ID, t.Shard, t.Stage).With("round", t.Round)
+	stop := heartbeat(ctx, 5*time.Second)
+	defer stop()
 	c, err := a.newLLM(t.Backend)
 	if err != nil {
 		return BatchCollected{}, badInput(err)

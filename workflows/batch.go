@@ -34,7 +34,7 @@ func batchRounds(ctx workflow.Context, task activities.ShardTask, stage string) 
 			break
 		}
 		var ref activities.BatchRef
-		if err := workflow.ExecuteActivity(withOptions(ctx, 10*time.Minute, 0), a.BatchSubmit, bt).Get(ctx, &ref); err != nil {
+		if err := workflow.ExecuteActivity(withOptions(ctx, 10*time.Minute, 20*time.Second), a.BatchSubmit, bt).Get(ctx, &ref); err != nil {
 			return rounds, err
 		}
 		rounds++
@@ -42,7 +42,7 @@ func batchRounds(ctx workflow.Context, task activities.ShardTask, stage string) 
 			return rounds, err
 		}
 		var c activities.BatchCollected
-		if err := workflow.ExecuteActivity(withOptions(ctx, 30*time.Minute, 0), a.BatchCollect, bt, ref).Get(ctx, &c); err != nil {
+		if err := workflow.ExecuteActivity(withOptions(ctx, 30*time.Minute, 20*time.Second), a.BatchCollect, bt, ref).Get(ctx, &c); err != nil {
 			return rounds, err
 		}
 		workflow.GetLogger(ctx).Info("batch round collected", "stage", stage, "shard", task.Shard, "round", r,
@@ -61,7 +61,7 @@ func waitBatch(ctx workflow.Context, bt activities.BatchTask, ref activities.Bat
 	poll, longest := cfg.Poll()
 	deadline := workflow.Now(ctx).Add(cfg.MaxWait())
 	resume := workflow.GetSignalChannel(ctx, SignalResume)
-	pctx := withOptions(ctx, 2*time.Minute, 0)
+	pctx := withOptions(ctx, 2*time.Minute, 20*time.Second)
 	for {
 		tctx, cancel := workflow.WithCancel(ctx)
 		sel := workflow.NewSelector(ctx)
