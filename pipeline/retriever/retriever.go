@@ -5,6 +5,13 @@
 // neighbours between the two. An encoder makes the raw vectors, a small
 // projection head trained on a run's own silver labels makes them
 // type-aware, and package vecindex searches them.
+//
+// This package holds the method's core, all plain Go: Mark, the template
+// that shows an embeddings endpoint where a mention is; Local, a built-in
+// encoder of hashed features that needs no model; Head, the projection
+// head, with Triplets to sample its training data from silver labels;
+// DistinctDocs, which turns mention hits into documents; and, to evaluate,
+// the BM25 baseline, RPrecision and MacroAverage.
 package retriever
 
 import "context"
