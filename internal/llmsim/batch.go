@@ -651,75 +651,16 @@ func errorBody(status int, typ, msg string) map[string]any {
 	return map[string]any{"error": map[string]any{"message": msg, "type": typ, "code": status}}
 }
 
-type usage struct{ prompt, completion, cached int64 }
-
 // answerChat answers a chat completion request body as POST
 // /v1/chat/completions does, but at once, without capacity limits or
 // faults and without counting it as an online request: the HTTP status,
 // the response body and the usage of an answer.
 func (s *Server) answerChat(body []byte, created int64) (int, any, usage) {
-	var req chatRequest
-	if err := json.Unmarshal(body, &req); err != nil || len(req.Messages) == 0 {
-		return http.StatusBadRequest, errorBody(http.StatusBadRequest, "invalid_request_error",
-			fmt.Sprintf("not a chat completion request: %v", err)), usage{}
+	req, c, promptBytes, err := parseChat(body)
+	if err != nil {
+		return http.StatusBadRequest, errorBody(http.StatusBadRequest, "invalid_request_error", err.Error()), usage{}
 	}
-	var c chat
-	promptBytes := 0
-	for _, m := range req.Messages {
-		t := contentText(m.Content)
-		promptBytes += len(t)
-		switch m.Role {
-		case "system", "developer":
-			c.system += t
-		case "user":
-			if c.user == "" { // a re-ask adds corrections after the input
-				c.user = t
-			}
-		}
-	}
-	schemaName := ""
-	if rf := req.ResponseFormat; rf != nil && rf.JSONSchema != nil {
-		c.schema = rf.JSONSchema.Schema
-		schemaName = rf.JSONSchema.Name
-	}
-	c.kind = kindOf(schemaName, c.system)
 	a := s.reply(c)
-
-	u := usage{prompt: tokensOf(promptBytes), completion: tokensOf(len(a.content))}
-	if c.system != "" {
-		key := sha256.Sum256([]byte(req.Model + "\x00" + c.system))
-		s.mu.Lock()
-		if s.systems[key] {
-			u.cached = int64(len(c.system) / 4)
-		}
-		s.systems[key] = true
-		s.mu.Unlock()
-	}
-	var logprobs any
-	if req.Logprobs {
-		logprobs = map[string]any{"content": s.logprobs(a, req.TopLogprobs)}
-	}
-	model := req.Model
-	if model == "" {
-		model = s.opt.Models[0]
-	}
-	sum := sha256.Sum256(body)
-	return http.StatusOK, map[string]any{
-		"id":      "chatcmpl-" + hex.EncodeToString(sum[:12]),
-		"object":  "chat.completion",
-		"created": created,
-		"model":   model,
-		"choices": []any{map[string]any{
-			"index":         0,
-			"message":       map[string]any{"role": "assistant", "content": a.content},
-			"logprobs":      logprobs,
-			"finish_reason": "stop",
-		}},
-		"usage": map[string]any{
-			"prompt_tokens":         u.prompt,
-			"completion_tokens":     u.completion,
-			"total_tokens":          u.prompt + u.completion,
-			"prompt_tokens_details": map[string]any{"cached_tokens": u.cached},
-		},
-	}, u
+	u := s.usageOf(req.Model, c, promptBytes, a)
+	return http.StatusOK, s.completion(req, a, "stop", u, created, chatID(sha256.Sum256(body))), u
 }

@@ -81,16 +81,12 @@ func (s *Server) retryAfter(w http.ResponseWriter) {
 // tokensOf estimates tokens as bytes/4, rounded up.
 func tokensOf(n int) int64 { return int64((n + 3) / 4) }
 
-func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "invalid_request_error", "reading the body: "+err.Error())
-		return
-	}
+// parseChat reads a chat completion request body: the request, the chat
+// its answer depends on and the size of its prompt in bytes.
+func parseChat(body []byte) (chatRequest, chat, int, error) {
 	var req chatRequest
 	if err := json.Unmarshal(body, &req); err != nil || len(req.Messages) == 0 {
-		writeError(w, http.StatusBadRequest, "invalid_request_error", fmt.Sprintf("not a chat completion request: %v", err))
-		return
+		return chatRequest{}, chat{}, 0, fmt.Errorf("not a chat completion request: %v", err)
 	}
 	var c chat
 	promptBytes := 0
@@ -106,11 +102,99 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+	schemaName := ""
 	if rf := req.ResponseFormat; rf != nil && rf.JSONSchema != nil {
 		c.schema = rf.JSONSchema.Schema
-		c.kind = kindOf(rf.JSONSchema.Name, c.system)
-	} else {
-		c.kind = kindOf("", c.system)
+		schemaName = rf.JSONSchema.Name
+	}
+	c.kind = kindOf(schemaName, c.system)
+	return req, c, promptBytes, nil
+}
+
+// usage counts the tokens of one answer.
+type usage struct{ prompt, completion, cached int64 }
+
+// object is the usage object of a response.
+func (u usage) object() map[string]any {
+	return map[string]any{
+		"prompt_tokens":         u.prompt,
+		"completion_tokens":     u.completion,
+		"total_tokens":          u.prompt + u.completion,
+		"prompt_tokens_details": map[string]any{"cached_tokens": u.cached},
+	}
+}
+
+// usageOf counts the tokens of answer a to chat c of promptBytes bytes
+// asked of model.
+func (s *Server) usageOf(model string, c chat, promptBytes int, a answer) usage {
+	return usage{prompt: tokensOf(promptBytes), completion: tokensOf(len(a.content)), cached: s.cachedTokens(model, c.system)}
+}
+
+// cachedTokens gives the prompt tokens served from the cache: those of the
+// system message when the model has seen it before, as a provider's prompt
+// cache would. It marks the system message seen.
+func (s *Server) cachedTokens(model, system string) int64 {
+	if system == "" {
+		return 0
+	}
+	key := sha256.Sum256([]byte(model + "\x00" + system))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cached := int64(0)
+	if s.systems[key] {
+		cached = int64(len(system) / 4)
+	}
+	s.systems[key] = true
+	return cached
+}
+
+// chatID is the id of the answer to a body with hash sum.
+func chatID(sum [32]byte) string { return "chatcmpl-" + hex.EncodeToString(sum[:12]) }
+
+// modelName is the model a response reports: the one asked for, else the
+// first one served.
+func (s *Server) modelName(asked string) string {
+	if asked == "" {
+		return s.opt.Models[0]
+	}
+	return asked
+}
+
+// choiceLogprobs is the logprobs of a choice: nil unless req asks for them.
+func (s *Server) choiceLogprobs(req chatRequest, a answer) any {
+	if !req.Logprobs {
+		return nil
+	}
+	return map[string]any{"content": s.logprobs(a, req.TopLogprobs)}
+}
+
+// completion is the chat.completion object answering req with a.
+func (s *Server) completion(req chatRequest, a answer, finish string, u usage, created int64, id string) map[string]any {
+	return map[string]any{
+		"id":      id,
+		"object":  "chat.completion",
+		"created": created,
+		"model":   s.modelName(req.Model),
+		"choices": []any{map[string]any{
+			"index":         0,
+			"message":       map[string]any{"role": "assistant", "content": a.content},
+			"logprobs":      s.choiceLogprobs(req, a),
+			"finish_reason": finish,
+		}},
+		"usage": u.object(),
+	}
+}
+
+func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "reading the body: "+err.Error())
+		return
+	}
+	req, c, promptBytes, err := parseChat(body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request_error", err.Error())
+		return
 	}
 	s.count(func(st *Stats) { st.Requests++; st.ByKind[c.kind]++ })
 
@@ -183,37 +267,13 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	}
 
 	// Usage.
-	cached := int64(0)
-	if c.system != "" {
-		key := sha256.Sum256([]byte(req.Model + "\x00" + c.system))
-		s.mu.Lock()
-		if s.systems[key] {
-			cached = int64(len(c.system) / 4)
-		}
-		s.systems[key] = true
-		s.mu.Unlock()
-	}
-	usage := map[string]any{
-		"prompt_tokens":         tokensOf(promptBytes),
-		"completion_tokens":     tokensOf(len(a.content)),
-		"total_tokens":          tokensOf(promptBytes) + tokensOf(len(a.content)),
-		"prompt_tokens_details": map[string]any{"cached_tokens": cached},
-	}
+	u := s.usageOf(req.Model, c, promptBytes, a)
 	s.count(func(st *Stats) {
-		st.PromptTokens += tokensOf(promptBytes)
-		st.CompletionTokens += tokensOf(len(a.content))
-		st.CachedTokens += cached
+		st.PromptTokens += u.prompt
+		st.CompletionTokens += u.completion
+		st.CachedTokens += u.cached
 	})
-
-	var logprobs any
-	if req.Logprobs {
-		logprobs = map[string]any{"content": s.logprobs(a, req.TopLogprobs)}
-	}
-	model := req.Model
-	if model == "" {
-		model = s.opt.Models[0]
-	}
-	id := "chatcmpl-" + hex.EncodeToString(sum[:12])
+	id := chatID(sum)
 	created := time.Now().Unix()
 
 	// Latency.
@@ -221,35 +281,23 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.Stream {
-		s.stream(w, r, id, created, model, a, finish, logprobs, usage, req.StreamOptions != nil && req.StreamOptions.IncludeUsage)
+		s.stream(w, r, req, a, finish, u, created, id)
 		return
 	}
-	if !sleep(r, s.done, time.Duration(tokensOf(len(a.content)))*s.opt.PerToken) {
+	if !sleep(r, s.done, time.Duration(u.completion)*s.opt.PerToken) {
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"id":      id,
-		"object":  "chat.completion",
-		"created": created,
-		"model":   model,
-		"choices": []any{map[string]any{
-			"index":         0,
-			"message":       map[string]any{"role": "assistant", "content": a.content},
-			"logprobs":      logprobs,
-			"finish_reason": finish,
-		}},
-		"usage": usage,
-	})
+	writeJSON(w, http.StatusOK, s.completion(req, a, finish, u, created, id))
 }
 
 // stream writes the answer as server-sent events: the role, the content
 // after its tokens' time, the finish reason, usage if asked, [DONE].
-func (s *Server) stream(w http.ResponseWriter, r *http.Request, id string, created int64, model string,
-	a answer, finish string, logprobs, usage any, withUsage bool) {
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, req chatRequest, a answer, finish string, u usage, created int64, id string) {
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
 	fl, _ := w.(http.Flusher)
+	model := s.modelName(req.Model)
 	send := func(choices []any, extra map[string]any) {
 		ev := map[string]any{"id": id, "object": "chat.completion.chunk", "created": created, "model": model, "choices": choices}
 		for k, v := range extra {
@@ -262,13 +310,13 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, id string, creat
 		}
 	}
 	send([]any{map[string]any{"index": 0, "delta": map[string]any{"role": "assistant", "content": ""}, "finish_reason": nil}}, nil)
-	if !sleep(r, s.done, time.Duration(tokensOf(len(a.content)))*s.opt.PerToken) {
+	if !sleep(r, s.done, time.Duration(u.completion)*s.opt.PerToken) {
 		return
 	}
-	send([]any{map[string]any{"index": 0, "delta": map[string]any{"content": a.content}, "logprobs": logprobs, "finish_reason": nil}}, nil)
+	send([]any{map[string]any{"index": 0, "delta": map[string]any{"content": a.content}, "logprobs": s.choiceLogprobs(req, a), "finish_reason": nil}}, nil)
 	send([]any{map[string]any{"index": 0, "delta": map[string]any{}, "finish_reason": finish}}, nil)
-	if withUsage {
-		send([]any{}, map[string]any{"usage": usage})
+	if req.StreamOptions != nil && req.StreamOptions.IncludeUsage {
+		send([]any{}, map[string]any{"usage": u.object()})
 	}
 	fmt.Fprint(w, "data: [DONE]\n\n")
 	if fl != nil {
@@ -393,12 +441,8 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) {
 		data = append(data, map[string]any{"object": "embedding", "index": i, "embedding": emb})
 	}
 	s.count(func(st *Stats) { st.Embeddings++; st.PromptTokens += toks })
-	model := req.Model
-	if model == "" {
-		model = s.opt.Models[0]
-	}
 	writeJSON(w, http.StatusOK, map[string]any{
-		"object": "list", "data": data, "model": model,
+		"object": "list", "data": data, "model": s.modelName(req.Model),
 		"usage": map[string]any{"prompt_tokens": toks, "total_tokens": toks},
 	})
 }
