@@ -31,6 +31,16 @@ eval: build
 		--commit "$$(git rev-parse --short HEAD 2>/dev/null)$$(git diff --quiet HEAD -- 2>/dev/null || echo -dirty)" \
 		$(EVAL_FLAGS)
 
+# NER Retriever on the five CrossNER test domains: a rules run of each test
+# set, its index with the local encoder raw and with a head trained on the
+# run's labels, each label queried by its description; R-Precision per label
+# beside BM25 (report under evals/retrieval; the table in docs/RESULTS.md).
+.PHONY: retrieval-eval
+retrieval-eval: build
+	$(BIN)/starter retrieval-eval --dev --dev-db evals/temporal.db --out evals/retrieval \
+		$(foreach d,$(CROSSNER),--name crossner-$(d) --data $(DATA)/crossner/$(d)/test.txt --schema schemas/crossner-$(d).yaml) \
+		$(RETRIEVAL_FLAGS)
+
 test:
 	$(GO) test -count=1 -timeout 25m ./...
 
@@ -39,12 +49,14 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
 # Micro-benchmarks, the local job on a generated corpus of 100,000
-# documents, and the LLM backend's cost and efficiency against the LLM test
-# server (figures in docs/BENCHMARKS.md).
+# documents, the LLM backend's cost and efficiency against the LLM test
+# server, and NER Retriever's vector search on 1,000,000 random vectors
+# (figures in docs/BENCHMARKS.md).
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./pipeline/... ./io/...
 	scripts/bench.sh
 	$(GO) run ./scripts/llmbench -latency 100ms -capacities 8,64
+	$(GO) run ./scripts/annbench -n 1000000 -dim 256 -queries 1000 -k 10 -hnsw 100000
 
 # The crash matrix: kill -9 `starter run --dev` at 20+ points of a job
 # (stage starts and seeded random delays; SEED=n replays), resume, and

@@ -31,6 +31,8 @@ func Register(r interface {
 	r.RegisterWorkflow(AnnotateCorpus)
 	r.RegisterWorkflow(AnnotateShard)
 	r.RegisterWorkflow(Distill)
+	r.RegisterWorkflow(BuildIndex)
+	r.RegisterWorkflow(SearchBatch)
 }
 
 // retry is the policy of every activity: bounded, with backoff; bad input is

@@ -36,16 +36,19 @@ func Main(ctx context.Context, args []string, env Env) int {
 		return 2
 	}
 	cmds := map[string]func(context.Context, []string, Env) error{
-		"run":      runCmd,
-		"eval":     evalCmd,
-		"status":   statusCmd,
-		"worker":   workerCmd,
-		"server":   serverCmd,
-		"schedule": scheduleCmd,
-		"distill":  distillCmd,
-		"export":   exportCmd,
-		"review":   reviewCmd,
-		"batch":    batchCmd,
+		"run":            runCmd,
+		"eval":           evalCmd,
+		"status":         statusCmd,
+		"worker":         workerCmd,
+		"server":         serverCmd,
+		"schedule":       scheduleCmd,
+		"distill":        distillCmd,
+		"export":         exportCmd,
+		"review":         reviewCmd,
+		"batch":          batchCmd,
+		"index":          indexCmd,
+		"search":         searchCmd,
+		"retrieval-eval": retrievalEvalCmd,
 	}
 	name, rest := args[0], args[1:]
 	switch name {
@@ -83,6 +86,10 @@ Usage:
   starter distill --corpus URI --schema URI [--sample 0.1] [flags]
   starter export --run RUN --format bio|jsonl|parquet|neo4j|all --out DIR [flags]
   starter review [--sample N] [--out FILE] RUN
+  starter index  [--encoder local|embeddings|hidden] [--no-head] [--out DIR] [--dev] RUN
+  starter search --index DIR [-k N] [--exact] [--json] "<description>" ...
+  starter search --index DIR --batch FILE [-k N] [--dev]
+  starter retrieval-eval --data FILE --schema FILE [...] [--out DIR] [--dev]
   starter batch resume JOB        (a job in batch mode: look for answers now)
 
 Run "starter <command> --help" for a command's flags and environment.

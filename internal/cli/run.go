@@ -259,14 +259,16 @@ func (f *runFlags) open(ctx context.Context, env Env) (cl client.Client, log *sl
 // and an in-process worker over store. closeAll undoes all of it.
 func (f *runFlags) connect(ctx context.Context, env Env, store blob.Store, log *slog.Logger) (cl client.Client, closeAll func(), err error) {
 	var undo []func()
-	closeAll = func() {
+	// A local, not the named result: an error return sets that to nil
+	// before the deferred cleanup runs.
+	undoAll := func() {
 		for i := len(undo) - 1; i >= 0; i-- {
 			undo[i]()
 		}
 	}
 	defer func() {
 		if err != nil {
-			closeAll()
+			undoAll()
 		}
 	}()
 	if f.dev {
@@ -300,7 +302,7 @@ func (f *runFlags) connect(ctx context.Context, env Env, store blob.Store, log *
 		}
 		undo = append(undo, w.Stop)
 	}
-	return cl, closeAll, nil
+	return cl, undoAll, nil
 }
 
 // startJob starts the job's workflow, or attaches to it while it runs (its

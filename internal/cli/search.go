@@ -1,0 +1,281 @@
+package cli
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/zeroner/zeroner/activities"
+	"github.com/zeroner/zeroner/io/blob"
+	"github.com/zeroner/zeroner/workflows"
+)
+
+const searchHelp = `Usage: search --index URI [-k N] [flags] "<description>" ["<description>" ...]
+       search --index URI --batch FILE [-k N] [--dev] [flags]
+
+Finds the documents that mention an entity of the type each description
+describes ("sports team", "enzymes that break down starch"), in an index
+built by "starter index". The description is embedded by the index's
+encoder and head; the 4 x k nearest mentions are fetched and the first k
+distinct documents printed, best first, with their rank, id, score and text,
+the mentions found highlighted (bold on a terminal, [[...]] otherwise).
+
+Searches run in this process, exactly (blocked dot products over the shards
+in parallel), or through the approximate index when the index has one
+(--exact forces exact search). With --batch, a file of descriptions (one
+per line; blank lines and lines starting with # skipped) is answered by a
+workflow, a chunk of descriptions per activity, and the answers are written
+as JSON lines under the index folder (batches/<id>/results.jsonl). An
+embeddings or hidden-state encoder needs OPENAI_API_KEY if its server does.`
+
+type searchFlags struct {
+	sess    runFlags
+	index   string
+	run     string
+	runs    string
+	k       int
+	exact   bool
+	asJSON  bool
+	context int
+	color   string
+	batch   string
+	chunk   int
+	window  int
+}
+
+func (f *searchFlags) register(fs *flag.FlagSet, env Env) {
+	f.sess.registerSession(fs, env)
+	fs.StringVar(&f.index, "index", "", "the index `folder` (path, file:// or gs:// URI)")
+	fs.StringVar(&f.run, "run", "", "search the default index of this `run` (folder or run id) instead of --index")
+	fs.StringVar(&f.runs, "runs", "out", "output `prefix` under which a bare run id is looked up")
+	fs.IntVar(&f.k, "k", 10, "documents per description")
+	fs.BoolVar(&f.exact, "exact", false, "search every vector even when the index has an approximate index")
+	fs.BoolVar(&f.asJSON, "json", false, "print one JSON object per description (query, docs with rank, doc_id, score, text, mentions)")
+	fs.IntVar(&f.context, "context", 150, "code points of text shown each side of a document's best mention (0: the whole text)")
+	fs.StringVar(&f.color, "color", "auto", "highlight with ANSI bold: auto (on a terminal), always or never")
+	fs.StringVar(&f.batch, "batch", "", "answer the descriptions in this `file` (one per line) with a workflow")
+	fs.IntVar(&f.chunk, "chunk", 16, "--batch: descriptions per activity")
+	fs.IntVar(&f.window, "batch-window", 4, "--batch: activities at once")
+}
+
+func searchCmd(ctx context.Context, args []string, env Env) error {
+	fs := newFlagSet("search", searchHelp, env)
+	var f searchFlags
+	f.register(fs, env)
+	descs, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	switch {
+	case f.k < 1:
+		return fmt.Errorf("-k %d: want at least 1", f.k)
+	case f.batch == "" && len(descs) == 0:
+		return errors.New("give a description to search for, or --batch FILE")
+	case f.batch != "" && len(descs) > 0:
+		return errors.New("give descriptions or --batch FILE, not both")
+	case f.color != "auto" && f.color != "always" && f.color != "never":
+		return fmt.Errorf("--color %q: want auto, always or never", f.color)
+	case f.chunk < 1 || f.window < 1:
+		return errors.New("--chunk and --batch-window must be at least 1")
+	}
+	for _, d := range descs {
+		if strings.TrimSpace(d) == "" {
+			return errors.New("an empty description")
+		}
+	}
+	store, err := blob.New(ctx, blob.Options{GCSEndpoint: f.sess.gcs})
+	if err != nil {
+		return err
+	}
+	index, err := f.indexURI(ctx, store)
+	if err != nil {
+		return err
+	}
+	if f.batch != "" {
+		return f.searchBatch(ctx, env, store, index)
+	}
+	start := time.Now()
+	s, err := activities.OpenIndex(ctx, store, index, activities.SearchOptions{Exact: f.exact, APIKey: env.Getenv("OPENAI_API_KEY")})
+	if err != nil {
+		return err
+	}
+	res, err := s.Search(ctx, descs, f.k)
+	if err != nil {
+		return err
+	}
+	if f.asJSON {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetEscapeHTML(false)
+		for _, r := range res {
+			if err := enc.Encode(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	bold := f.color == "always" || (f.color == "auto" && isTerminal(env.Stdout))
+	how := "exact"
+	if s.Approximate() {
+		how = "approximate"
+	}
+	m := s.Manifest()
+	fmt.Fprintf(env.Stdout, "%d mentions of run %s, %s search, %s\n", m.Mentions, m.Run.ID, how, time.Since(start).Round(time.Millisecond))
+	for _, r := range res {
+		printResult(env.Stdout, r, f.context, bold)
+	}
+	return nil
+}
+
+// indexURI is --index, or the default index of --run.
+func (f *searchFlags) indexURI(ctx context.Context, store blob.Store) (string, error) {
+	switch {
+	case f.index != "" && f.run != "":
+		return "", errors.New("give --index or --run, not both")
+	case f.index != "":
+		u, err := blob.Normalize(f.index)
+		if err != nil {
+			return "", fmt.Errorf("--index: %w", err)
+		}
+		return strings.TrimRight(u, "/"), nil
+	case f.run != "":
+		run, err := resolveRun(ctx, store, f.run, f.runs)
+		if err != nil {
+			return "", err
+		}
+		return activities.DefaultIndexURI(run), nil
+	}
+	return "", errors.New("--index is required (or --run)")
+}
+
+// printResult prints one description's documents.
+func printResult(w io.Writer, r activities.SearchResult, context int, bold bool) {
+	fmt.Fprintf(w, "\n%q: %d documents\n", r.Query, len(r.Docs))
+	for _, d := range r.Docs {
+		fmt.Fprintf(w, "%3d. %s  %.3f\n", d.Rank, d.DocID, d.Score)
+		fmt.Fprintf(w, "     %s\n", highlight(d.Text, d.Mentions, context, bold))
+		var ms []string
+		for _, m := range d.Mentions {
+			ms = append(ms, fmt.Sprintf("%s (%s, %.3f)", m.Text, m.Label, m.Score))
+		}
+		fmt.Fprintf(w, "     mentions: %s\n", strings.Join(ms, "; "))
+	}
+}
+
+// highlight marks the mentions in the text: the whole text, or context code
+// points each side of the best (first) mention, with the mentions that fit.
+// Overlapping mentions are marked once, the first by position.
+func highlight(text string, ms []activities.MentionHit, context int, bold bool) string {
+	rs := []rune(text)
+	lo, hi := 0, len(rs)
+	if context > 0 && len(ms) > 0 {
+		best := ms[0]
+		lo = max(0, int(best.Start)-context)
+		hi = min(len(rs), int(best.End)+context)
+	}
+	spans := slices.Clone(ms)
+	slices.SortFunc(spans, func(a, b activities.MentionHit) int { return int(a.Start - b.Start) })
+	open, closeMark := "[[", "]]"
+	if bold {
+		open, closeMark = "\x1b[1m", "\x1b[0m"
+	}
+	var b strings.Builder
+	if lo > 0 {
+		b.WriteString("…")
+	}
+	at := lo
+	for _, m := range spans {
+		s, e := int(m.Start), int(m.End)
+		if s < at || e > hi || s >= e || e > len(rs) {
+			continue // overlaps one marked, or outside the window
+		}
+		b.WriteString(oneLine(string(rs[at:s])))
+		b.WriteString(open)
+		b.WriteString(oneLine(string(rs[s:e])))
+		b.WriteString(closeMark)
+		at = e
+	}
+	b.WriteString(oneLine(string(rs[at:hi])))
+	if hi < len(rs) {
+		b.WriteString("…")
+	}
+	return b.String()
+}
+
+// oneLine folds line breaks, so a document prints as one paragraph.
+func oneLine(s string) string {
+	return strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s)
+}
+
+// searchBatch uploads the descriptions file into the index folder and
+// answers it with the SearchBatch workflow.
+func (f *searchFlags) searchBatch(ctx context.Context, env Env, store blob.Store, index string) error {
+	data, err := os.ReadFile(f.batch)
+	if err != nil {
+		return fmt.Errorf("--batch: %w", err)
+	}
+	n := len(activities.ParseQueries(data))
+	if n == 0 {
+		return fmt.Errorf("--batch %s: no descriptions", f.batch)
+	}
+	if _, err := activities.ReadIndexManifest(ctx, store, index); err != nil {
+		return fmt.Errorf("index %s: %w", index, err)
+	}
+	// The batch is named by what decides its answers, so the same command
+	// re-attaches to it or finds it done.
+	h := sha256.New()
+	fmt.Fprintf(h, "%d %v\x00", f.k, f.exact)
+	h.Write(data)
+	batch := hex.EncodeToString(h.Sum(nil))[:12]
+	dir, err := activities.BatchDir(index, batch)
+	if err != nil {
+		return err
+	}
+	if err := store.Create(ctx, activities.BatchQueries(dir), blob.WriteBytes(data)); err != nil && !blob.IsExist(err) {
+		return err
+	}
+	log, err := f.sess.logs.logger(env.Stderr)
+	if err != nil {
+		return err
+	}
+	if err := f.sess.devAvailable(env); err != nil {
+		return err
+	}
+	cl, closeAll, err := f.sess.connect(ctx, env, store, log)
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	in := activities.SearchBatchInput{Index: index, Batch: batch, K: f.k, Exact: f.exact, Chunk: f.chunk, Window: f.window}
+	start := time.Now()
+	wr, err := cl.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       workflows.SearchBatchWorkflowID(index, batch),
+		TaskQueue:                f.sess.conn.taskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+	}, workflows.SearchBatch, in)
+	if err != nil {
+		return fmt.Errorf("start batch search: %w", err)
+	}
+	fmt.Fprintf(env.Stdout, "batch %s: %d descriptions, workflow %s\n", batch, n, wr.GetID())
+	if f.sess.detach {
+		return nil
+	}
+	var sum activities.SearchBatchSummary
+	if err := wr.Get(ctx, &sum); err != nil {
+		return fmt.Errorf("batch search failed: %s", rootCause(err))
+	}
+	fmt.Fprintf(env.Stdout, "answered %d descriptions in %s\n  results  %s\n", sum.Queries, time.Since(start).Round(time.Millisecond), sum.Results)
+	return nil
+}

@@ -1,0 +1,261 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/zeroner/zeroner/activities"
+	"github.com/zeroner/zeroner/io/blob"
+	"github.com/zeroner/zeroner/io/table"
+)
+
+// tinyIndex writes a finished run of a few sentences and builds its index
+// (local encoder, a small head) by calling the index activities in order,
+// as the workflow does. It returns the output prefix, the run and the index.
+func tinyIndex(t *testing.T) (string, activities.Run, string) {
+	t.Helper()
+	ctx := context.Background()
+	out := t.TempDir()
+	root, err := blob.Normalize(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := blob.NewFile()
+	run := activities.Run{ID: "tiny-1", URI: blob.Join(root, "runs", "tiny-1")}
+	type m struct{ text, label string }
+	sentences := []struct {
+		text string
+		ms   []m
+	}{
+		{"The Falcons beat the Rovers in the league match.", []m{{"Falcons", "team"}, {"Rovers", "team"}}},
+		{"Ada Lovelace said the report was late.", []m{{"Ada Lovelace", "person"}}},
+		{"She moved from Lyon to Porto last year.", []m{{"Lyon", "city"}, {"Porto", "city"}}},
+		{"The Harriers lost to the Wanderers in the cup.", []m{{"Harriers", "team"}, {"Wanderers", "team"}}},
+		{"Grace Hopper flew to Leeds to watch the Dynamo.", []m{{"Grace Hopper", "person"}, {"Leeds", "city"}, {"Dynamo", "team"}}},
+		{"Alan Turing moved to Bremen.", []m{{"Alan Turing", "person"}, {"Bremen", "city"}}},
+	}
+	var docs []table.Document
+	var ms []table.Mention
+	for i, s := range sentences {
+		id := "s" + string(rune('0'+i))
+		docs = append(docs, table.Document{DocID: id, Text: s.text})
+		for _, x := range s.ms {
+			start := strings.Index(s.text, x.text) // ASCII: bytes are code points
+			ms = append(ms, table.Mention{RunID: run.ID, DocID: id, Start: int64(start), End: int64(start + len(x.text)),
+				Text: x.text, Label: x.label, Score: 1})
+		}
+	}
+	write := func(uri string, f func(io.Writer) error) {
+		if err := store.Create(ctx, uri, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(run.Documents(0), func(w io.Writer) error {
+		tw := table.NewDocumentWriter(w)
+		if err := tw.Write(docs); err != nil {
+			return err
+		}
+		return tw.Close()
+	})
+	write(run.Mentions(0), func(w io.Writer) error {
+		tw := table.NewMentionWriter(w)
+		if err := tw.Write(ms); err != nil {
+			return err
+		}
+		return tw.Close()
+	})
+	schema := "name: tiny\nlabels:\n  - name: team\n    description: A sports team.\n  - name: city\n    description: A city.\n  - name: person\n    description: A person.\n"
+	write(run.Schema(), blob.WriteBytes([]byte(schema)))
+	write(run.Summary(), blob.WriteBytes([]byte("{}")))
+
+	a := activities.New(store, nil, activities.Options{})
+	index := activities.DefaultIndexURI(run)
+	cfg := activities.IndexConfig{Run: run, Index: index, Encoder: activities.EncoderSpec{Kind: "local", Dim: 128},
+		Head: activities.HeadSpec{Hidden: 32, Out: 32, Seed: 3}, Approx: activities.ApproxSpec{Min: -1}, ShardRows: 5}
+	p, err := a.PlanIndex(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for shard := range p.Shards {
+		if _, err := a.EncodeIndexShard(ctx, activities.IndexShardTask{Index: index, Shard: shard}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := a.TrainIndexHead(ctx, index); err != nil {
+		t.Fatal(err)
+	}
+	for shard := range p.Shards {
+		if _, err := a.ProjectIndexShard(ctx, activities.IndexShardTask{Index: index, Shard: shard}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := a.FinalizeIndex(ctx, activities.FinalizeIndexInput{Index: index}); err != nil {
+		t.Fatal(err)
+	}
+	return out, run, index
+}
+
+func runMain(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var o, e bytes.Buffer
+	code = Main(context.Background(), args, Env{Stdout: &o, Stderr: &e, Getenv: func(string) string { return "" }})
+	return o.String(), e.String(), code
+}
+
+func TestSearchCommand(t *testing.T) {
+	out, run, index := tinyIndex(t)
+
+	// Flags after the description, as users type them.
+	stdout, stderr, code := runMain(t, "search", "A sports team.", "--index", index, "-k", "2", "--color", "never")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, `"A sports team.": 2 documents`) || !strings.Contains(stdout, "  1. ") || !strings.Contains(stdout, "  2. ") {
+		t.Fatalf("stdout:\n%s", stdout)
+	}
+	// The mentions found are highlighted, and only team mentions rank.
+	if !strings.Contains(stdout, "[[") || strings.Contains(stdout, "\x1b[1m") {
+		t.Errorf("want [[...]] highlights and no ANSI off a terminal:\n%s", stdout)
+	}
+	if strings.Contains(stdout, "  3. ") {
+		t.Errorf("-k 2 printed a third document:\n%s", stdout)
+	}
+
+	// JSON, one object per description, the run found by id.
+	stdout, stderr, code = runMain(t, "search", "--run", run.ID, "--runs", out, "--json", "-k", "3", "A sports team.", "A city.")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var res []activities.SearchResult
+	dec := json.NewDecoder(strings.NewReader(stdout))
+	for dec.More() {
+		var r activities.SearchResult
+		if err := dec.Decode(&r); err != nil {
+			t.Fatal(err)
+		}
+		res = append(res, r)
+	}
+	if len(res) != 2 || res[0].Query != "A sports team." || res[1].Query != "A city." {
+		t.Fatalf("results %+v", res)
+	}
+	for i, want := range []string{"team", "city"} {
+		r := res[i]
+		if len(r.Docs) != 3 {
+			t.Fatalf("%q: %d documents, want 3", r.Query, len(r.Docs))
+		}
+		if !slices.ContainsFunc(r.Docs[0].Mentions, func(m activities.MentionHit) bool { return m.Label == want }) {
+			t.Errorf("%q: best document %+v has no %s mention", r.Query, r.Docs[0], want)
+		}
+	}
+
+	// Exact search is forced the same way; ANSI bold on demand.
+	stdout, _, code = runMain(t, "search", "--index", index, "--exact", "--color", "always", "A city.")
+	if code != 0 || !strings.Contains(stdout, "\x1b[1m") {
+		t.Errorf("--color always: exit %d, no ANSI bold:\n%s", code, stdout)
+	}
+}
+
+func TestSearchCommandErrors(t *testing.T) {
+	_, _, index := tinyIndex(t)
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no description", []string{"--index", index}, "give a description"},
+		{"no index", []string{"sports team"}, "--index is required"},
+		{"bad k", []string{"--index", index, "-k", "0", "x"}, "-k 0"},
+		{"index and run", []string{"--index", index, "--run", "r", "x"}, "not both"},
+		{"missing index", []string{"--index", filepath.Join(t.TempDir(), "none"), "x"}, "no index at"},
+		{"batch and descriptions", []string{"--index", index, "--batch", "f.txt", "x"}, "not both"},
+		{"bad color", []string{"--index", index, "--color", "pink", "x"}, "--color"},
+		{"empty description", []string{"--index", index, " "}, "empty description"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, stderr, code := runMain(t, append([]string{"search"}, tt.args...)...)
+			if code == 0 || !strings.Contains(stderr, tt.want) {
+				t.Errorf("exit %d, stderr %q; want an error with %q", code, stderr, tt.want)
+			}
+		})
+	}
+}
+
+func TestHighlight(t *testing.T) {
+	text := "Zürich and Genève beat Lyon."
+	ms := []activities.MentionHit{{Start: 11, End: 17, Text: "Genève"}, {Start: 0, End: 6, Text: "Zürich"}, {Start: 2, End: 8}}
+	tests := []struct {
+		name    string
+		context int
+		bold    bool
+		want    string
+	}{
+		{"whole text, overlaps marked once", 0, false, "[[Zürich]] and [[Genève]] beat Lyon."},
+		{"window around the best mention", 4, false, "…and [[Genève]] bea…"},
+		{"bold", 0, true, "\x1b[1mZürich\x1b[0m and \x1b[1mGenève\x1b[0m beat Lyon."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := highlight(text, ms, tt.context, tt.bold); got != tt.want {
+				t.Errorf("highlight = %q, want %q", got, tt.want)
+			}
+		})
+	}
+	if got := highlight("a\nb", nil, 0, false); got != "a b" {
+		t.Errorf("line breaks: %q", got)
+	}
+}
+
+func TestParseInterleaved(t *testing.T) {
+	tests := []struct {
+		args    []string
+		wantPos []string
+		wantK   int
+	}{
+		{[]string{"sports team", "-k", "5"}, []string{"sports team"}, 5},
+		{[]string{"-k", "3", "a", "b"}, []string{"a", "b"}, 3},
+		{[]string{"a", "-k", "4", "b"}, []string{"a", "b"}, 4},
+		{[]string{"-k", "2", "--", "-k"}, []string{"-k"}, 2},
+		{nil, nil, 10},
+	}
+	for _, tt := range tests {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		k := fs.Int("k", 10, "")
+		pos, err := parseInterleaved(fs, tt.args)
+		if err != nil || !slices.Equal(pos, tt.wantPos) || *k != tt.wantK {
+			t.Errorf("parseInterleaved(%q) = %q, k %d, %v; want %q, k %d", tt.args, pos, *k, err, tt.wantPos, tt.wantK)
+		}
+	}
+}
+
+func TestSearchBatchNeedsTemporal(t *testing.T) {
+	_, _, index := tinyIndex(t)
+	file := filepath.Join(t.TempDir(), "types.txt")
+	if err := os.WriteFile(file, []byte("# none\n\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := runMain(t, "search", "--index", index, "--batch", file); code == 0 || !strings.Contains(stderr, "no descriptions") {
+		t.Errorf("empty batch: exit %d, %q", code, stderr)
+	}
+	if err := os.WriteFile(file, []byte("sports team\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// --dev without a server in this build: the batch is written, the
+	// workflow cannot start.
+	_, stderr, code := runMain(t, "search", "--index", index, "--batch", file, "--dev")
+	if code == 0 || !strings.Contains(stderr, "--dev is not available") {
+		t.Errorf("batch --dev without a dev server: exit %d, %q", code, stderr)
+	}
+	objs, err := blob.NewFile().List(context.Background(), index+"/batches/")
+	if err != nil || len(objs) != 1 || !strings.HasSuffix(objs[0].URI, "/queries.txt") {
+		t.Errorf("batch folder: %v, %v; want its queries.txt", objs, err)
+	}
+}
