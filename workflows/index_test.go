@@ -3,7 +3,10 @@ package workflows
 import (
 	"bufio"
 	"context"
+	"fmt"
+	"io"
 	"log/slog"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,8 +22,10 @@ import (
 
 	"github.com/zeroner/zeroner/activities"
 	"github.com/zeroner/zeroner/internal/dataset"
+	"github.com/zeroner/zeroner/internal/llmsim"
 	"github.com/zeroner/zeroner/io/blob"
 	"github.com/zeroner/zeroner/io/corpus"
+	"github.com/zeroner/zeroner/io/table"
 	"github.com/zeroner/zeroner/pipeline/retriever"
 )
 
@@ -251,6 +256,62 @@ func TestRunIndexSearchCrossNER(t *testing.T) {
 	}
 }
 
+// The remote encoders through the same workflow, against the LLM test
+// server's /v1/embeddings and /v1/hidden_states (a test double: its vectors
+// carry no type, so only the plumbing is checked): every mention gets a
+// vector of the server's width, the index records the encoder, and a search
+// embeds the query through the same endpoint and returns documents.
+func TestBuildIndexRemoteEncoders(t *testing.T) {
+	sim, err := llmsim.New(llmsim.Options{EmbedDim: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(sim)
+	t.Cleanup(func() { sim.Close(); hs.Close() })
+
+	store := blob.NewFile()
+	root, err := blob.Normalize(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := activities.New(store, nil, activities.Options{})
+	run := activities.Run{ID: "r1", URI: blob.Join(root, "runs", "r1")}
+	docs, n := writeTinyRun(t, store, run)
+	for _, enc := range []activities.EncoderSpec{
+		{Kind: "embeddings", URL: hs.URL + "/v1", Model: "llmsim"},
+		{Kind: "hidden", URL: hs.URL, Model: "llmsim", Layer: 17},
+	} {
+		t.Run(enc.Kind, func(t *testing.T) {
+			icfg := activities.IndexConfig{Run: run, Index: blob.Join(root, "idx-"+enc.Kind), Encoder: enc,
+				Head: activities.HeadSpec{Skip: true}, Approx: activities.ApproxSpec{Min: -1}, ShardRows: 2, Window: 2}
+			env := newTestEnv()
+			env.RegisterActivity(a)
+			env.ExecuteWorkflow(BuildIndex, icfg)
+			if err := env.GetWorkflowError(); err != nil {
+				t.Fatal(err)
+			}
+			var isum activities.IndexSummary
+			if err := env.GetWorkflowResult(&isum); err != nil {
+				t.Fatal(err)
+			}
+			if isum.Mentions != int64(n) || isum.Dim != 64 {
+				t.Fatalf("summary %+v: want %d mentions of width 64", isum, n)
+			}
+			s, err := activities.OpenIndex(context.Background(), store, icfg.Index, activities.SearchOptions{Exact: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := s.Search(context.Background(), []string{"political party"}, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res[0].Docs) != 2 || !docs[res[0].Docs[0].DocID] {
+				t.Errorf("search: %+v", res[0].Docs)
+			}
+		})
+	}
+}
+
 // firstSentences copies the first n sentences of a CrossNER BIO file to dst
 // and returns each sentence's gold labels by the document id the BIO reader
 // gives it.
@@ -290,4 +351,58 @@ func firstSentences(t *testing.T, src, dst string, n int) map[string]map[string]
 		t.Fatal(err)
 	}
 	return gold
+}
+
+// writeTinyRun writes a finished run of four documents and their mentions
+// under run, and returns the document ids and the mention count.
+func writeTinyRun(t *testing.T, store blob.Store, run activities.Run) (map[string]bool, int) {
+	t.Helper()
+	ctx := context.Background()
+	texts := []string{
+		"The Labour Party won the election in Leeds.",
+		"Angela Merkel led the Christian Democratic Union.",
+		"The Green Party campaigned in Bremen.",
+		"Voters in Porto backed the Socialist Party.",
+	}
+	spans := [][]string{{"Labour Party", "Leeds"}, {"Angela Merkel", "Christian Democratic Union"}, {"Green Party", "Bremen"}, {"Porto", "Socialist Party"}}
+	docs := make(map[string]bool)
+	var drows []table.Document
+	var mrows []table.Mention
+	for i, text := range texts {
+		id := fmt.Sprintf("d%d", i)
+		docs[id] = true
+		drows = append(drows, table.Document{DocID: id, Text: text, Source: "tiny"})
+		for _, sp := range spans[i] {
+			start := len([]rune(text[:strings.Index(text, sp)]))
+			mrows = append(mrows, table.Mention{RunID: run.ID, DocID: id, Start: int64(start), End: int64(start + len([]rune(sp))),
+				Text: sp, Label: "politicalparty", Score: 1})
+		}
+	}
+	write := func(uri string, fn func(w io.Writer) error) {
+		if err := store.Create(ctx, uri, fn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(run.Documents(0), func(w io.Writer) error {
+		tw := table.NewDocumentWriter(w)
+		if err := tw.Write(drows); err != nil {
+			return err
+		}
+		return tw.Close()
+	})
+	write(run.Mentions(0), func(w io.Writer) error {
+		tw := table.NewMentionWriter(w)
+		if err := tw.Write(mrows); err != nil {
+			return err
+		}
+		return tw.Close()
+	})
+	schema, err := os.ReadFile(filepath.Join("..", "schemas", "crossner-politics.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for uri, data := range map[string][]byte{run.Schema(): schema, run.Summary(): []byte(`{"run_id":"r1"}`), run.DocumentIndex(): []byte(`{"shards":1}`)} {
+		write(uri, blob.WriteBytes(data))
+	}
+	return docs, len(mrows)
 }
