@@ -39,3 +39,18 @@ awk -v s="$start" -v e="$end" -v d="$DOCS" -v b="$bytes" -v r="$rss" -v c="$(npr
   t = e - s
   printf "\ndistill job: %d documents, %.1f MB in %.1f s: %.0f documents/s, %.2f MB/s, peak RSS %s MiB (%d cores)\n", d, b/1e6, t, d/t, b/1e6/t, r, c
 }'
+
+# NER Retriever: index the mentions of one corpus file (a tenth of the
+# corpus) with the local encoder and the projection head, then search it.
+rm -rf "$dir/iout" "$dir/itemporal.db"*
+part=$(ls "$corpus"/*.jsonl | head -1)
+bin/starter run --dev --dev-db "$dir/itemporal.db" --corpus "$part" \
+  --schema schemas/crossner-politics.yaml --out "$dir/iout" \
+  --shard-size "$SHARD" --window "$WINDOW" --job ibench > "$dir/irun.log"
+run=$(ls "$dir/iout/runs" | head -1)
+/usr/bin/time -f 'index: %e s wall, peak RSS %M KiB' \
+  bin/starter index --dev --dev-db "$dir/itemporal.db" --runs "$dir/iout" --approx-min 100000 "$run" 2>&1 | tee "$dir/index.log"
+for mode in --exact ""; do
+  /usr/bin/time -f "search ${mode:-(approximate)}: %e s wall (opening the index included), peak RSS %M KiB" \
+    bin/starter search --runs "$dir/iout" --run "$run" $mode -k 10 "political party" "a city" > /dev/null
+done
