@@ -32,7 +32,10 @@ type BatchConfig struct {
 	// shard uses <Dir>/<run id>/<stage>/shard-NNNNN/round-R/.
 	Dir string `json:"dir,omitempty"`
 	// MaxRounds bounds the submissions of a stage of a shard: the first
-	// and the re-submissions of what failed, expired or is missing.
+	// and the re-submissions of what failed, expired or is missing, and
+	// re-asks of invalid answers (calibrate needs the label map's answer
+	// before its own requests: with two re-asks, six rounds in the worst
+	// case).
 	MaxRounds int `json:"max_rounds,omitempty"`
 	// PollSeconds is the first wait before asking whether a round is
 	// done; it doubles up to MaxPollSeconds.
@@ -47,7 +50,7 @@ type BatchConfig struct {
 
 // Defaults of BatchConfig.
 const (
-	DefaultBatchRounds  = 4
+	DefaultBatchRounds  = 6
 	DefaultBatchPoll    = 30 * time.Second
 	DefaultBatchMaxPoll = 10 * time.Minute
 	DefaultBatchMaxWait = 48 * time.Hour

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -72,7 +73,7 @@ func NewEncoder(ctx context.Context, spec EncoderSpec, apiKey string) (retriever
 	switch spec.Kind {
 	case "", "local":
 		if spec.Dim < 0 {
-			return nil, fmt.Errorf("local encoder: negative dimension %d", spec.Dim)
+			return nil, badInput(fmt.Errorf("local encoder: negative dimension %d", spec.Dim))
 		}
 		return retriever.NewLocal(spec.Dim), nil
 	case "embeddings":
@@ -82,7 +83,7 @@ func NewEncoder(ctx context.Context, spec EncoderSpec, apiKey string) (retriever
 		return embed.NewHidden(ctx, embed.HiddenConfig{BaseURL: spec.URL, APIKey: apiKey, Model: spec.Model,
 			Layer: spec.Layer, Dim: spec.Dim, Window: spec.Window, MaxConcurrent: spec.MaxConcurrent})
 	}
-	return nil, fmt.Errorf("unknown encoder %q: want local, embeddings or hidden", spec.Kind)
+	return nil, badInput(fmt.Errorf("unknown encoder %q: want local, embeddings or hidden", spec.Kind))
 }
 
 // HeadSpec shapes the projection head and its training. Zero values take
@@ -259,9 +260,11 @@ func (a *Activities) PlanIndex(ctx context.Context, cfg IndexConfig) (_ IndexPla
 	}
 	stop := heartbeat(ctx, 5*time.Second)
 	defer stop()
+	// Not bad input as such: a remote encoder's constructor asks its
+	// server, which may be down for a while. NewEncoder marks its own.
 	enc, err := NewEncoder(ctx, cfg.Encoder, a.apiKey)
 	if err != nil {
-		return IndexPlan{}, badInput(err)
+		return IndexPlan{}, err
 	}
 
 	// Which documents shard holds each document: mentions name documents
@@ -307,7 +310,7 @@ func (a *Activities) PlanIndex(ctx context.Context, cfg IndexConfig) (_ IndexPla
 				p.Labels[m.Label]++
 			}
 			in := IndexShardInput{Mentions: uri, Lo: lo, Hi: hi}
-			for _, s := range slices.Sorted(mapKeys(need)) {
+			for _, s := range slices.Sorted(maps.Keys(need)) {
 				in.Docs = append(in.Docs, docShards[s])
 			}
 			p.Shards = append(p.Shards, in)
@@ -322,16 +325,6 @@ func (a *Activities) PlanIndex(ctx context.Context, cfg IndexConfig) (_ IndexPla
 	}
 	log.Info("planned index", "shards", len(p.Shards), "mentions", p.Mentions, "encoder", p.Encoder)
 	return p.summary(), nil
-}
-
-func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
-	return func(yield func(K) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 func (a *Activities) readIndexPlan(ctx context.Context, index string) (indexPlan, error) {
@@ -392,9 +385,11 @@ func (a *Activities) EncodeIndexShard(ctx context.Context, t IndexShardTask) (In
 	if err != nil {
 		return IndexShardStats{}, err
 	}
+	// Not bad input as such: a remote encoder's constructor asks its
+	// server, which may be down for a while. NewEncoder marks its own.
 	enc, err := NewEncoder(ctx, p.Config.Encoder, a.apiKey)
 	if err != nil {
-		return IndexShardStats{}, badInput(err)
+		return IndexShardStats{}, err
 	}
 	if enc.Name() != p.Encoder {
 		return IndexShardStats{}, badInput(fmt.Errorf("the encoder is now %s, the index was planned with %s", enc.Name(), p.Encoder))
@@ -409,7 +404,7 @@ func (a *Activities) EncodeIndexShard(ctx context.Context, t IndexShardTask) (In
 		vecs, err := enc.Mentions(ctx, batch)
 		if err != nil {
 			err = fmt.Errorf("encode shard %d of %s: %w", t.Shard, t.Index, err)
-			if p.Config.Encoder.Kind == "local" {
+			if k := p.Config.Encoder.Kind; k == "" || k == "local" {
 				err = badInput(err) // a local encoder fails only on bad spans
 			}
 			return IndexShardStats{}, err
@@ -492,17 +487,15 @@ func (a *Activities) TrainIndexHead(ctx context.Context, index string) (HeadStat
 	stop := heartbeat(ctx, 5*time.Second)
 	defer stop()
 	start := time.Now()
-	data, err := blob.ReadAll(ctx, a.store, p.Config.Run.Schema())
+	schema, err := a.schema(ctx, p.Config.Run)
 	if err != nil {
 		return HeadStats{}, err
 	}
-	schema, err := pipeline.ParseSchema(data)
-	if err != nil {
-		return HeadStats{}, badInput(fmt.Errorf("schema %s: %w", p.Config.Run.Schema(), err))
-	}
+	// Not bad input as such: a remote encoder's constructor asks its
+	// server, which may be down for a while. NewEncoder marks its own.
 	enc, err := NewEncoder(ctx, p.Config.Encoder, a.apiKey)
 	if err != nil {
-		return HeadStats{}, badInput(err)
+		return HeadStats{}, err
 	}
 	// Each label is an anchor twice: by its description, which is how the
 	// schema's labels are queried, and by its name, so that the head also
@@ -555,14 +548,14 @@ func (a *Activities) TrainIndexHead(ctx context.Context, index string) (HeadStat
 				s = &bestK{k: per}
 				samples[r.Label] = s
 			}
-			s.add(ranked{score: scores[r.MentionID], h: hashID(r.MentionID), vec: r.Vector})
+			s.add(ranked{score: scores[r.MentionID], h: hashID(sampleKey(r.MentionID)), vec: r.Vector})
 		}
 	}
 	var (
 		vecs   [][]float32
 		labels []string
 	)
-	for _, l := range slices.Sorted(mapKeys(samples)) {
+	for _, l := range slices.Sorted(maps.Keys(samples)) {
 		for _, it := range samples[l].sorted() {
 			vecs = append(vecs, it.vec)
 			labels = append(labels, l)
@@ -628,6 +621,13 @@ func labelName(l *pipeline.Label) string {
 	return strings.Join(strings.FieldsFunc(l.Name, func(r rune) bool { return r == '_' || r == '-' }), " ")
 }
 
+// sampleKey is the part of a mention id that ties are broken by: without
+// the folders of the document's URI, so that the head trained on a corpus
+// does not depend on where the corpus lives.
+func sampleKey(mentionID string) string {
+	return mentionID[strings.LastIndexByte(mentionID, '/')+1:]
+}
+
 func hashID(s string) uint64 {
 	h := fnv.New64a()
 	h.Write([]byte(s))
@@ -665,12 +665,17 @@ func (h *rankHeap) Pop() any {
 	return x
 }
 
+// add offers r. A kept vector is copied: the rows of a vector table share
+// one backing array per batch, and keeping a slice of it would keep the
+// whole batch alive.
 func (b *bestK) add(r ranked) {
 	if len(b.items) < b.k {
+		r.vec = slices.Clone(r.vec)
 		heap.Push(&b.items, r)
 		return
 	}
 	if r.before(b.items[0]) {
+		r.vec = slices.Clone(r.vec)
 		b.items[0] = r
 		heap.Fix(&b.items, 0)
 	}
@@ -760,14 +765,14 @@ func (a *Activities) readVectors(ctx context.Context, uri string) ([]table.Vecto
 }
 
 func readVectors(ctx context.Context, store blob.Store, uri string) ([]table.Vector, int, error) {
-	r, err := store.OpenAt(ctx, uri)
+	var dim int
+	rows, err := readTable(ctx, store, uri, func(r blob.ReaderAt) ([]table.Vector, error) {
+		rows, d, err := table.ReadVectors(r)
+		dim = d
+		return rows, err
+	})
 	if err != nil {
 		return nil, 0, err
-	}
-	defer r.Close()
-	rows, dim, err := table.ReadVectors(r)
-	if err != nil {
-		return nil, 0, badInput(fmt.Errorf("read %s: %w", uri, err))
 	}
 	return rows, dim, nil
 }

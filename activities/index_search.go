@@ -1,13 +1,12 @@
 package activities
 
 import (
-	"bufio"
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"regexp"
 	"runtime"
 	"slices"
@@ -143,7 +142,7 @@ func (a *Activities) FinalizeIndex(ctx context.Context, in FinalizeIndexInput) (
 		m.Shards = append(m.Shards, IndexShardInfo{File: ShardFile(shard), Rows: n, Docs: sin.Docs})
 	}
 	spec := p.Config.Approx
-	if min := cmp.Or(spec.Min, DefaultApproxMin); min >= 0 && m.Mentions >= min {
+	if least := cmp.Or(spec.Min, DefaultApproxMin); least >= 0 && m.Mentions >= least {
 		info, err := a.buildApprox(ctx, dir, m, spec)
 		if err != nil {
 			return IndexSummary{}, err
@@ -272,7 +271,7 @@ func OpenIndex(ctx context.Context, store blob.Store, index string, opt SearchOp
 		return nil, err
 	}
 	if enc.Name() != m.RawEncoder {
-		return nil, fmt.Errorf("index %s was built with encoder %s, this one is %s", index, m.RawEncoder, enc.Name())
+		return nil, badInput(fmt.Errorf("index %s was built with encoder %s, this one is %s", index, m.RawEncoder, enc.Name()))
 	}
 	dir := IndexDir(index)
 	if m.Head != "" {
@@ -402,7 +401,7 @@ func (s *Searcher) SearchEach(ctx context.Context, descs []string, ks []int) ([]
 			}
 		}
 	}
-	if err := s.readTexts(ctx, slices.Sorted(mapKeys(docShards)), want); err != nil {
+	if err := s.readTexts(ctx, slices.Sorted(maps.Keys(docShards)), want); err != nil {
 		return nil, err
 	}
 	for i := range out {
@@ -438,7 +437,9 @@ func (s *Searcher) readTexts(ctx context.Context, shards []string, want map[stri
 func (s *Searcher) exactHits(ctx context.Context, qs [][]float32, fetch []int) ([][]hitRow, error) {
 	most := slices.Max(fetch)
 	per := make([][][]hitRow, len(s.m.Shards)) // [shard][query]
-	workers := min(cmp.Or(s.opt.Workers, runtime.GOMAXPROCS(0)), len(s.m.Shards))
+	// At least one: with none, the loop below would wait forever to hand
+	// out the first shard.
+	workers := max(1, min(cmp.Or(s.opt.Workers, runtime.GOMAXPROCS(0)), len(s.m.Shards)))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -619,10 +620,8 @@ func batchPart(batchDir string, chunk int) string {
 // starting with # are skipped.
 func ParseQueries(data []byte) []string {
 	var out []string
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		l := strings.TrimSpace(sc.Text())
+	for l := range strings.Lines(string(data)) {
+		l = strings.TrimSpace(l)
 		if l != "" && !strings.HasPrefix(l, "#") {
 			out = append(out, l)
 		}
@@ -683,7 +682,7 @@ func (a *Activities) SearchChunk(ctx context.Context, t SearchChunkTask) (int, e
 	defer stop()
 	s, err := OpenIndex(ctx, a.store, t.Batch.Index, SearchOptions{Exact: t.Batch.Exact, APIKey: a.apiKey})
 	if err != nil {
-		return 0, badInput(err)
+		return 0, err // storage and the encoder's server may recover; permanent errors are marked below them
 	}
 	res, err := s.Search(ctx, qs[lo:hi], t.Batch.K)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/zeroner/zeroner/io/blob"
 	"github.com/zeroner/zeroner/io/table"
@@ -241,6 +242,28 @@ func TestIndexBuildAndSearch(t *testing.T) {
 		}
 	}
 
+	// A negative worker count searches with one worker rather than none.
+	s, err := OpenIndex(ctx, store, cfg.Index, SearchOptions{Exact: true, Workers: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan []SearchResult, 1)
+	go func() {
+		res, err := s.Search(ctx, descs[:1], 10)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- res
+	}()
+	select {
+	case res := <-done:
+		if len(res) != 1 || len(res[0].Docs) == 0 || res[0].Docs[0].DocID != exact[0].Docs[0].DocID {
+			t.Errorf("search with Workers -1: %+v, want exact search's top %s", res, exact[0].Docs[0].DocID)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("search with Workers -1 hangs")
+	}
+
 	// Done: every step returns at once, and another configuration is
 	// refused rather than mixed in.
 	before, err := store.Stat(ctx, IndexDir(cfg.Index).Shard(0))
@@ -364,4 +387,70 @@ func TestSearchBatchActivities(t *testing.T) {
 		t.Error("a batch with no queries file: no error")
 	}
 	_ = labels
+}
+
+func TestBestK(t *testing.T) {
+	tests := []struct {
+		name string
+		k    int
+		in   []ranked
+		want []uint64 // hashes of the items kept, best first
+	}{
+		{"fewer than k", 3, []ranked{{score: 1, h: 2}, {score: 2, h: 1}}, []uint64{1, 2}},
+		{"best scores", 2, []ranked{{score: 1, h: 1}, {score: 3, h: 2}, {score: 2, h: 3}, {score: 0, h: 4}}, []uint64{2, 3}},
+		{"ties to the lower hash", 2, []ranked{{score: 1, h: 9}, {score: 1, h: 5}, {score: 1, h: 7}}, []uint64{5, 7}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// The vectors are views of one backing array, as a vector
+			// table's rows are.
+			backing := make([]float32, len(tt.in))
+			b := &bestK{k: tt.k}
+			for i, r := range tt.in {
+				backing[i] = float32(r.h)
+				r.vec = backing[i : i+1 : i+1]
+				b.add(r)
+			}
+			clear(backing)
+			got := b.sorted()
+			if len(got) != len(tt.want) {
+				t.Fatalf("kept %d items, want %d", len(got), len(tt.want))
+			}
+			for i, r := range got {
+				if r.h != tt.want[i] {
+					t.Errorf("item %d has hash %d, want %d", i, r.h, tt.want[i])
+				}
+				if r.vec[0] != float32(r.h) {
+					t.Errorf("item %d: vector %v changed with the caller's array: not copied", i, r.vec)
+				}
+			}
+		})
+	}
+}
+
+func TestParseQueries(t *testing.T) {
+	long := strings.Repeat("very long description ", 60_000) // over a megabyte
+	tests := []struct {
+		name, in string
+		want     []string
+	}{
+		{"lines", "sports team\n  city \n", []string{"sports team", "city"}},
+		{"blank and comments", "\n# a comment\nperson\n\n#another\n", []string{"person"}},
+		{"CRLF, no final newline", "a\r\nb", []string{"a", "b"}},
+		{"a line over a megabyte", long + "\nperson\n", []string{strings.TrimSpace(long), "person"}},
+		{"empty", "", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := ParseQueries([]byte(tt.in))
+			if len(got) != len(tt.want) {
+				t.Fatalf("%d queries, want %d", len(got), len(tt.want))
+			}
+			for i := range got {
+				if got[i] != tt.want[i] {
+					t.Errorf("query %d is %.40q, want %.40q", i, got[i], tt.want[i])
+				}
+			}
+		})
+	}
 }

@@ -50,26 +50,13 @@ func BuildIndex(ctx workflow.Context, cfg activities.IndexConfig) (activities.In
 	p.Shards, p.Mentions = plan.Shards, plan.Mentions
 	window := max(cfg.Window, 1)
 
-	// eachShard runs step on every shard, window at a time, and returns
-	// the first failure once none is in flight.
+	// eachShard runs step on every shard, window at a time, counting the
+	// shards done.
+	actx := withOptions(ctx, 2*time.Hour, time.Minute)
 	eachShard := func(step any, done *int) error {
-		actx := withOptions(ctx, 2*time.Hour, time.Minute)
-		var first error
-		next := 0
-		all := func(int) bool { return true }
-		stop := func() bool { return first != nil }
-		slide(ctx, &next, plan.Shards, window, all, stop, func(shard int) workflow.Future {
+		return slideAll(ctx, plan.Shards, window, "shard", func(shard int) workflow.Future {
 			return workflow.ExecuteActivity(actx, step, activities.IndexShardTask{Index: cfg.Index, Shard: shard})
-		}, func(shard int, f workflow.Future) {
-			if err := f.Get(ctx, nil); err != nil {
-				if first == nil {
-					first = fmt.Errorf("shard %d: %w", shard, err)
-				}
-				return
-			}
-			*done++
-		})
-		return first
+		}, func(int) { *done++ })
 	}
 
 	p.Phase = "encode"
@@ -118,23 +105,36 @@ func SearchBatch(ctx workflow.Context, in activities.SearchBatchInput) (activiti
 		return activities.SearchBatchSummary{}, fmt.Errorf("plan: %w", err)
 	}
 	actx := withOptions(ctx, 2*time.Hour, time.Minute)
-	var first error
-	next := 0
-	all := func(int) bool { return true }
-	stop := func() bool { return first != nil }
-	slide(ctx, &next, plan.Chunks, max(in.Window, 1), all, stop, func(chunk int) workflow.Future {
+	err := slideAll(ctx, plan.Chunks, max(in.Window, 1), "chunk", func(chunk int) workflow.Future {
 		return workflow.ExecuteActivity(actx, a.SearchChunk, activities.SearchChunkTask{Batch: plan.Batch, Chunk: chunk})
-	}, func(chunk int, f workflow.Future) {
-		if err := f.Get(ctx, nil); err != nil && first == nil {
-			first = fmt.Errorf("chunk %d: %w", chunk, err)
-		}
-	})
-	if first != nil {
-		return activities.SearchBatchSummary{}, first
+	}, func(int) {})
+	if err != nil {
+		return activities.SearchBatchSummary{}, err
 	}
 	var sum activities.SearchBatchSummary
 	if err := workflow.ExecuteActivity(withOptions(ctx, time.Hour, time.Minute), a.MergeSearchBatch, plan).Get(ctx, &sum); err != nil {
 		return activities.SearchBatchSummary{}, fmt.Errorf("merge: %w", err)
 	}
 	return sum, nil
+}
+
+// slideAll runs start(i) for every i in [0, n), window at a time, and calls
+// done(i) for each that succeeds. After the first failure it starts no
+// more, and once none is in flight it returns that failure, naming the
+// item as what and its number.
+func slideAll(ctx workflow.Context, n, window int, what string, start func(i int) workflow.Future, done func(i int)) error {
+	var first error
+	next := 0
+	all := func(int) bool { return true }
+	stop := func() bool { return first != nil }
+	slide(ctx, &next, n, window, all, stop, start, func(i int, f workflow.Future) {
+		if err := f.Get(ctx, nil); err != nil {
+			if first == nil {
+				first = fmt.Errorf("%s %d: %w", what, i, err)
+			}
+			return
+		}
+		done(i)
+	})
+	return first
 }

@@ -222,8 +222,10 @@ func TestRunIndexSearchCrossNER(t *testing.T) {
 	// Over the slice, each label queried by a short description finds the
 	// sentences holding a gold entity of it (R-Precision, R their number)
 	// far more often than chance; politician less so than the others, as
-	// the rules backend also labels places politician, and the head
-	// learns from its labels.
+	// the rules backend also labels places politician and the head learns
+	// its labels. (The head's training sample does not depend on where the
+	// corpus lives, so these figures do not change with the temporary
+	// folder: 0.41, 0.87, 0.93.)
 	for _, tc := range []struct {
 		label, query string
 		times        float64

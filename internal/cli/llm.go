@@ -67,7 +67,7 @@ func (l *llmFlags) register(fs *flag.FlagSet, env Env) {
 	b := &l.batch
 	fs.StringVar(&b.mode, "batch", "", "send the model's requests in batches: api (OpenAI Batch API at --llm-base-url) or files (a file exchange under --batch-dir); empty: online")
 	fs.StringVar(&b.dir, "batch-dir", "", "exchange `URI` prefix of --batch files (default <out>/exchange)")
-	fs.IntVar(&b.rounds, "batch-rounds", 4, "batch submissions per stage and shard at most: the first and the re-submissions of what failed, expired or is missing")
+	fs.IntVar(&b.rounds, "batch-rounds", 6, "batch submissions per stage and shard at most: the first and the re-submissions of what failed, expired or is missing")
 	fs.DurationVar(&b.poll, "batch-poll", 30*time.Second, "first wait before asking whether a batch is done (doubles up to --batch-max-poll)")
 	fs.DurationVar(&b.maxPoll, "batch-max-poll", 10*time.Minute, "longest wait between two polls")
 	fs.DurationVar(&b.maxWait, "batch-max-wait", 48*time.Hour, "--batch files: how long a round waits for its responses file before asking again")

@@ -134,7 +134,8 @@ func retrievalEvalCmd(ctx context.Context, args []string, env Env) error {
 			return fmt.Errorf("data set %s: %w", ds.name, err)
 		}
 	}
-	if _, err := f.index.spec(); err != nil {
+	enc, err := f.index.spec()
+	if err != nil {
 		return err
 	}
 	cl, log, store, closeAll, err := f.run.open(ctx, env)
@@ -143,7 +144,6 @@ func retrievalEvalCmd(ctx context.Context, args []string, env Env) error {
 	}
 	defer closeAll()
 
-	enc, _ := f.index.spec()
 	rep := RetrievalReport{Created: time.Now().UTC(), Commit: buildCommit(), Backend: backendName(cfgs[0].Backend), Encoder: enc.Kind,
 		Macro: make(map[string]float64)}
 	for i, ds := range sets {
@@ -340,7 +340,7 @@ func writeRetrievalMarkdown(w io.Writer, rep RetrievalReport) error {
 			fmt.Fprintf(&b, " Head: %d triplets from %d silver mentions, loss %.3f -> %.3f.", h.Triplets, h.Mentions, h.LossStart, h.LossEnd)
 		}
 		fmt.Fprintf(&b, " Index build: raw %.1fs, head %.1fs.\n\n", d.Build["raw"], d.Build["head"])
-		fmt.Fprintln(&b, "| label | R | local raw | local + head | BM25 | reach |")
+		fmt.Fprintf(&b, "| label | R | %s raw | %s + head | BM25 | reach |\n", rep.Encoder, rep.Encoder)
 		fmt.Fprintln(&b, "|---|---:|---:|---:|---:|---:|")
 		for _, l := range d.Labels {
 			fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %s |\n", l.Label, l.Relevant, pct(l.Scores["raw"]), pct(l.Scores["head"]),
@@ -350,8 +350,8 @@ func writeRetrievalMarkdown(w io.Writer, rep RetrievalReport) error {
 			pct(d.Macro["bm25"]), pct(d.Macro["reach"]))
 	}
 	if len(rep.Datasets) > 1 {
-		fmt.Fprintf(&b, "\n## Average over the data sets\n\n| local raw | local + head | BM25 | reach |\n|---:|---:|---:|---:|\n| %s | %s | %s | %s |\n",
-			pct(rep.Macro["raw"]), pct(rep.Macro["head"]), pct(rep.Macro["bm25"]), pct(rep.Macro["reach"]))
+		fmt.Fprintf(&b, "\n## Average over the data sets\n\n| %s raw | %s + head | BM25 | reach |\n|---:|---:|---:|---:|\n| %s | %s | %s | %s |\n",
+			rep.Encoder, rep.Encoder, pct(rep.Macro["raw"]), pct(rep.Macro["head"]), pct(rep.Macro["bm25"]), pct(rep.Macro["reach"]))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -35,7 +35,7 @@
 //   - Errors are any status but 200, with a body {"error": {"message":
 //     "..."}} or plain text. 400 means the request is wrong and is not
 //     retried; 408, 429 and 5xx are retried with backoff (Retry-After, in
-//     seconds, is honoured).
+//     seconds, is honoured up to the client's longest backoff).
 //
 // Hidden sends up to Batch texts per request and groups the mentions of one
 // text into one input, so a text is run once however many mentions it has.
@@ -49,6 +49,7 @@
 package embed
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -108,8 +109,8 @@ func (r Retry) withDefaults() (Retry, error) {
 	case r.MaxRetries < 0:
 		r.MaxRetries = 0
 	}
-	r.BackoffBase = or(r.BackoffBase, DefaultBackoffBase)
-	r.BackoffMax = max(or(r.BackoffMax, DefaultBackoffMax), r.BackoffBase)
+	r.BackoffBase = cmp.Or(r.BackoffBase, DefaultBackoffBase)
+	r.BackoffMax = max(cmp.Or(r.BackoffMax, DefaultBackoffMax), r.BackoffBase)
 	return r, nil
 }
 
@@ -327,14 +328,6 @@ func checkURL(s string) (*url.URL, error) {
 	u.RawQuery, u.Fragment, u.RawPath = "", "", ""
 	u.Path = strings.TrimRight(u.Path, "/")
 	return u, nil
-}
-
-func or[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 // unique lists the distinct strings of ins in first-seen order, and for

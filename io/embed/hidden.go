@@ -115,9 +115,9 @@ func NewHidden(ctx context.Context, cfg HiddenConfig) (*Hidden, error) {
 	if cfg.Layer < 0 || cfg.Dim < 0 || cfg.Window < 0 || cfg.Batch < 0 || cfg.MaxConcurrent < 0 || cfg.Timeout < 0 {
 		return nil, errors.New("embed hidden: negative layer, dim, window, batch, concurrency or timeout")
 	}
-	cfg.Batch = or(cfg.Batch, DefaultHiddenBatch)
-	cfg.MaxConcurrent = or(cfg.MaxConcurrent, DefaultMaxConcurrent)
-	cfg.Timeout = or(cfg.Timeout, DefaultTimeout)
+	cfg.Batch = cmp.Or(cfg.Batch, DefaultHiddenBatch)
+	cfg.MaxConcurrent = cmp.Or(cfg.MaxConcurrent, DefaultMaxConcurrent)
+	cfg.Timeout = cmp.Or(cfg.Timeout, DefaultTimeout)
 	if cfg.Retry, err = cfg.Retry.withDefaults(); err != nil {
 		return nil, fmt.Errorf("embed hidden: %w", err)
 	}
@@ -148,7 +148,7 @@ func NewHidden(ctx context.Context, cfg HiddenConfig) (*Hidden, error) {
 // Name is "hidden:MODEL:LLAYER:dDIM:wWINDOW", with "default" for a model
 // or layer left to the server and "wall" for whole texts.
 func (h *Hidden) Name() string {
-	model, layer, w := or(h.cfg.Model, "default"), "default", "all"
+	model, layer, w := cmp.Or(h.cfg.Model, "default"), "default", "all"
 	if h.cfg.Layer > 0 {
 		layer = strconv.Itoa(h.cfg.Layer)
 	}

@@ -1,6 +1,7 @@
 package embed
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -104,10 +105,10 @@ func (c OpenAIConfig) withDefaults() (OpenAIConfig, error) {
 	if c.QueryTemplate != "" && !strings.Contains(c.QueryTemplate, "{}") {
 		return c, fmt.Errorf("query template %q has no {}", c.QueryTemplate)
 	}
-	c.Window = or(c.Window, DefaultWindow)
-	c.Batch = or(c.Batch, DefaultOpenAIBatch)
-	c.MaxConcurrent = or(c.MaxConcurrent, DefaultMaxConcurrent)
-	c.Timeout = or(c.Timeout, DefaultTimeout)
+	c.Window = cmp.Or(c.Window, DefaultWindow)
+	c.Batch = cmp.Or(c.Batch, DefaultOpenAIBatch)
+	c.MaxConcurrent = cmp.Or(c.MaxConcurrent, DefaultMaxConcurrent)
+	c.Timeout = cmp.Or(c.Timeout, DefaultTimeout)
 	c.Retry, err = c.Retry.withDefaults()
 	return c, err
 }

@@ -201,9 +201,9 @@ type BatchError struct {
 
 // ParseBatchResults reads an output or error file. A line that is not a
 // result is skipped and reported in bad, so one broken line loses nothing
-// else.
+// else; a line too long to read ends the file and is reported too.
 func ParseBatchResults(data []byte) (results []BatchResult, bad []error) {
-	_ = eachLine(data, func(n int, line []byte) error {
+	err := eachLine(data, func(n int, line []byte) error {
 		var r BatchResult
 		if err := json.Unmarshal(line, &r); err != nil {
 			bad = append(bad, fmt.Errorf("line %d: %w", n, err))
@@ -216,6 +216,9 @@ func ParseBatchResults(data []byte) (results []BatchResult, bad []error) {
 		results = append(results, r)
 		return nil
 	})
+	if err != nil { // the callback never fails: the scanner did
+		bad = append(bad, err)
+	}
 	return results, bad
 }
 

@@ -173,6 +173,9 @@ type codec[T any] struct {
 	add func(b *array.RecordBuilder, row T) int
 	// decode appends the rows of cols (in schema order) to out.
 	decode func(cols []arrow.Array, out []T) []T
+	// optional are columns added after files were written without them:
+	// such a file reads them as nulls (zeros).
+	optional map[string]bool
 }
 
 var documentCodec = &codec[Document]{
@@ -277,6 +280,8 @@ var usageCodec = &codec[Usage]{
 		field("batch_requests", int64Type),
 		field("batch_tokens", int64Type),
 	}, nil),
+	// Added with batch mode; ledgers of runs started before it lack them.
+	optional: map[string]bool{"batch_requests": true, "batch_tokens": true},
 	add: func(b *array.RecordBuilder, r Usage) int {
 		b.Field(0).(*array.StringBuilder).Append(r.RunID)
 		b.Field(1).(*array.StringBuilder).Append(r.DocID)
@@ -498,7 +503,7 @@ func readRows[T any](c *codec[T], r sizedReaderAt) ([]T, error) {
 	if err != nil {
 		return nil, err
 	}
-	leaves, err := checkSchema(fr, c.schema)
+	leaves, err := checkSchema(fr, c.schema, c.optional)
 	if err != nil {
 		return nil, err
 	}
@@ -530,6 +535,11 @@ func readRowGroup[T any](c *codec[T], fr *pqarrow.FileReader, rg int, leaves []i
 		rec := rr.Record()
 		for i, f := range c.schema.Fields() {
 			idx := rec.Schema().FieldIndices(f.Name)
+			if len(idx) == 0 && c.optional[f.Name] {
+				cols[i] = array.MakeArrayOfNull(memory.DefaultAllocator, f.Type, int(rec.NumRows()))
+				defer cols[i].Release()
+				continue
+			}
 			if len(idx) == 0 {
 				return out, fmt.Errorf("missing column %q", f.Name)
 			}
@@ -548,7 +558,7 @@ func readRowGroup[T any](c *codec[T], fr *pqarrow.FileReader, rg int, leaves []i
 
 // checkSchema checks that the file has every column of want with a
 // compatible type and returns the Parquet leaf indices to read them.
-func checkSchema(fr *pqarrow.FileReader, want *arrow.Schema) ([]int, error) {
+func checkSchema(fr *pqarrow.FileReader, want *arrow.Schema, optional map[string]bool) ([]int, error) {
 	got, err := fr.Schema()
 	if err != nil {
 		return nil, err
@@ -556,6 +566,9 @@ func checkSchema(fr *pqarrow.FileReader, want *arrow.Schema) ([]int, error) {
 	var leaves []int
 	for _, f := range want.Fields() {
 		idx := got.FieldIndices(f.Name)
+		if len(idx) == 0 && optional[f.Name] {
+			continue
+		}
 		if len(idx) == 0 {
 			return nil, fmt.Errorf("missing column %q", f.Name)
 		}

@@ -41,8 +41,8 @@ type BM25Options struct {
 // NewBM25 indexes the texts; Search returns indexes into them.
 func NewBM25(docs []string, opt BM25Options) *BM25 {
 	m := &BM25{
-		k1:       cmp0(opt.K1, 1.2),
-		b:        max(cmp0(opt.B, 0.75), 0),
+		k1:       cmp.Or(opt.K1, 1.2),
+		b:        max(cmp.Or(opt.B, 0.75), 0),
 		keepStop: opt.KeepStopWords,
 		postings: map[string][]posting{},
 		lens:     make([]int32, len(docs)),

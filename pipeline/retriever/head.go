@@ -1,6 +1,7 @@
 package retriever
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -72,7 +73,7 @@ func NewHead(in int, opt HeadOptions) *Head {
 	if in <= 0 || opt.Hidden < 0 || opt.Out < 0 {
 		panic(fmt.Sprintf("retriever: NewHead: bad dimensions %d, %d, %d", in, opt.Hidden, opt.Out))
 	}
-	h := newHead(in, cmp0(opt.Hidden, DefaultHidden), cmp0(opt.Out, DefaultOut))
+	h := newHead(in, cmp.Or(opt.Hidden, DefaultHidden), cmp.Or(opt.Out, DefaultOut))
 	switch {
 	case opt.Dropout < 0:
 		h.dropout = 0
@@ -81,7 +82,7 @@ func NewHead(in int, opt HeadOptions) *Head {
 	default:
 		h.dropout = float32(opt.Dropout)
 	}
-	h.margin = float32(cmp0(opt.Margin, DefaultMargin))
+	h.margin = float32(cmp.Or(opt.Margin, DefaultMargin))
 	r := rand.New(rand.NewPCG(opt.Seed, 0x6865616420696e69)) // "head ini"
 	sd := math.Sqrt(2 / float64(h.in))
 	for i := range h.p.w1 {
@@ -96,14 +97,6 @@ func NewHead(in int, opt HeadOptions) *Head {
 
 func newHead(in, hidden, out int) *Head {
 	return &Head{in: in, hidden: hidden, out: out, p: newParams(in, hidden, out)}
-}
-
-// cmp0 returns v, or def when v is zero.
-func cmp0[T int | float64](v, def T) T {
-	if v == 0 {
-		return def
-	}
-	return v
 }
 
 // In, Hidden and Out are the head's widths.

@@ -95,10 +95,10 @@ func (h *Head) TrainContext(ctx context.Context, ts []Triplet, opt TrainOptions)
 	if err := h.checkTriplets(opt.Validation); err != nil {
 		return TrainStats{}, fmt.Errorf("train head: validation %w", err)
 	}
-	epochs := cmp0(opt.Epochs, DefaultEpochs)
-	size := cmp0(opt.BatchSize, DefaultBatchSize)
-	lr := float32(cmp0(opt.LearningRate, DefaultLearningRate))
-	workers := cmp0(opt.Workers, runtime.GOMAXPROCS(0))
+	epochs := cmp.Or(opt.Epochs, DefaultEpochs)
+	size := cmp.Or(opt.BatchSize, DefaultBatchSize)
+	lr := float32(cmp.Or(opt.LearningRate, DefaultLearningRate))
+	workers := cmp.Or(opt.Workers, runtime.GOMAXPROCS(0))
 	rng := rand.New(rand.NewPCG(opt.Seed, 0x747261696e696e67)) // "training"
 
 	st := TrainStats{Triplets: len(ts)}

@@ -55,9 +55,9 @@ func Triplets(queries map[string][]float32, vecs [][]float32, labels []string, o
 			panic(fmt.Sprintf("retriever: Triplets: query %q has %d dimensions, the vectors %d", l, len(q), len(vecs[0])))
 		}
 	}
-	nPos := cmp0(opt.Positives, DefaultPositives)
-	nNeg := cmp0(opt.Negatives, DefaultNegatives)
-	nHard := max(cmp0(opt.Hard, DefaultHard), 0)
+	nPos := cmp.Or(opt.Positives, DefaultPositives)
+	nNeg := cmp.Or(opt.Negatives, DefaultNegatives)
+	nHard := max(cmp.Or(opt.Hard, DefaultHard), 0)
 
 	byLabel := map[string][]int{}
 	labelled := 0

@@ -328,7 +328,10 @@ func vmHWM() string {
 	for _, line := range strings.Split(string(b), "\n") {
 		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
 			f := strings.Fields(v) // "123456 kB"
-			if kb, err := strconv.ParseUint(f[0], 10, 64); err == nil && len(f) == 2 {
+			if len(f) != 2 {
+				break
+			}
+			if kb, err := strconv.ParseUint(f[0], 10, 64); err == nil {
 				return mib(kb << 10)
 			}
 		}
