@@ -35,7 +35,8 @@
 //   - Errors are any status but 200, with a body {"error": {"message":
 //     "..."}} or plain text. 400 means the request is wrong and is not
 //     retried; 408, 429 and 5xx are retried with backoff (Retry-After, in
-//     seconds, is honoured up to the client's longest backoff).
+//     seconds or as an HTTP date, is honoured up to the client's longest
+//     backoff).
 //
 // Hidden sends up to Batch texts per request and groups the mentions of one
 // text into one input, so a text is run once however many mentions it has.
@@ -54,20 +55,12 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"io"
 	"math"
-	"math/rand/v2"
-	"net"
-	"net/http"
-	"net/url"
-	"strings"
 	"sync"
-	"syscall"
 	"time"
 	"unicode"
 
-	openai "github.com/sashabaranov/go-openai"
-
+	"github.com/zeroner/zeroner/internal/apiclient"
 	"github.com/zeroner/zeroner/pipeline/retriever"
 )
 
@@ -81,8 +74,6 @@ const (
 	DefaultBackoffBase   = 250 * time.Millisecond
 	DefaultBackoffMax    = 10 * time.Second
 	DefaultTimeout       = 2 * time.Minute
-
-	redacted = "[REDACTED]"
 )
 
 // markVersion names the way mentions are marked (retriever.Mark); change it
@@ -118,34 +109,27 @@ func (r Retry) withDefaults() (Retry, error) {
 func (r Retry) do(ctx context.Context, f func(context.Context) error) error {
 	for n := 0; ; n++ {
 		err := f(ctx)
-		if err == nil || n >= r.MaxRetries || !retryable(err) || ctx.Err() != nil {
+		if err == nil || n >= r.MaxRetries || !apiclient.Retryable(err) || ctx.Err() != nil {
 			return err
 		}
-		d := r.BackoffBase
-		for i := 0; i < n && d < r.BackoffMax; i++ {
-			d *= 2
-		}
-		d = rand.N(min(d, r.BackoffMax) + 1)
+		d := apiclient.Backoff(n, r.BackoffBase, r.BackoffMax, apiclient.FullJitter)
 		var se *statusError
-		if errors.As(err, &se) && se.retryAfter > 0 {
-			d = min(se.retryAfter, r.BackoffMax)
+		if errors.As(err, &se) && se.waitGiven {
+			d = min(se.wait, r.BackoffMax)
 		}
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if apiclient.Sleep(ctx, d) != nil {
 			return err
-		case <-t.C:
 		}
 	}
 }
 
 // statusError is an HTTP answer other than 200.
 type statusError struct {
-	code       int
-	status     string
-	msg        string
-	retryAfter time.Duration
+	code      int
+	status    string
+	msg       string
+	wait      time.Duration // its Retry-After, if waitGiven
+	waitGiven bool
 }
 
 func (e *statusError) Error() string {
@@ -155,32 +139,8 @@ func (e *statusError) Error() string {
 	return e.status + ": " + e.msg
 }
 
-// statusCode returns the HTTP status of a failed request, or 0.
-func statusCode(err error) int {
-	var se *statusError
-	if errors.As(err, &se) {
-		return se.code
-	}
-	var apiErr *openai.APIError
-	if errors.As(err, &apiErr) {
-		return apiErr.HTTPStatusCode
-	}
-	var reqErr *openai.RequestError
-	if errors.As(err, &reqErr) {
-		return reqErr.HTTPStatusCode
-	}
-	return 0
-}
-
-// retryable reports whether a failed request may succeed if sent again.
-func retryable(err error) bool {
-	if c := statusCode(err); c != 0 {
-		return c == http.StatusTooManyRequests || c == http.StatusRequestTimeout || c >= 500
-	}
-	var netErr net.Error
-	return errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE)
-}
+// HTTPStatus lets apiclient.StatusOf see the status.
+func (e *statusError) HTTPStatus() int { return e.code }
 
 // limiter bounds requests in flight across all calls of an encoder.
 type limiter chan struct{}
@@ -291,43 +251,6 @@ func shortHash(s string) string {
 	h := fnv.New32a()
 	h.Write([]byte(s))
 	return fmt.Sprintf("%08x", h.Sum32())
-}
-
-// redactURL hides a password in a URL's user info.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
-	}
-	return u.Redacted()
-}
-
-// redactedError is an error with the API key cut out of its text, in case
-// a server echoes it back.
-type redactedError struct {
-	err error
-	key string
-}
-
-func (e *redactedError) Error() string { return strings.ReplaceAll(e.err.Error(), e.key, redacted) }
-func (e *redactedError) Unwrap() error { return e.err }
-
-func redact(err error, key string) error {
-	if err == nil || key == "" {
-		return err
-	}
-	return &redactedError{err: err, key: key}
-}
-
-// checkURL checks that s is an http(s) URL with a host.
-func checkURL(s string) (*url.URL, error) {
-	u, err := url.Parse(strings.TrimSpace(s))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("base URL %q: want http(s)://host[:port][/path]", redactURL(s))
-	}
-	u.RawQuery, u.Fragment, u.RawPath = "", "", ""
-	u.Path = strings.TrimRight(u.Path, "/")
-	return u, nil
 }
 
 // unique lists the distinct strings of ins in first-seen order, and for

@@ -164,22 +164,32 @@ func TestParallelStopsAtFirstError(t *testing.T) {
 }
 
 func TestRetry(t *testing.T) {
+	// slow would run past the test's deadline if it backed off at all.
+	slow := Retry{MaxRetries: 1, BackoffBase: time.Hour, BackoffMax: time.Hour}
 	for _, tc := range []struct {
 		name  string
+		retry Retry   // fastRetry if zero
 		errs  []error // returned by successive calls; nil after
 		calls int
 		ok    bool
 	}{
-		{"500 then success", []error{&statusError{code: 500}}, 2, true},
-		{"429 with Retry-After", []error{&statusError{code: 429, retryAfter: time.Millisecond}}, 2, true},
-		{"400 is final", []error{&statusError{code: 400}}, 1, false},
-		{"retries run out", []error{&statusError{code: 503}, &statusError{code: 503}, &statusError{code: 503}, &statusError{code: 503}}, 4, false},
-		{"broken connection", []error{io.ErrUnexpectedEOF}, 2, true},
-		{"other errors are final", []error{errors.New("bad answer")}, 1, false},
+		{"500 then success", Retry{}, []error{&statusError{code: 500}}, 2, true},
+		{"429 with Retry-After", Retry{}, []error{&statusError{code: 429, wait: time.Millisecond, waitGiven: true}}, 2, true},
+		{"400 is final", Retry{}, []error{&statusError{code: 400}}, 1, false},
+		{"retries run out", Retry{}, []error{&statusError{code: 503}, &statusError{code: 503}, &statusError{code: 503}, &statusError{code: 503}}, 4, false},
+		{"broken connection", Retry{}, []error{io.ErrUnexpectedEOF}, 2, true},
+		{"other errors are final", Retry{}, []error{errors.New("bad answer")}, 1, false},
+		{"Retry-After 0 retries at once", slow, []error{&statusError{code: 503, waitGiven: true}}, 2, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			calls := 0
-			err := fastRetry.do(context.Background(), func(context.Context) error {
+			r := tc.retry
+			if r == (Retry{}) {
+				r = fastRetry
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			err := r.do(ctx, func(context.Context) error {
 				calls++
 				if calls <= len(tc.errs) {
 					return tc.errs[calls-1]

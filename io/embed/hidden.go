@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zeroner/zeroner/internal/apiclient"
 	"github.com/zeroner/zeroner/pipeline/retriever"
 )
 
@@ -55,12 +56,8 @@ type HiddenConfig struct {
 
 // String describes c with the API key and any URL password redacted.
 func (c HiddenConfig) String() string {
-	key := ""
-	if c.APIKey != "" {
-		key = redacted
-	}
 	return fmt.Sprintf("embed.HiddenConfig{BaseURL:%s APIKey:%s Model:%s Layer:%d Dim:%d Window:%d Batch:%d MaxConcurrent:%d Timeout:%s MaxRetries:%d BackoffBase:%s BackoffMax:%s}",
-		redactURL(c.BaseURL), key, c.Model, c.Layer, c.Dim, c.Window, c.Batch, c.MaxConcurrent, c.Timeout,
+		apiclient.RedactURL(c.BaseURL), apiclient.RedactKey(c.APIKey), c.Model, c.Layer, c.Dim, c.Window, c.Batch, c.MaxConcurrent, c.Timeout,
 		c.MaxRetries, c.BackoffBase, c.BackoffMax)
 }
 
@@ -107,7 +104,7 @@ func NewHidden(ctx context.Context, cfg HiddenConfig) (*Hidden, error) {
 	if cfg.BaseURL == "" {
 		return nil, errors.New("embed hidden: no base URL")
 	}
-	u, err := checkURL(cfg.BaseURL)
+	u, err := apiclient.CheckBaseURL(cfg.BaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("embed hidden: %w", err)
 	}
@@ -123,9 +120,7 @@ func NewHidden(ctx context.Context, cfg HiddenConfig) (*Hidden, error) {
 	}
 	hc := cfg.HTTP
 	if hc == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.MaxIdleConnsPerHost = cfg.MaxConcurrent
-		hc = &http.Client{Transport: t, Timeout: cfg.Timeout}
+		hc = &http.Client{Transport: apiclient.Transport(cfg.MaxConcurrent), Timeout: cfg.Timeout}
 	}
 	h := &Hidden{
 		cfg:   cfg,
@@ -369,14 +364,12 @@ func answerError(resp *http.Response, data []byte) error {
 	default:
 		e.msg = strings.TrimSpace(string(data[:min(len(data), 200)]))
 	}
-	if v, err := strconv.ParseFloat(strings.TrimSpace(resp.Header.Get("Retry-After")), 64); err == nil && v > 0 {
-		e.retryAfter = time.Duration(min(v, 300) * float64(time.Second))
-	}
+	e.wait, e.waitGiven = apiclient.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	return e
 }
 
 func (h *Hidden) errorf(format string, args ...any) error {
-	return redact(fmt.Errorf("embed hidden %s: "+format, append([]any{h.shown}, args...)...), h.cfg.APIKey)
+	return apiclient.Redact(fmt.Errorf("embed hidden %s: "+format, append([]any{h.shown}, args...)...), h.cfg.APIKey)
 }
 
 var _ retriever.Encoder = (*Hidden)(nil)

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/zeroner/zeroner/internal/llmsim"
 	"github.com/zeroner/zeroner/pipeline/retriever"
@@ -352,4 +353,39 @@ func TestHiddenErrors(t *testing.T) {
 			t.Errorf("error %v", err)
 		}
 	})
+}
+
+func TestAnswerError(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		retryAfter string
+		body       string
+		msg        string
+		lo, hi     time.Duration // the wait's bounds, if given
+		given      bool
+	}{
+		{"JSON message, seconds", "2", `{"error": {"message": "slow down"}}`, "slow down", 2 * time.Second, 2 * time.Second, true},
+		{"JSON string, date", time.Now().Add(10 * time.Second).UTC().Format(http.TimeFormat), `{"error": "busy"}`, "busy", 8 * time.Second, 10 * time.Second, true},
+		{"plain text, zero", "0", " upstream fell over\n", "upstream fell over", 0, 0, true},
+		{"malformed Retry-After", "soon", "", "", 0, 0, false},
+		{"no Retry-After", "", "", "", 0, 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := &http.Response{StatusCode: 429, Status: "429 Too Many Requests", Header: http.Header{}}
+			if tc.retryAfter != "" {
+				resp.Header.Set("Retry-After", tc.retryAfter)
+			}
+			err := answerError(resp, []byte(tc.body))
+			se, ok := err.(*statusError)
+			if !ok {
+				t.Fatalf("answerError = %T %v, want a *statusError", err, err)
+			}
+			if se.code != 429 || se.msg != tc.msg {
+				t.Errorf("code %d, message %q; want 429, %q", se.code, se.msg, tc.msg)
+			}
+			if se.waitGiven != tc.given || se.wait < tc.lo || se.wait > tc.hi {
+				t.Errorf("wait %v (given %v), want one in [%v, %v] (given %v)", se.wait, se.waitGiven, tc.lo, tc.hi, tc.given)
+			}
+		})
+	}
 }

@@ -14,6 +14,7 @@ import (
 
 	openai "github.com/sashabaranov/go-openai"
 
+	"github.com/zeroner/zeroner/internal/apiclient"
 	"github.com/zeroner/zeroner/pipeline/retriever"
 )
 
@@ -54,7 +55,7 @@ type OpenAIConfig struct {
 // String describes c with the API key redacted.
 func (c OpenAIConfig) String() string {
 	return fmt.Sprintf("embed.OpenAIConfig{BaseURL:%s APIKey:%s Model:%s Dimensions:%d Window:%d QueryTemplate:%q Batch:%d MaxConcurrent:%d Timeout:%s MaxRetries:%d BackoffBase:%s BackoffMax:%s}",
-		redactURL(c.BaseURL), c.redactedKey(), c.Model, c.Dimensions, c.Window, c.QueryTemplate, c.Batch,
+		apiclient.RedactURL(c.BaseURL), apiclient.RedactKey(c.APIKey), c.Model, c.Dimensions, c.Window, c.QueryTemplate, c.Batch,
 		c.MaxConcurrent, c.Timeout, c.MaxRetries, c.BackoffBase, c.BackoffMax)
 }
 
@@ -64,8 +65,8 @@ func (c OpenAIConfig) GoString() string { return c.String() }
 // LogValue logs c with the API key redacted.
 func (c OpenAIConfig) LogValue() slog.Value {
 	return slog.GroupValue(
-		slog.String("base_url", redactURL(c.BaseURL)),
-		slog.String("api_key", c.redactedKey()),
+		slog.String("base_url", apiclient.RedactURL(c.BaseURL)),
+		slog.String("api_key", apiclient.RedactKey(c.APIKey)),
 		slog.String("model", c.Model),
 		slog.Int("dimensions", c.Dimensions),
 		slog.Int("window", c.Window),
@@ -77,25 +78,12 @@ func (c OpenAIConfig) LogValue() slog.Value {
 	)
 }
 
-func (c OpenAIConfig) redactedKey() string {
-	if c.APIKey == "" {
-		return ""
-	}
-	return redacted
-}
-
 func (c OpenAIConfig) withDefaults() (OpenAIConfig, error) {
-	if c.BaseURL == "" {
-		c.BaseURL = DefaultOpenAIBaseURL
-	}
-	u, err := checkURL(c.BaseURL)
+	base, err := apiclient.APIRoot(c.BaseURL, DefaultOpenAIBaseURL)
 	if err != nil {
 		return c, err
 	}
-	if u.Path == "" {
-		u.Path = "/v1"
-	}
-	c.BaseURL = u.String()
+	c.BaseURL = base
 	if c.Model == "" {
 		return c, errors.New("no model")
 	}
@@ -129,18 +117,14 @@ type OpenAI struct {
 func NewOpenAI(ctx context.Context, cfg OpenAIConfig) (*OpenAI, error) {
 	c, err := cfg.withDefaults()
 	if err != nil {
-		return nil, redact(fmt.Errorf("embed openai: %w", err), cfg.APIKey)
+		return nil, apiclient.Redact(fmt.Errorf("embed openai: %w", err), cfg.APIKey)
 	}
 	oc := openai.DefaultConfig(c.APIKey)
 	oc.BaseURL = c.BaseURL
-	// The default transport keeps 2 idle connections per host, which would
-	// churn connections under MaxConcurrent requests to one server.
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConnsPerHost = c.MaxConcurrent
-	oc.HTTPClient = &http.Client{Transport: t, Timeout: c.Timeout}
+	oc.HTTPClient = &http.Client{Transport: apiclient.Transport(c.MaxConcurrent), Timeout: c.Timeout}
 	e := &OpenAI{
 		cfg:  c,
-		base: redactURL(c.BaseURL),
+		base: apiclient.RedactURL(c.BaseURL),
 		dim:  c.Dimensions,
 		api:  openai.NewClientWithConfig(oc),
 		lim:  make(limiter, c.MaxConcurrent),
@@ -259,7 +243,7 @@ func (e *OpenAI) batch(ctx context.Context, ins []string, dim int) ([][]float32,
 }
 
 func (e *OpenAI) errorf(format string, args ...any) error {
-	return redact(fmt.Errorf("embed openai %s at %s: "+format, append([]any{e.cfg.Model, e.base}, args...)...), e.cfg.APIKey)
+	return apiclient.Redact(fmt.Errorf("embed openai %s at %s: "+format, append([]any{e.cfg.Model, e.base}, args...)...), e.cfg.APIKey)
 }
 
 // spread returns, for each input, the vector of its distinct text; an input

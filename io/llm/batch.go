@@ -13,6 +13,8 @@ import (
 	"sync"
 
 	openai "github.com/sashabaranov/go-openai"
+
+	"github.com/zeroner/zeroner/internal/apiclient"
 )
 
 // Batch providers answer many requests at once, hours later and at about
@@ -432,5 +434,5 @@ func (c *Client) FileContent(ctx context.Context, id string) ([]byte, error) {
 }
 
 func (c *Client) wrap(what string, err error) error {
-	return redact(fmt.Errorf("llm %s at %s: %w", what, c.base, err), c.cfg.APIKey)
+	return apiclient.Redact(fmt.Errorf("llm %s at %s: %w", what, c.base, err), c.cfg.APIKey)
 }

@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
-	"strings"
 	"time"
+
+	"github.com/zeroner/zeroner/internal/apiclient"
 )
 
 // Structured output modes (Config.StructuredOutput).
@@ -38,8 +38,6 @@ const (
 	// server's default (often 0.7 or 1) would apply; 0.01 is as good as
 	// greedy on every server.
 	nearGreedy = 0.01
-
-	redacted = "[REDACTED]"
 )
 
 // Config configures a Client. Zero values mean the defaults above.
@@ -82,7 +80,7 @@ type Config struct {
 // String describes c with the API key redacted.
 func (c Config) String() string {
 	return fmt.Sprintf("llm.Config{BaseURL:%s APIKey:%s Model:%s Temperature:%g TopP:%g MaxTokens:%d Timeout:%s MaxConcurrent:%d RequestsPerMinute:%d TokensPerMinute:%d MaxRetries:%d MaxReasks:%d BackoffBase:%s BackoffMax:%s StructuredOutput:%s}",
-		redactURL(c.BaseURL), c.redactedKey(), c.Model, c.Temperature, c.TopP, c.MaxTokens, c.Timeout,
+		apiclient.RedactURL(c.BaseURL), apiclient.RedactKey(c.APIKey), c.Model, c.Temperature, c.TopP, c.MaxTokens, c.Timeout,
 		c.MaxConcurrent, c.RequestsPerMinute, c.TokensPerMinute, c.MaxRetries, c.MaxReasks,
 		c.BackoffBase, c.BackoffMax, c.StructuredOutput)
 }
@@ -93,8 +91,8 @@ func (c Config) GoString() string { return c.String() }
 // LogValue logs c with the API key redacted.
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
-		slog.String("base_url", redactURL(c.BaseURL)),
-		slog.String("api_key", c.redactedKey()),
+		slog.String("base_url", apiclient.RedactURL(c.BaseURL)),
+		slog.String("api_key", apiclient.RedactKey(c.APIKey)),
 		slog.String("model", c.Model),
 		slog.Float64("temperature", float64(c.Temperature)),
 		slog.Float64("top_p", float64(c.TopP)),
@@ -111,17 +109,9 @@ func (c Config) LogValue() slog.Value {
 	)
 }
 
-// redactedKey says whether a key is set without showing it.
-func (c Config) redactedKey() string {
-	if c.APIKey == "" {
-		return ""
-	}
-	return redacted
-}
-
 // withDefaults returns c checked, normalised and with defaults filled in.
 func (c Config) withDefaults() (Config, error) {
-	base, err := normalizeBaseURL(c.BaseURL)
+	base, err := apiclient.APIRoot(c.BaseURL, DefaultBaseURL)
 	if err != nil {
 		return c, err
 	}
@@ -170,33 +160,4 @@ func count(v, def int) int {
 		return 0
 	}
 	return v
-}
-
-// normalizeBaseURL turns a server root into its API root (…/v1) and checks
-// the URL. Other paths are kept: they already are an API root (OpenRouter's
-// /api/v1, Gemini's /v1beta/openai, a proxy's prefix).
-func normalizeBaseURL(s string) (string, error) {
-	if s == "" {
-		return DefaultBaseURL, nil
-	}
-	u, err := url.Parse(strings.TrimSpace(s))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("base URL %q: want http(s)://host[:port][/path]", redactURL(s))
-	}
-	u.Path = strings.TrimRight(u.Path, "/")
-	u.RawPath = ""
-	if u.Path == "" {
-		u.Path = "/v1"
-	}
-	u.RawQuery, u.Fragment = "", ""
-	return u.String(), nil
-}
-
-// redactURL hides a password in a URL's user info, for messages.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
-	}
-	return u.Redacted()
 }

@@ -12,13 +12,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	openai "github.com/sashabaranov/go-openai"
+
+	"github.com/zeroner/zeroner/internal/apiclient"
 )
 
 // ErrInvalidAnswer is wrapped by Complete's error when no answer, re-asks
@@ -111,7 +112,7 @@ type Client struct {
 func New(cfg Config, cache Cache, log *slog.Logger) (*Client, error) {
 	c, err := cfg.withDefaults()
 	if err != nil {
-		return nil, redact(fmt.Errorf("llm: %w", err), cfg.APIKey)
+		return nil, apiclient.Redact(fmt.Errorf("llm: %w", err), cfg.APIKey)
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -120,13 +121,11 @@ func New(cfg Config, cache Cache, log *slog.Logger) (*Client, error) {
 	oc.BaseURL = c.BaseURL
 	// The default transport keeps 2 idle connections per host, which would
 	// churn connections under MaxConcurrent requests to one server.
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConnsPerHost = c.MaxConcurrent
-	oc.HTTPClient = doer{&http.Client{Transport: t}}
+	oc.HTTPClient = doer{&http.Client{Transport: apiclient.Transport(c.MaxConcurrent)}}
 	now := time.Now
 	cl := &Client{
 		cfg:    c,
-		base:   redactURL(c.BaseURL),
+		base:   apiclient.RedactURL(c.BaseURL),
 		api:    openai.NewClientWithConfig(oc),
 		cache:  cache,
 		log:    log,
@@ -134,8 +133,8 @@ func New(cfg Config, cache Cache, log *slog.Logger) (*Client, error) {
 		rpm:    newBucket(c.RequestsPerMinute, now()),
 		tpm:    newBucket(c.TokensPerMinute, now()),
 		now:    now,
-		sleep:  sleep,
-		jitter: func(d time.Duration) time.Duration { return rand.N(d + 1) },
+		sleep:  apiclient.Sleep,
+		jitter: apiclient.FullJitter,
 	}
 	log.Debug("llm client", "config", c)
 	return cl, nil
@@ -180,7 +179,7 @@ func (c *Client) Complete(ctx context.Context, req Request, valid func(content s
 	}
 	resp.Usage = u
 	if err != nil {
-		return resp, redact(fmt.Errorf("llm %s at %s: %w", c.model(req), c.base, err), c.cfg.APIKey)
+		return resp, apiclient.Redact(fmt.Errorf("llm %s at %s: %w", c.model(req), c.base, err), c.cfg.APIKey)
 	}
 	return resp, nil
 }
@@ -312,7 +311,7 @@ func (c *Client) complete(ctx context.Context, req Request, valid func(string) e
 			if c.cfg.StructuredOutput == ModeAuto && p.mode == ModeJSONSchema && schemaUnsupported(err) {
 				if c.fallback.CompareAndSwap(false, true) {
 					c.log.Warn("llm server rejects json_schema; using json_object from now on",
-						"model", p.model, "base_url", c.base, "err", redact(err, c.cfg.APIKey))
+						"model", p.model, "base_url", c.base, "err", apiclient.Redact(err, c.cfg.APIKey))
 				}
 				return Response{}, errFallback
 			}
@@ -486,12 +485,12 @@ func (c *Client) send(ctx context.Context, p params, msgs []openai.ChatCompletio
 		if attempt >= c.cfg.MaxRetries {
 			return resp, fmt.Errorf("gave up after %d attempts: %w", attempt+1, err)
 		}
-		wait, ok := parseRetryAfter(x.retryAfter, c.now())
+		wait, ok := apiclient.ParseRetryAfter(x.retryAfter, c.now())
 		if !ok {
-			wait = backoff(attempt, c.cfg.BackoffBase, c.cfg.BackoffMax, c.jitter)
+			wait = apiclient.Backoff(attempt, c.cfg.BackoffBase, c.cfg.BackoffMax, c.jitter)
 		}
 		c.log.Info("llm request failed; retrying", "model", p.model, "base_url", c.base,
-			"attempt", attempt+1, "wait", wait, "err", redact(err, c.cfg.APIKey))
+			"attempt", attempt+1, "wait", wait, "err", apiclient.Redact(err, c.cfg.APIKey))
 		if err := c.sleep(ctx, wait); err != nil {
 			return resp, err
 		}
@@ -545,36 +544,4 @@ func estimate(msgs []openai.ChatCompletionMessage, f *openai.ChatCompletionRespo
 		n += len(m.Content)
 	}
 	return float64(max(n/4, 1))
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// redactedError is an error with the API key cut out of its text, in case
-// a server echoes it back.
-type redactedError struct {
-	err error
-	key string
-}
-
-func (e *redactedError) Error() string { return strings.ReplaceAll(e.err.Error(), e.key, redacted) }
-func (e *redactedError) Unwrap() error { return e.err }
-
-// redact hides key in err's text.
-func redact(err error, key string) error {
-	if err == nil || key == "" {
-		return err
-	}
-	return &redactedError{err: err, key: key}
 }

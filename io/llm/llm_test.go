@@ -17,6 +17,8 @@ import (
 	"time"
 
 	openai "github.com/sashabaranov/go-openai"
+
+	"github.com/zeroner/zeroner/internal/apiclient"
 )
 
 // chatReq is what the test server reads of a chat completion request.
@@ -484,52 +486,6 @@ func TestRetryWaits(t *testing.T) {
 	}
 }
 
-func TestBackoff(t *testing.T) {
-	whole := func(d time.Duration) time.Duration { return d }
-	var got []time.Duration
-	for n := range 9 {
-		got = append(got, backoff(n, 500*time.Millisecond, 30*time.Second, whole))
-	}
-	want := []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second,
-		8 * time.Second, 16 * time.Second, 30 * time.Second, 30 * time.Second, 30 * time.Second}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("backoff = %v, want %v", got, want)
-	}
-	if d := backoff(1000, time.Second, time.Minute, whole); d != time.Minute {
-		t.Errorf("backoff(1000) = %v, want the cap", d)
-	}
-	zero := func(time.Duration) time.Duration { return 0 }
-	if d := backoff(3, time.Second, time.Minute, zero); d != 0 {
-		t.Errorf("full jitter can wait 0, got %v", d)
-	}
-}
-
-func TestParseRetryAfter(t *testing.T) {
-	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	tests := []struct {
-		in   string
-		want time.Duration
-		ok   bool
-	}{
-		{"", 0, false},
-		{"0", 0, true},
-		{"3", 3 * time.Second, true},
-		{" 1.5 ", 1500 * time.Millisecond, true},
-		{"-1", 0, false},
-		{"NaN", 0, false},
-		{"99999999999", maxRetryAfter, true},
-		{now.Add(10 * time.Second).Format(http.TimeFormat), 10 * time.Second, true},
-		{now.Add(-time.Hour).Format(http.TimeFormat), 0, true},
-		{"tomorrow", 0, false},
-	}
-	for _, tt := range tests {
-		got, ok := parseRetryAfter(tt.in, now)
-		if got != tt.want || ok != tt.ok {
-			t.Errorf("parseRetryAfter(%q) = %v, %v; want %v, %v", tt.in, got, ok, tt.want, tt.ok)
-		}
-	}
-}
-
 func TestAutoFallback(t *testing.T) {
 	s := newServer(t, func(w http.ResponseWriter, r *http.Request, n int, req chatReq) {
 		if req.ResponseFormat != nil && req.ResponseFormat.Type == "json_schema" {
@@ -895,27 +851,6 @@ func TestStripFences(t *testing.T) {
 	}
 }
 
-func TestNormalizeBaseURL(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"", DefaultBaseURL},
-		{"http://localhost:8000", "http://localhost:8000/v1"},
-		{"http://localhost:8000/", "http://localhost:8000/v1"},
-		{"http://localhost:8000/v1", "http://localhost:8000/v1"},
-		{"http://localhost:8000/v1/", "http://localhost:8000/v1"},
-		{"https://openrouter.ai/api/v1", "https://openrouter.ai/api/v1"},
-		{"https://generativelanguage.googleapis.com/v1beta/openai/", "https://generativelanguage.googleapis.com/v1beta/openai"},
-		{"localhost:8000", ""},
-		{"ftp://x", ""},
-		{"http://", ""},
-	}
-	for _, tt := range tests {
-		got, err := normalizeBaseURL(tt.in)
-		if (err != nil) != (tt.want == "") || got != tt.want {
-			t.Errorf("normalizeBaseURL(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
-		}
-	}
-}
-
 func TestNew(t *testing.T) {
 	tests := []struct {
 		name string
@@ -991,16 +926,16 @@ func TestAPIKeyNeverLeaks(t *testing.T) {
 			t.Errorf("%s contains the API key: %s", name, out)
 		}
 	}
-	for _, want := range []string{"401", s.URL, redacted} {
+	for _, want := range []string{"401", s.URL, apiclient.Redacted} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
 	}
-	if !strings.Contains(logs.String(), "retrying") || !strings.Contains(cfg.String(), redacted) {
-		t.Errorf("expected a retry log and a redacted key; logs:\n%s", logs.String())
+	if !strings.Contains(logs.String(), "retrying") || !strings.Contains(cfg.String(), apiclient.Redacted) {
+		t.Errorf("expected a retry log and a apiclient.Redacted key; logs:\n%s", logs.String())
 	}
-	if strings.Contains(Config{Model: "m"}.String(), redacted) {
-		t.Error("an empty key is shown as redacted")
+	if strings.Contains(Config{Model: "m"}.String(), apiclient.Redacted) {
+		t.Error("an empty key is shown as apiclient.Redacted")
 	}
 }
 
@@ -1014,21 +949,6 @@ func TestNonJSONErrorBody(t *testing.T) {
 	_, err := c.Complete(context.Background(), Request{User: "x"}, nil)
 	if err == nil || !strings.Contains(err.Error(), "403") || s.calls.Load() != 1 {
 		t.Errorf("403: %v after %d calls, want a 403 error after 1", err, s.calls.Load())
-	}
-}
-
-func TestSleep(t *testing.T) {
-	if err := sleep(context.Background(), time.Millisecond); err != nil {
-		t.Errorf("sleep: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	start := time.Now()
-	if err := sleep(ctx, time.Hour); !errors.Is(err, context.Canceled) || time.Since(start) > time.Second {
-		t.Errorf("cancelled sleep: %v after %v", err, time.Since(start))
-	}
-	if err := sleep(ctx, 0); !errors.Is(err, context.Canceled) {
-		t.Errorf("cancelled zero sleep: %v", err)
 	}
 }
 

@@ -1,22 +1,12 @@
 package llm
 
 import (
-	"context"
 	"errors"
-	"io"
-	"net"
 	"net/http"
-	"strconv"
 	"strings"
-	"syscall"
-	"time"
 
-	openai "github.com/sashabaranov/go-openai"
+	"github.com/zeroner/zeroner/internal/apiclient"
 )
-
-// maxRetryAfter caps a server's Retry-After, so a bogus value cannot park
-// a worker for hours.
-const maxRetryAfter = 5 * time.Minute
 
 // exchange records what the transport saw of one request. go-openai's
 // errors carry the status but not the headers, so the HTTP client fills
@@ -43,31 +33,10 @@ func (d doer) Do(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-// statusOf returns the HTTP status of a go-openai error, or 0.
-func statusOf(err error) int {
-	var apiErr *openai.APIError
-	if errors.As(err, &apiErr) {
-		return apiErr.HTTPStatusCode
-	}
-	var reqErr *openai.RequestError
-	if errors.As(err, &reqErr) {
-		return reqErr.HTTPStatusCode
-	}
-	return 0
-}
-
 // retryable reports whether a failed request may succeed if sent again:
-// rate limits, server errors, timeouts and broken connections. Other 4xx
-// are the request's fault and fail the same way every time.
+// what apiclient.Retryable says, or a 200 without an answer.
 func retryable(err error) bool {
-	if s := statusOf(err); s != 0 {
-		return s == http.StatusTooManyRequests || s == http.StatusRequestTimeout || s >= 500
-	}
-	var netErr net.Error
-	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) ||
-		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) ||
-		errors.Is(err, syscall.EPIPE) || errors.Is(err, errNoChoices)
+	return apiclient.Retryable(err) || errors.Is(err, errNoChoices)
 }
 
 // schemaUnsupported reports whether err is a server refusing
@@ -77,41 +46,10 @@ func retryable(err error) bool {
 // response_format ...", as OpenAI says) does support schemas: falling back
 // would hide a bug in the schema.
 func schemaUnsupported(err error) bool {
-	if s := statusOf(err); s != http.StatusBadRequest && s != http.StatusUnprocessableEntity {
+	if s := apiclient.StatusOf(err); s != http.StatusBadRequest && s != http.StatusUnprocessableEntity {
 		return false
 	}
 	msg := strings.ToLower(err.Error())
 	return (strings.Contains(msg, "response_format") || strings.Contains(msg, "schema")) &&
 		!strings.Contains(msg, "invalid schema")
-}
-
-// backoff is the exponential backoff with full jitter before retry n
-// (0-based): a random wait in [0, min(max, base·2ⁿ)]. jitter maps the
-// bound to the wait.
-func backoff(n int, base, limit time.Duration, jitter func(time.Duration) time.Duration) time.Duration {
-	d := base
-	for i := 0; i < n && d < limit; i++ {
-		d *= 2
-	}
-	return jitter(min(d, limit))
-}
-
-// parseRetryAfter reads a Retry-After value: delay seconds or an HTTP date.
-// ok is false if there is none or it is malformed.
-func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if s, err := strconv.ParseFloat(v, 64); err == nil {
-		if !(s >= 0) { // negative or NaN
-			return 0, false
-		}
-		return time.Duration(min(s, maxRetryAfter.Seconds()) * float64(time.Second)), true
-	}
-	t, err := http.ParseTime(v)
-	if err != nil {
-		return 0, false
-	}
-	return min(max(t.Sub(now), 0), maxRetryAfter), true
 }
