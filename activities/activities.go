@@ -15,6 +15,7 @@ import (
 	"github.com/zeroner/zeroner/internal/metrics"
 	"github.com/zeroner/zeroner/io/blob"
 	"github.com/zeroner/zeroner/io/corpus"
+	"github.com/zeroner/zeroner/io/llm"
 	"github.com/zeroner/zeroner/pipeline"
 	"github.com/zeroner/zeroner/pipeline/rules"
 )
@@ -61,6 +62,11 @@ type Activities struct {
 
 	mu       sync.Mutex
 	backends map[string]pipeline.Backend // by run URI and backend spec
+
+	// LLM clients by spec, apart from mu: backends are built under mu and
+	// build their clients.
+	clientsMu sync.Mutex
+	clients   map[string]*llm.Client
 }
 
 // BackendSpec says which backend annotates a run and how it reaches its
@@ -103,7 +109,7 @@ func New(store blob.Store, log *slog.Logger, opt Options) *Activities {
 		log = slog.New(slog.DiscardHandler)
 	}
 	a := &Activities{store: safeStore{store}, log: log, factory: opt.Factory, apiKey: opt.APIKey, metrics: metrics.OrNop(opt.Metrics),
-		backends: make(map[string]pipeline.Backend)}
+		backends: make(map[string]pipeline.Backend), clients: make(map[string]*llm.Client)}
 	if a.factory == nil {
 		a.factory = a.builtin
 	}

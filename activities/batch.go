@@ -1,6 +1,7 @@
 package activities
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -152,10 +153,13 @@ type BatchRef struct {
 	ID string `json:"id,omitempty"` // the provider's batch id (BatchAPI)
 }
 
-// BatchStatus is a round's state.
+// BatchStatus is a round's state; once done, in BatchAPI mode, it names
+// the batch's output and error files.
 type BatchStatus struct {
 	Done   bool   `json:"done"`
 	Status string `json:"status"`
+	Output string `json:"output,omitempty"`
+	Errors string `json:"errors,omitempty"`
 }
 
 // BatchCollected counts a round's answers.
@@ -276,13 +280,14 @@ func (a *Activities) BatchPoll(ctx context.Context, t BatchTask, ref BatchRef) (
 	if err != nil {
 		return BatchStatus{}, err
 	}
-	return BatchStatus{Done: b.Done(), Status: b.Status}, nil
+	return BatchStatus{Done: b.Done(), Status: b.Status, Output: b.OutputFileID, Errors: b.ErrorFileID}, nil
 }
 
 // BatchCollect puts the round's answers in the response cache and records
 // which requests they answered. In BatchAPI mode it first downloads the
-// batch's output and error files into the round's folder.
-func (a *Activities) BatchCollect(ctx context.Context, t BatchTask, ref BatchRef) (BatchCollected, error) {
+// batch's output and error files, as the last poll named them, into the
+// round's folder.
+func (a *Activities) BatchCollect(ctx context.Context, t BatchTask, st BatchStatus) (BatchCollected, error) {
 	var done collected
 	if err := a.readJSON(ctx, t.collectedURI(), &done); err == nil {
 		return done.BatchCollected, nil
@@ -296,14 +301,9 @@ func (a *Activities) BatchCollect(ctx context.Context, t BatchTask, ref BatchRef
 	if err != nil {
 		return BatchCollected{}, badInput(err)
 	}
-	status := "responded"
+	status := cmp.Or(st.Status, "responded")
 	if t.Backend.Batch.Mode != BatchFiles {
-		b, err := c.RetrieveBatch(ctx, ref.ID)
-		if err != nil {
-			return BatchCollected{}, err
-		}
-		status = b.Status
-		for _, f := range []struct{ id, uri string }{{b.OutputFileID, t.responsesURI()}, {b.ErrorFileID, t.errorsURI()}} {
+		for _, f := range []struct{ id, uri string }{{st.Output, t.responsesURI()}, {st.Errors, t.errorsURI()}} {
 			if f.id == "" {
 				continue
 			}

@@ -198,13 +198,9 @@ func (a *Activities) saeBackend(ctx context.Context, run Run) (pipeline.Backend,
 	if err != nil {
 		return nil, badInput(fmt.Errorf("map %s: %w", run.SAEMap(), err))
 	}
-	data, err := blob.ReadAll(ctx, a.store, run.Schema())
+	s, err := a.schema(ctx, run)
 	if err != nil {
 		return nil, err
-	}
-	s, err := pipeline.ParseSchema(data)
-	if err != nil {
-		return nil, badInput(fmt.Errorf("schema %s: %w", run.Schema(), err))
 	}
 	b := sae.NewBackend(sae.NewTagger(m, sae.NewLocal(nil)), s)
 	a.backends[key] = b

@@ -88,18 +88,34 @@ func samBackend(spec BackendSpec, s *pipeline.Schema, c *llm.Client) (pipeline.B
 	})
 }
 
-// newLLM returns the client of spec, with the worker's API key.
+// newLLM returns the client of spec, with the worker's API key: one per
+// spec and worker, so its limits hold across the activities that use it
+// (stages, batch rounds and polls) and its connections are reused.
 func (a *Activities) newLLM(spec BackendSpec) (*llm.Client, error) {
+	key, _ := json.Marshal(struct {
+		LLM   LLMConfig
+		Cache string
+	}{spec.LLM, spec.Cache})
+	a.clientsMu.Lock()
+	defer a.clientsMu.Unlock()
+	if c, ok := a.clients[string(key)]; ok {
+		return c, nil
+	}
 	l := spec.LLM
 	var cache llm.Cache
 	if spec.Cache != "" {
 		cache = llm.NewBlobCache(a.store, spec.Cache)
 	}
-	return llm.New(llm.Config{
+	c, err := llm.New(llm.Config{
 		BaseURL: l.BaseURL, APIKey: a.apiKey, Model: l.Model,
 		Temperature: l.Temperature, TopP: l.TopP, MaxTokens: l.MaxTokens,
 		Timeout:       time.Duration(l.TimeoutSeconds * float64(time.Second)),
 		MaxConcurrent: l.MaxConcurrent, RequestsPerMinute: l.RequestsPerMinute, TokensPerMinute: l.TokensPerMinute,
 		MaxRetries: l.MaxRetries, MaxReasks: l.MaxReasks, StructuredOutput: l.StructuredOutput,
 	}, cache, a.log)
+	if err != nil {
+		return nil, err
+	}
+	a.clients[string(key)] = c
+	return c, nil
 }

@@ -38,11 +38,12 @@ func batchRounds(ctx workflow.Context, task activities.ShardTask, stage string) 
 			return rounds, err
 		}
 		rounds++
-		if err := waitBatch(ctx, bt, ref); err != nil {
+		st, err := waitBatch(ctx, bt, ref)
+		if err != nil {
 			return rounds, err
 		}
 		var c activities.BatchCollected
-		if err := workflow.ExecuteActivity(withOptions(ctx, 30*time.Minute, 20*time.Second), a.BatchCollect, bt, ref).Get(ctx, &c); err != nil {
+		if err := workflow.ExecuteActivity(withOptions(ctx, 30*time.Minute, 20*time.Second), a.BatchCollect, bt, st).Get(ctx, &c); err != nil {
 			return rounds, err
 		}
 		workflow.GetLogger(ctx).Info("batch round collected", "stage", stage, "shard", task.Shard, "round", r,
@@ -51,11 +52,11 @@ func batchRounds(ctx workflow.Context, task activities.ShardTask, stage string) 
 	return rounds, nil
 }
 
-// waitBatch waits until the round is done: it polls with a backoff from the
-// first poll interval to the longest, and at once when a resume signal
-// arrives. A file-exchange round gives up after its longest wait (what has
-// no answer by then goes to the next round).
-func waitBatch(ctx workflow.Context, bt activities.BatchTask, ref activities.BatchRef) error {
+// waitBatch waits until the round is done and returns its last status: it
+// polls with a backoff from the first poll interval to the longest, and at
+// once when a resume signal arrives. A file-exchange round gives up after
+// its longest wait (what has no answer by then goes to the next round).
+func waitBatch(ctx workflow.Context, bt activities.BatchTask, ref activities.BatchRef) (activities.BatchStatus, error) {
 	var a *activities.Activities
 	cfg := bt.Backend.Batch
 	poll, longest := cfg.Poll()
@@ -71,15 +72,15 @@ func waitBatch(ctx workflow.Context, bt activities.BatchTask, ref activities.Bat
 		cancel()
 		var st activities.BatchStatus
 		if err := workflow.ExecuteActivity(pctx, a.BatchPoll, bt, ref).Get(ctx, &st); err != nil {
-			return err
+			return st, err
 		}
 		if st.Done {
-			return nil
+			return st, nil
 		}
 		if bt.Backend.Batch.Mode == activities.BatchFiles && !workflow.Now(ctx).Before(deadline) {
 			workflow.GetLogger(ctx).Warn("no batch responses in time; asking again in the next round",
 				"stage", bt.Stage, "shard", bt.Shard, "round", bt.Round)
-			return nil
+			return st, nil
 		}
 		poll = min(2*poll, longest)
 	}

@@ -186,17 +186,7 @@ func TestRunIndexSearchCrossNER(t *testing.T) {
 	run := activities.Run{ID: sum.RunID, URI: blob.Join(cfg.Output, "runs", sum.RunID)}
 	icfg := activities.IndexConfig{Run: run, Index: activities.DefaultIndexURI(run), Encoder: activities.EncoderSpec{Kind: "local"},
 		Head: activities.HeadSpec{Seed: 1}, Approx: activities.ApproxSpec{Min: 1}, ShardRows: 400, Window: 2}
-	env = newTestEnv()
-	env.SetTestTimeout(time.Minute) // training the head takes seconds
-	env.RegisterActivity(a)
-	env.ExecuteWorkflow(BuildIndex, icfg)
-	if err := env.GetWorkflowError(); err != nil {
-		t.Fatal(err)
-	}
-	var isum activities.IndexSummary
-	if err := env.GetWorkflowResult(&isum); err != nil {
-		t.Fatal(err)
-	}
+	isum := buildIndexEnv(t, a, icfg)
 	if isum.Mentions != sum.Mentions || isum.Shards < 2 || isum.HeadStats == nil || isum.Approx == nil {
 		t.Fatalf("index summary %+v: want the run's %d mentions in several shards, a head and an approximate index", isum, sum.Mentions)
 	}
@@ -286,16 +276,7 @@ func TestBuildIndexRemoteEncoders(t *testing.T) {
 		t.Run(enc.Kind, func(t *testing.T) {
 			icfg := activities.IndexConfig{Run: run, Index: blob.Join(root, "idx-"+enc.Kind), Encoder: enc,
 				Head: activities.HeadSpec{Skip: true}, Approx: activities.ApproxSpec{Min: -1}, ShardRows: 2, Window: 2}
-			env := newTestEnv()
-			env.RegisterActivity(a)
-			env.ExecuteWorkflow(BuildIndex, icfg)
-			if err := env.GetWorkflowError(); err != nil {
-				t.Fatal(err)
-			}
-			var isum activities.IndexSummary
-			if err := env.GetWorkflowResult(&isum); err != nil {
-				t.Fatal(err)
-			}
+			isum := buildIndexEnv(t, a, icfg)
 			if isum.Mentions != int64(n) || isum.Dim != 64 {
 				t.Fatalf("summary %+v: want %d mentions of width 64", isum, n)
 			}
@@ -353,6 +334,24 @@ func firstSentences(t *testing.T, src, dst string, n int) map[string]map[string]
 		t.Fatal(err)
 	}
 	return gold
+}
+
+// buildIndexEnv runs BuildIndex over the activities a in the test
+// environment and returns its summary.
+func buildIndexEnv(t *testing.T, a *activities.Activities, cfg activities.IndexConfig) activities.IndexSummary {
+	t.Helper()
+	env := newTestEnv()
+	env.SetTestTimeout(time.Minute) // training a head takes seconds
+	env.RegisterActivity(a)
+	env.ExecuteWorkflow(BuildIndex, cfg)
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	var sum activities.IndexSummary
+	if err := env.GetWorkflowResult(&sum); err != nil {
+		t.Fatal(err)
+	}
+	return sum
 }
 
 // writeTinyRun writes a finished run of four documents and their mentions

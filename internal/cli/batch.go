@@ -36,11 +36,7 @@ go back to waiting.`, env)
 		return errors.New("want: batch resume JOB")
 	}
 	job := fs.Arg(0)
-	log, err := logs.logger(env.Stderr)
-	if err != nil {
-		return err
-	}
-	cl, err := dial(ctx, conn, log)
+	cl, _, err := dial(ctx, conn, logs, env.Stderr)
 	if err != nil {
 		return err
 	}

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"path"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -134,28 +133,6 @@ func (f *indexFlags) config(run activities.Run, index string) (activities.IndexC
 		ShardRows: f.shardRows, Window: f.window}, nil
 }
 
-// registerSession registers the flags of a command that talks to Temporal
-// but starts no annotation job: connection, logging, --dev.
-func (f *runFlags) registerSession(fs *flag.FlagSet, env Env) {
-	f.conn.register(fs, env)
-	f.logs.register(fs, env)
-	f.metrics.register(fs, env)
-	fs.BoolVar(&f.dev, "dev", false, "run an embedded Temporal server and worker in this process")
-	fs.StringVar(&f.devDB, "dev-db", filepath.Join(".zeroner", "temporal.db"), "with --dev: the server's SQLite `file`")
-	fs.StringVar(&f.gcs, "gcs-endpoint", env.Getenv("ZERONER_GCS_ENDPOINT"), gcsHelp)
-	fs.BoolVar(&f.detach, "detach", false, "start the workflow and return without waiting for it")
-	fs.IntVar(&f.activitySlots, "activities", 0, "with --dev: activities run at once (0: twice the cores)")
-}
-
-// devAvailable checks --dev before connect: it is refused when the build
-// has no embedded server.
-func (f *runFlags) devAvailable(env Env) error {
-	if f.dev && env.DevServer == nil {
-		return errors.New("--dev is not available in this build")
-	}
-	return nil
-}
-
 // resolveRun finds a run from a folder (path or URI) or a run id under the
 // output prefix runs.
 func resolveRun(ctx context.Context, store blob.Store, arg, runs string) (activities.Run, error) {
@@ -228,9 +205,6 @@ func indexCmd(ctx context.Context, args []string, env Env) error {
 	}
 	cfg, err := f.config(run, index)
 	if err != nil {
-		return err
-	}
-	if err := sess.devAvailable(env); err != nil {
 		return err
 	}
 	cl, closeAll, err := sess.connect(ctx, env, store, log)

@@ -66,10 +66,8 @@ type runFlags struct {
 }
 
 func (f *runFlags) register(fs *flag.FlagSet, env Env) {
-	f.conn.register(fs, env)
-	f.logs.register(fs, env)
+	f.registerSession(fs, env)
 	f.llm.register(fs, env)
-	f.metrics.register(fs, env)
 	fs.Var(&f.corpora, "corpus", "corpus `URI` prefix: every object under it is read (required; repeat for a backfill over several prefixes; {date} in it is replaced by each day from --from to --to)")
 	fs.StringVar(&f.from, "from", "", "first `day` (YYYY-MM-DD) for {date} in --corpus")
 	fs.StringVar(&f.to, "to", "", "last `day` (YYYY-MM-DD) for {date} in --corpus, inclusive")
@@ -87,10 +85,18 @@ func (f *runFlags) register(fs *flag.FlagSet, env Env) {
 	fs.IntVar(&f.reader.SentencesPerDoc, "sentences-per-doc", 1, "BIO: sentences grouped into one document")
 	fs.IntVar(&f.shardSize, "shard-size", 1000, "documents per shard")
 	fs.IntVar(&f.window, "window", 8, "shards annotated at once")
+}
+
+// registerSession registers the flags of every command that talks to
+// Temporal: connection, logging, metrics, storage, --dev and --detach.
+func (f *runFlags) registerSession(fs *flag.FlagSet, env Env) {
+	f.conn.register(fs, env)
+	f.logs.register(fs, env)
+	f.metrics.register(fs, env)
 	fs.BoolVar(&f.dev, "dev", false, "run an embedded Temporal server and worker in this process")
 	fs.StringVar(&f.devDB, "dev-db", filepath.Join(".zeroner", "temporal.db"), "with --dev: the server's SQLite `file`")
 	fs.StringVar(&f.gcs, "gcs-endpoint", env.Getenv("ZERONER_GCS_ENDPOINT"), gcsHelp)
-	fs.BoolVar(&f.detach, "detach", false, "start the job and return without waiting for it")
+	fs.BoolVar(&f.detach, "detach", false, "start the job (or workflow) and return without waiting for it")
 	fs.IntVar(&f.activitySlots, "activities", 0, "with --dev: activities run at once (0: twice the cores)")
 }
 

@@ -56,11 +56,7 @@ func scheduleCmd(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
-	log, err := logs.logger(env.Stderr)
-	if err != nil {
-		return err
-	}
-	cl, err := dial(ctx, conn, log)
+	cl, _, err := dial(ctx, conn, logs, env.Stderr)
 	if err != nil {
 		return err
 	}
@@ -140,11 +136,7 @@ func scheduleCreate(ctx context.Context, args []string, env Env) error {
 	if id == "" {
 		id = cfg.Job
 	}
-	log, err := f.logs.logger(env.Stderr)
-	if err != nil {
-		return err
-	}
-	cl, err := dial(ctx, f.conn, log)
+	cl, _, err := dial(ctx, f.conn, f.logs, env.Stderr)
 	if err != nil {
 		return err
 	}

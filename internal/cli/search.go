@@ -249,9 +249,6 @@ func (f *searchFlags) searchBatch(ctx context.Context, env Env, store blob.Store
 	if err != nil {
 		return err
 	}
-	if err := f.sess.devAvailable(env); err != nil {
-		return err
-	}
 	cl, closeAll, err := f.sess.connect(ctx, env, store, log)
 	if err != nil {
 		return err

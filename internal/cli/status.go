@@ -37,11 +37,7 @@ rate and ETA, until it ends.`, env)
 	if job == "" {
 		return errors.New("--job is required")
 	}
-	log, err := logs.logger(env.Stderr)
-	if err != nil {
-		return err
-	}
-	cl, err := dial(ctx, conn, log)
+	cl, log, err := dial(ctx, conn, logs, env.Stderr)
 	if err != nil {
 		return err
 	}

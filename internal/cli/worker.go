@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"runtime"
 	"time"
@@ -17,9 +18,15 @@ import (
 	"github.com/zeroner/zeroner/workflows"
 )
 
-// dial connects to Temporal. The SDK logs through log, as zeroner does.
-func dial(ctx context.Context, c connFlags, log *slog.Logger) (client.Client, error) {
-	return dialWith(ctx, c, log, nil)
+// dial makes a command's logger and connects to Temporal with it: the SDK
+// logs through it, as zeroner does.
+func dial(ctx context.Context, c connFlags, logs logFlags, stderr io.Writer) (client.Client, *slog.Logger, error) {
+	log, err := logs.logger(stderr)
+	if err != nil {
+		return nil, nil, err
+	}
+	cl, err := dialWith(ctx, c, log, nil)
+	return cl, log, err
 }
 
 // dialWith is dial with a handler for the SDK's metrics (nil: none).
