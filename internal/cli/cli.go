@@ -4,6 +4,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -64,12 +65,47 @@ func Main(ctx context.Context, args []string, env Env) int {
 	}
 	if err := cmd(ctx, rest, env); err != nil {
 		if err == flag.ErrHelp {
-			return 0
+			return ExitOK
 		}
 		fmt.Fprintf(env.Stderr, "zeroner %s: %v\n", name, err)
-		return 1
+		return exitCode(err)
 	}
-	return 0
+	return ExitOK
+}
+
+// The starter's exit codes (the README's table).
+const (
+	ExitOK          = 0   // the work is done
+	ExitError       = 1   // the command failed: nothing usable was produced
+	ExitUsage       = 2   // bad flags or input, found before any work started
+	ExitFailures    = 3   // finished, but some work failed or was rejected whole
+	ExitInterrupted = 130 // Ctrl-C or SIGTERM: the job keeps its progress
+)
+
+// exitError is an error with its exit code.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// withCode gives err the exit code code.
+func withCode(code int, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &exitError{code: code, err: err}
+}
+
+// exitCode is the exit code of a command that returned err.
+func exitCode(err error) int {
+	var e *exitError
+	if errors.As(err, &e) {
+		return e.code
+	}
+	return ExitError
 }
 
 func usage(w io.Writer) {
