@@ -45,6 +45,9 @@ type Config struct {
 	// RetryFailed re-runs the failed chunks of the job's last completed
 	// run instead of planning a new run (see Activities.Reopen).
 	RetryFailed bool `json:"retry_failed,omitempty"`
+	// Tried lists the runs this job execution reopened already: Plan does
+	// not reopen them again, so a failure that persists ends the job.
+	Tried []string `json:"tried,omitempty"`
 }
 
 // Version is part of every run's identity: bump it when a change to the code

@@ -20,7 +20,8 @@ const maxListedRejects = 1000
 // ShardFailure is a shard whose annotation failed for good.
 type ShardFailure struct {
 	Shard  int    `json:"shard"`
-	Reason string `json:"reason"`
+	Reason string `json:"reason"`         // the innermost error, once
+	Type   string `json:"type,omitempty"` // its error type, as ErrUnavailable
 }
 
 // Timings are the wall-clock moments of a run's phases, from the workflow.
@@ -54,12 +55,23 @@ type Summary struct {
 	// changed since the job's last completed run.
 	UpToDate bool `json:"up_to_date,omitempty"`
 	// Stopped says why the job stopped before finishing the run.
-	Stopped      string           `json:"stopped,omitempty"`
-	FailedShards []ShardFailure   `json:"failed_shards,omitempty"`
-	Labels       map[string]int64 `json:"mentions_per_label"`
-	Graph        GraphStats       `json:"graph"` // the knowledge graph's size, once built
-	Usage        pipeline.Usage   `json:"usage"` // the run's model usage (the ledger's total)
-	Outputs      Outputs          `json:"outputs"`
+	Stopped      string         `json:"stopped,omitempty"`
+	FailedShards []ShardFailure `json:"failed_shards,omitempty"`
+	// Pending counts the objects not annotated (left for the next run),
+	// and Problems says why, grouped by cause.
+	Pending  int       `json:"pending,omitempty"`
+	Problems []Problem `json:"problems,omitempty"`
+	// Resumed says the run is an earlier one that this job finished;
+	// Reannotated says why objects annotated before were annotated again.
+	Resumed     bool     `json:"resumed,omitempty"`
+	Reannotated []string `json:"reannotated,omitempty"`
+	// Earlier are the runs this job finished before this one, in the same
+	// execution (an earlier run resumed first, then the new objects).
+	Earlier []Summary        `json:"earlier,omitempty"`
+	Labels  map[string]int64 `json:"mentions_per_label"`
+	Graph   GraphStats       `json:"graph"` // the knowledge graph's size, once built
+	Usage   pipeline.Usage   `json:"usage"` // the run's model usage (the ledger's total)
+	Outputs Outputs          `json:"outputs"`
 }
 
 // Ledger is the token ledger's totals in run.json; the per-document rows are
@@ -112,7 +124,17 @@ func (a *Activities) Finalize(ctx context.Context, in FinalizeInput) (Summary, e
 	run := in.Plan.Run
 	var done runJSON
 	if err := a.readJSON(ctx, run.Summary(), &done); err == nil {
-		return done.Summary, a.recordRun(ctx, in, done.Summary)
+		chunks := make(map[int][]table.Reject)
+		for shard := range in.Sharding.Shards {
+			if chunks[shard], err = a.failedChunks(ctx, run, shard); err != nil {
+				return Summary{}, err
+			}
+		}
+		out, _, err := a.account(ctx, run, done.FailedShards, chunks)
+		if err != nil {
+			return Summary{}, err
+		}
+		return done.Summary, a.recordRun(ctx, in, done.Summary, out)
 	} else if !blob.IsNotExist(err) {
 		return Summary{}, err
 	}
@@ -135,6 +157,7 @@ func (a *Activities) Finalize(ctx context.Context, in FinalizeInput) (Summary, e
 	}
 	ledger := Ledger{Stages: make(map[string]pipeline.Usage)}
 	var failures []table.Reject // the first ones, for run.json
+	chunks := make(map[int][]table.Reject)
 	var usage []table.Usage
 	var part []table.Mention
 	parts := 0
@@ -172,6 +195,7 @@ func (a *Activities) Finalize(ctx context.Context, in FinalizeInput) (Summary, e
 				return Summary{}, err
 			}
 			sum.Failures += int64(len(fails))
+			chunks[shard] = append(chunks[shard], fails...)
 			if room := maxListedRejects - len(failures); room > 0 {
 				failures = append(failures, fails[:min(room, len(fails))]...)
 			}
@@ -205,6 +229,16 @@ func (a *Activities) Finalize(ctx context.Context, in FinalizeInput) (Summary, e
 		}
 	}
 
+	outcomes, probs, err := a.account(ctx, run, in.Failed, chunks)
+	if err != nil {
+		return Summary{}, err
+	}
+	sum.Problems = append(probs, in.Plan.Pending...)
+	for _, p := range sum.Problems {
+		sum.Pending += p.Count
+	}
+	sum.Resumed, sum.Reannotated = in.Plan.Resumed, in.Plan.Reannotated
+
 	rejects, err := a.readRejects(ctx, run.Rejects())
 	if err != nil {
 		return Summary{}, err
@@ -228,18 +262,29 @@ func (a *Activities) Finalize(ctx context.Context, in FinalizeInput) (Summary, e
 	if err := a.writeJSON(ctx, run.Summary(), out); err != nil {
 		return Summary{}, err
 	}
-	a.log.Info("finalized run", "run", run.ID, "documents", sum.Docs, "mentions", sum.Mentions)
-	return sum, a.recordRun(ctx, in, sum)
+	a.log.Info("finalized run", "run", run.ID, "documents", sum.Docs, "mentions", sum.Mentions, "pending", sum.Pending)
+	return sum, a.recordRun(ctx, in, sum, outcomes)
 }
 
-// recordRun adds the finished run to its job's dataset, so the next
-// incremental run skips the objects it annotated.
-func (a *Activities) recordRun(ctx context.Context, in FinalizeInput, sum Summary) error {
+// recordRun adds the finalized run to its job's dataset: the objects it
+// annotated, which the next incremental run skips, and those it left
+// pending, which the next run annotates.
+func (a *Activities) recordRun(ctx context.Context, in FinalizeInput, sum Summary, out map[string]objectOutcome) error {
 	run := in.Plan.Run
 	var m Manifest
 	if err := a.readJSON(ctx, run.Manifest(), &m); err != nil {
 		return err
 	}
+	s, err := a.schema(ctx, run)
+	if err != nil {
+		return err
+	}
+	// The run's settings are those it was planned with, whatever the
+	// settings of the job that finishes it.
+	var cfg Config
+	if err := a.readJSON(ctx, run.Config(), &cfg); err != nil {
+		return err
+	}
 	return a.addRun(ctx, in.Config, JobRun{ID: run.ID, URI: run.URI, Objects: len(m.Objects), Docs: sum.Docs,
-		Finished: time.Now().UTC()}, m)
+		Finished: time.Now().UTC(), Settings: settingsOf(cfg, s)}, m, out)
 }

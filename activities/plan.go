@@ -40,12 +40,61 @@ type Plan struct {
 	// Finished says the run already has its run.json: there is nothing
 	// to do but report it.
 	Finished bool `json:"finished"`
+	// Resumed says the run is an earlier one, reopened to finish the
+	// objects it left pending.
+	Resumed bool `json:"resumed,omitempty"`
+	// More says objects other than the run's need annotating too: the job
+	// plans again once this run is finalized.
+	More bool `json:"more,omitempty"`
+	// Reannotated says why objects annotated before are annotated again
+	// ("3 objects were annotated with backend rules; this run uses sam").
+	Reannotated []string `json:"reannotated,omitempty"`
+	// Pending are the objects this plan leaves out although they are not
+	// annotated: rejected whole and unchanged since, or just tried again
+	// by this job. They are reported, and make the job end with failures.
+	Pending []Problem `json:"pending,omitempty"`
 }
 
-// Plan lists the corpus, keeps the objects new or changed since the job's last
-// completed run (all of them with cfg.Full), validates the schema, and writes
-// the run's manifest, configuration and schema copy. The run id is a hash of
-// all of them, so the same job on the same input finds its earlier run's
+// Problem is one cause of objects not annotated, with the first few of them.
+type Problem struct {
+	Cause   string   `json:"cause"`
+	Objects []string `json:"objects"` // the first few
+	Count   int      `json:"count"`
+}
+
+// maxProblemObjects bounds the objects named under each cause.
+const maxProblemObjects = 3
+
+// problems groups objects by cause, in order of first appearance.
+type problems struct {
+	list []Problem
+	at   map[string]int
+}
+
+func (p *problems) add(cause, object string) {
+	if p.at == nil {
+		p.at = make(map[string]int)
+	}
+	i, ok := p.at[cause]
+	if !ok {
+		i = len(p.list)
+		p.at[cause] = i
+		p.list = append(p.list, Problem{Cause: cause})
+	}
+	if len(p.list[i].Objects) < maxProblemObjects {
+		p.list[i].Objects = append(p.list[i].Objects, object)
+	}
+	p.list[i].Count++
+}
+
+// Plan decides the job's next run. First, an earlier run of the job with
+// the same settings that left objects pending (a failed shard or chunk)
+// is reopened, so its finished stages and cached answers are reused; the
+// job plans again once it is finalized (cfg.Tried lists the runs reopened
+// so far, which are not reopened twice). Otherwise the run reads every
+// object that is new, changed, pending, or annotated with other settings
+// (all of them with cfg.Full). The run id is a hash of the manifest and
+// the settings, so the same job on the same input finds its earlier run's
 // outputs, also after a crash.
 func (a *Activities) Plan(ctx context.Context, cfg Config) (Plan, error) {
 	objs, err := a.list(ctx, cfg)
@@ -66,27 +115,77 @@ func (a *Activities) Plan(ctx context.Context, cfg Config) (Plan, error) {
 	if _, err := a.factory(cfg.Backend, s); err != nil {
 		return Plan{}, badInput(err)
 	}
-
 	state, err := a.readJobState(ctx, cfg)
 	if err != nil {
 		return Plan{}, err
 	}
+	settings := settingsOf(cfg, s)
+	items := make([]ManifestItem, len(objs))
+	for i, o := range objs {
+		items[i] = ManifestItem{URI: o.URI, Size: o.Size, ModTime: o.ModTime.UTC(), Generation: o.Generation}
+	}
+
+	resume, rest := "", 0
+	if !cfg.Full {
+		resume = resumable(state, settings, items, cfg.Tried)
+	}
 	m := Manifest{Corpus: cfg.Corpus}
 	var total int64
-	for _, o := range objs {
-		item := ManifestItem{URI: o.URI, Size: o.Size, ModTime: o.ModTime.UTC(), Generation: o.Generation}
-		if cfg.Full || state.changed(item) {
-			m.Objects = append(m.Objects, item)
-			total += o.Size
+	var pending problems
+	reasons := make(map[string]int)
+	var order []string
+	for _, o := range items {
+		if !cfg.Full {
+			if p, ok := state.Pending[o.URI]; ok && same(p.ManifestItem, o) && p.Settings == settings.Hash {
+				if p.Run == resume {
+					continue // the resumed run annotates it
+				}
+				if p.Rejected || slices.Contains(cfg.Tried, p.Run) {
+					pending.add(p.Reason, o.URI)
+					continue
+				}
+			}
+			if prev, ok := state.Objects[o.URI]; ok && same(prev.ManifestItem, o) {
+				if prev.Settings == settings.Hash {
+					continue
+				}
+				r, _ := state.run(prev.Run)
+				why := settings.change(r.Settings)
+				if reasons[why] == 0 {
+					order = append(order, why)
+				}
+				reasons[why]++
+			}
 		}
+		m.Objects = append(m.Objects, o)
+		total += o.Size
+		rest++
+	}
+	var redo []string
+	for _, why := range order {
+		noun := "objects were"
+		if reasons[why] == 1 {
+			noun = "object was"
+		}
+		redo = append(redo, fmt.Sprintf("%d %s annotated with %s", reasons[why], noun, why))
+	}
+
+	if resume != "" {
+		r, _ := state.run(resume)
+		run := Run{ID: r.ID, URI: r.URI}
+		if _, err := a.reopen(ctx, run); err != nil {
+			return Plan{}, err
+		}
+		a.log.Info("resuming run", "run", run.ID, "pending", r.Pending, "more", rest)
+		return Plan{Run: run, Objects: r.Objects, Resumed: true, More: rest > 0}, nil
 	}
 	if len(m.Objects) == 0 {
-		a.log.Info("job is up to date", "job", cfg.Job, "objects", len(objs))
+		a.log.Info("job is up to date", "job", cfg.Job, "objects", len(objs), "pending", len(pending.list))
 		var last Run
 		if n := len(state.Runs); n > 0 {
 			last = Run{ID: state.Runs[n-1].ID, URI: state.Runs[n-1].URI}
 		}
-		return Plan{UpToDate: true, Run: last}, nil
+		return Plan{UpToDate: true, Run: last, Pending: pending.list}, nil
 	}
 	manifest, err := json.MarshalIndent(m, "", " ")
 	if err != nil {
@@ -113,12 +212,44 @@ func (a *Activities) Plan(ctx context.Context, cfg Config) (Plan, error) {
 			return Plan{}, err
 		}
 	}
+	// A run planned before may have finished with failures: open them.
 	_, err = a.store.Stat(ctx, run.Summary())
 	if err != nil && !blob.IsNotExist(err) {
 		return Plan{}, err
 	}
-	a.log.Info("planned run", "run", run.ID, "objects", len(m.Objects), "of", len(objs), "bytes", total, "finished", err == nil)
-	return Plan{Run: run, Objects: len(m.Objects), Bytes: total, Finished: err == nil}, nil
+	finished := err == nil
+	if finished {
+		reopened, err := a.reopen(ctx, run)
+		if err != nil {
+			return Plan{}, err
+		}
+		finished = reopened == 0
+	}
+	a.log.Info("planned run", "run", run.ID, "objects", len(m.Objects), "of", len(objs), "bytes", total, "finished", finished)
+	return Plan{Run: run, Objects: len(m.Objects), Bytes: total, Finished: finished,
+		Reannotated: redo, Pending: pending.list}, nil
+}
+
+// resumable returns the latest run of the job, with the run's settings and
+// not tried yet, that left objects pending which reopening it can annotate:
+// listed, unchanged, and not rejected whole.
+func resumable(st JobState, s Settings, items []ManifestItem, tried []string) string {
+	listed := make(map[string]ManifestItem, len(items))
+	for _, o := range items {
+		listed[o.URI] = o
+	}
+	open := make(map[string]bool)
+	for uri, p := range st.Pending {
+		if o, ok := listed[uri]; ok && !p.Rejected && same(p.ManifestItem, o) && p.Settings == s.Hash {
+			open[p.Run] = true
+		}
+	}
+	for _, r := range slices.Backward(st.Runs) {
+		if open[r.ID] && r.Settings.Hash == s.Hash && !slices.Contains(tried, r.ID) {
+			return r.ID
+		}
+	}
+	return ""
 }
 
 // list returns the objects under the job's prefixes, each once, in URI order.

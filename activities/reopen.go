@@ -9,26 +9,41 @@ import (
 	"github.com/zeroner/zeroner/io/blob"
 )
 
-// Reopen prepares a re-run of the failed chunks of the job's last completed
-// run: for every shard where a stage recorded failures, it removes that
-// stage's output and the later stages', and then the run's merged tables and
-// run.json, so the run is annotated and finalized again. The shards and
-// chunks that succeeded cost nothing the second time: their stage outputs
-// stay, and their model answers are in the response cache. A run without
-// failures is returned as finished.
+// Reopen prepares a re-run of what failed in the job's last run (with
+// --retry-failed): failed chunks and failed shards, and nothing new. A run
+// without failures is returned as finished.
 func (a *Activities) Reopen(ctx context.Context, cfg Config) (Plan, error) {
 	state, err := a.readJobState(ctx, cfg)
 	if err != nil {
 		return Plan{}, err
 	}
 	if len(state.Runs) == 0 {
-		return Plan{}, badInput(fmt.Errorf("job %s has no completed run to retry", cfg.Job))
+		return Plan{}, badInput(fmt.Errorf("job %s has no finished run to retry", cfg.Job))
 	}
 	last := state.Runs[len(state.Runs)-1]
 	run := Run{ID: last.ID, URI: last.URI}
+	reopened, err := a.reopen(ctx, run)
+	if err != nil {
+		return Plan{}, err
+	}
+	if reopened == 0 {
+		a.log.Info("nothing to retry", "run", run.ID)
+	}
+	return Plan{Run: run, Objects: last.Objects, Finished: reopened == 0, Resumed: reopened > 0}, nil
+}
+
+// reopen opens a finalized run's failures again so that the run is
+// annotated and finalized again: for every shard where a stage recorded
+// failed chunks, it removes that stage's output and the later stages';
+// a shard with no calibrated output (it failed whole) is open already.
+// If any shard is open, it removes the run's merged tables and run.json.
+// What succeeded costs nothing the second time: its stage outputs stay,
+// and its model answers are in the response cache. It returns how many
+// shards are open.
+func (a *Activities) reopen(ctx context.Context, run Run) (int, error) {
 	var idx Sharding
 	if err := a.readJSON(ctx, run.DocumentIndex(), &idx); err != nil {
-		return Plan{}, err
+		return 0, err
 	}
 	stages := []string{StageDiscover, StageMediate, StageCalibrate}
 	reopened := 0
@@ -39,10 +54,18 @@ func (a *Activities) Reopen(ctx context.Context, cfg Config) (Plan, error) {
 				first = i
 				break
 			} else if !blob.IsNotExist(err) {
-				return Plan{}, err
+				return 0, err
 			}
 		}
 		if first < 0 {
+			_, err := a.store.Stat(ctx, run.Stage(StageCalibrate, shard))
+			if err == nil {
+				continue
+			}
+			if !blob.IsNotExist(err) {
+				return 0, err
+			}
+			reopened++ // failed whole: the workflow runs what is missing
 			continue
 		}
 		reopened++
@@ -50,33 +73,31 @@ func (a *Activities) Reopen(ctx context.Context, cfg Config) (Plan, error) {
 		for _, stage := range slices.Backward(stages[first:]) {
 			for _, uri := range []string{run.Failures(stage, shard), run.Usage(stage, shard), run.Stage(stage, shard)} {
 				if err := a.store.Delete(ctx, uri); err != nil {
-					return Plan{}, err
+					return 0, err
 				}
 			}
 		}
 	}
-	plan := Plan{Run: run, Objects: last.Objects, Finished: reopened == 0}
 	if reopened == 0 {
-		a.log.Info("nothing to retry", "run", run.ID)
-		return plan, nil
+		return 0, nil
 	}
 	// run.json first, so that an interrupted reopen still leaves the run
 	// open; then the merged tables, which finalize and graph rewrite.
 	if err := a.store.Delete(ctx, run.Summary()); err != nil {
-		return Plan{}, err
+		return 0, err
 	}
 	for _, dir := range []string{run.MentionsDir(), run.path("usage") + "/", run.path("entities") + "/",
 		run.path("edges") + "/", run.path("mention_entities") + "/"} {
 		objs, err := a.store.List(ctx, dir)
 		if err != nil {
-			return Plan{}, err
+			return 0, err
 		}
 		for _, o := range objs {
 			if err := a.store.Delete(ctx, o.URI); err != nil {
-				return Plan{}, errors.Join(fmt.Errorf("reopen %s", run.ID), err)
+				return 0, errors.Join(fmt.Errorf("reopen %s", run.ID), err)
 			}
 		}
 	}
 	a.log.Info("reopened run", "run", run.ID, "shards", reopened)
-	return plan, nil
+	return reopened, nil
 }

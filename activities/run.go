@@ -12,7 +12,7 @@ import (
 //
 //	<output>/runs/<run-id>/
 //	  manifest.json  config.json  schema.yaml
-//	  documents/shard-NNNNN.parquet   documents/_index.json
+//	  documents/shard-NNNNN.parquet   documents/_index.json   documents/_objects.json
 //	  rejects/part-00000.parquet
 //	  stages/<stage>/shard-NNNNN.parquet  stages/<stage>/failures-NNNNN.parquet
 //	  stages/<stage>/usage-NNNNN.parquet
@@ -58,6 +58,9 @@ func (r Run) DocumentsDir() string { return r.path("documents") + "/" }
 // DocumentIndex records how the corpus was sharded; its presence means
 // sharding finished.
 func (r Run) DocumentIndex() string { return r.path("documents", "_index.json") }
+
+// ObjectIndex records which shards hold each object's documents.
+func (r Run) ObjectIndex() string { return r.path("documents", "_objects.json") }
 
 // Rejects is the table of corpus objects and lines that could not be read.
 func (r Run) Rejects() string { return r.path("rejects", "part-00000.parquet") }

@@ -18,6 +18,19 @@ type Sharding struct {
 	Rejects int64 `json:"rejects"`
 }
 
+// ObjectShards is where one corpus object's documents went: shards First to
+// Last (objects are read in order, so they are contiguous), with the count
+// of its documents and rejects, and the first reject's reason. Finalize uses
+// it to record an object as annotated only when all of its documents were.
+type ObjectShards struct {
+	URI     string `json:"uri"`
+	First   int    `json:"first"`
+	Last    int    `json:"last"`
+	Docs    int64  `json:"docs"`
+	Rejects int64  `json:"rejects"`
+	Reason  string `json:"reason,omitempty"`
+}
+
 // Shard reads the manifest's objects in order and writes the documents table
 // as shards of cfg.ShardSize documents, and the rejects table. Objects or
 // lines that cannot be read are rejects, not failures: the run goes on.
@@ -56,15 +69,27 @@ func (a *Activities) Shard(ctx context.Context, cfg Config, p Plan) (_ Sharding,
 		activity.RecordHeartbeat(ctx, res.Shards)
 		return nil
 	}
+	objects := make([]ObjectShards, 0, len(m.Objects))
 	for _, o := range m.Objects {
 		obj := blob.Object{URI: o.URI, Size: o.Size, ModTime: o.ModTime, Generation: o.Generation}
+		objects = append(objects, ObjectShards{URI: o.URI, First: -1, Last: -1})
+		cur := &objects[len(objects)-1]
 		emit := func(d corpus.Doc) error {
 			if prev, dup := seen[d.ID]; dup {
-				rejects = append(rejects, table.Reject{RunID: run.ID, Object: d.Source, Line: int64(d.Line),
-					Reason: fmt.Sprintf("duplicate document id %q (first in %s)", d.ID, prev)})
+				reason := fmt.Sprintf("duplicate document id %q (first in %s)", d.ID, prev)
+				if cur.Rejects == 0 {
+					cur.Reason = reason
+				}
+				cur.Rejects++
+				rejects = append(rejects, table.Reject{RunID: run.ID, Object: d.Source, Line: int64(d.Line), Reason: reason})
 				return nil
 			}
 			seen[d.ID] = d.Source
+			if cur.First < 0 {
+				cur.First = res.Shards
+			}
+			cur.Last = res.Shards
+			cur.Docs++
 			batch = append(batch, table.Document{DocID: d.ID, Text: d.Text, Source: d.Source})
 			res.Docs++
 			if len(batch) >= size {
@@ -73,6 +98,10 @@ func (a *Activities) Shard(ctx context.Context, cfg Config, p Plan) (_ Sharding,
 			return nil
 		}
 		reject := func(r corpus.Reject) {
+			if cur.Rejects == 0 {
+				cur.Reason = r.Reason
+			}
+			cur.Rejects++
 			rejects = append(rejects, table.Reject{RunID: run.ID, Object: r.Object, Line: int64(r.Line), Reason: r.Reason})
 		}
 		if err := corpus.Read(ctx, a.store, obj, cfg.Reader, emit, reject); err != nil {
@@ -91,6 +120,9 @@ func (a *Activities) Shard(ctx context.Context, cfg Config, p Plan) (_ Sharding,
 	res.Rejects = int64(len(rejects))
 	err = a.store.Replace(ctx, run.Rejects(), rowsTo(table.NewRejectWriter, rejects))
 	if err != nil {
+		return Sharding{}, err
+	}
+	if err := a.writeJSON(ctx, run.ObjectIndex(), objects); err != nil {
 		return Sharding{}, err
 	}
 	if err := a.writeJSON(ctx, run.DocumentIndex(), res); err != nil {

@@ -1,10 +1,12 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/zeroner/zeroner/activities"
@@ -29,6 +31,12 @@ type CorpusState struct {
 	Usage    pipeline.Usage            `json:"usage"`
 	Failed   []activities.ShardFailure `json:"failed,omitempty"`
 	Timings  activities.Timings        `json:"timings"`
+	// Refused is why a service refused the job (ErrRefused): no new shard
+	// starts, and the job fails with it.
+	Refused string `json:"refused,omitempty"`
+	// Earlier are the summaries of the runs this execution finalized
+	// before the current one.
+	Earlier []activities.Summary `json:"earlier,omitempty"`
 	// ShardsPerRun overrides defaultShardsPerRun (tests use it to force
 	// continue-as-new).
 	ShardsPerRun int `json:"shards_per_run,omitempty"`
@@ -90,8 +98,15 @@ func AnnotateCorpus(ctx workflow.Context, st CorpusState) (activities.Summary, e
 	if st.Plan.UpToDate {
 		phase = "done"
 		last := st.Plan.Run
-		return activities.Summary{Job: st.Config.Job, UpToDate: true, RunID: last.ID,
-			Outputs: activities.Outputs{Summary: last.Summary()}}, nil
+		sum := activities.Summary{Job: st.Config.Job, UpToDate: true, RunID: last.ID,
+			Problems: st.Plan.Pending, Earlier: st.Earlier}
+		if last.ID != "" {
+			sum.Outputs.Summary = last.Summary()
+		}
+		for _, p := range sum.Problems {
+			sum.Pending += p.Count
+		}
+		return sum, nil
 	}
 	if st.Plan.Finished {
 		// A re-run of a finished run: Finalize returns its summary.
@@ -125,6 +140,12 @@ func AnnotateCorpus(ctx workflow.Context, st CorpusState) (activities.Summary, e
 			Stopped: fmt.Sprintf("token ceiling reached: %d tokens used of %d, %d of %d shards annotated; run again with a higher --max-tokens to resume",
 				used, st.Config.MaxTokens, st.Done, st.Sharding.Shards)}, nil
 	}
+	if st.Refused != "" {
+		// Waiting cannot heal a refusal: stop, and say why. The run stays
+		// open; the same job resumes it once the cause is fixed.
+		phase = "failed"
+		return activities.Summary{}, temporal.NewNonRetryableApplicationError(st.Refused, activities.ErrRefused, nil)
+	}
 	st.Timings.Annotated = workflow.Now(ctx).UTC()
 
 	phase = "finalize"
@@ -139,6 +160,15 @@ func AnnotateCorpus(ctx workflow.Context, st CorpusState) (activities.Summary, e
 	}
 	sum.Graph = g
 	sum.Outputs.Entities, sum.Outputs.Edges = st.Plan.Run.Entities(), st.Plan.Run.Edges()
+	if st.Plan.More {
+		// An earlier run was finished first; the new and changed objects
+		// are planned next, in a fresh history.
+		cfg := st.Config
+		cfg.Tried = append(slices.Clone(cfg.Tried), st.Plan.Run.ID)
+		next := CorpusState{Config: cfg, Earlier: append(st.Earlier, sum), ShardsPerRun: st.ShardsPerRun}
+		return activities.Summary{}, workflow.NewContinueAsNewError(ctx, AnnotateCorpus, next)
+	}
+	sum.Earlier = st.Earlier
 	phase = "done"
 	return sum, nil
 }
@@ -170,7 +200,7 @@ func annotate(ctx workflow.Context, st *CorpusState, running map[int]bool) outco
 	}
 	started := 0
 	stop := func() bool {
-		return started >= perRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested() || st.overBudget()
+		return started >= perRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested() || st.overBudget() || st.Refused != ""
 	}
 	all := func(int) bool { return true }
 	slide(ctx, &st.Next, st.Sharding.Shards, window, all, stop, func(shard int) workflow.Future {
@@ -186,8 +216,13 @@ func annotate(ctx workflow.Context, st *CorpusState, running map[int]bool) outco
 		var r ShardResult
 		if err := f.Get(ctx, &r); err != nil {
 			// A shard that fails for good is recorded and skipped: the
-			// rest of the corpus is still annotated.
-			st.Failed = append(st.Failed, activities.ShardFailure{Shard: shard, Reason: err.Error()})
+			// rest of the corpus is still annotated, and its objects stay
+			// pending for the next run.
+			typ, msg := cause(err)
+			st.Failed = append(st.Failed, activities.ShardFailure{Shard: shard, Reason: msg, Type: typ})
+			if typ == activities.ErrRefused && st.Refused == "" {
+				st.Refused = msg
+			}
 			workflow.GetLogger(ctx).Error("shard failed", "shard", shard, "error", err)
 			return
 		}
@@ -197,7 +232,7 @@ func annotate(ctx workflow.Context, st *CorpusState, running map[int]bool) outco
 		st.Usage.Add(r.Usage)
 	})
 	switch {
-	case st.Next >= st.Sharding.Shards:
+	case st.Next >= st.Sharding.Shards || st.Refused != "":
 		return allDone
 	case st.overBudget():
 		return overBudget
@@ -228,4 +263,22 @@ func forwardResume(ctx workflow.Context, run activities.Run, running map[int]boo
 			}
 		}
 	})
+}
+
+// cause is the innermost application error in err's chain, its type and
+// message: Temporal wraps an activity's error in layers (child workflow,
+// activity) that each repeat its text.
+func cause(err error) (typ, msg string) {
+	var inner *temporal.ApplicationError
+	last := err
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if app, ok := e.(*temporal.ApplicationError); ok {
+			inner = app
+		}
+		last = e
+	}
+	if inner == nil {
+		return "", last.Error() // a timeout, say: no application error
+	}
+	return inner.Type(), inner.Message()
 }

@@ -244,7 +244,7 @@ func runCmd(ctx context.Context, args []string, env Env) error {
 		return err
 	}
 	printSummary(env.Stdout, sum, time.Since(start))
-	return nil
+	return outcome(sum)
 }
 
 // open sets up what a command that starts jobs needs: the log, the store,

@@ -4,29 +4,100 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/zeroner/zeroner/activities"
 )
 
+// printSummary prints a job's outcome: first, in one line, what was not
+// annotated and why; then the runs it finished.
 func printSummary(w io.Writer, s activities.Summary, elapsed time.Duration) {
+	if line := problemLine(s); line != "" {
+		fmt.Fprintf(w, "\n%s\n", line)
+	}
+	for _, e := range s.Earlier {
+		printRun(w, e, 0)
+	}
+	if len(s.Reannotated) > 0 {
+		fmt.Fprintf(w, "\nannotated again: %s\n", strings.Join(s.Reannotated, "; "))
+	}
 	if s.Stopped != "" {
 		fmt.Fprintf(w, "\njob %s stopped, run %s not finished: %s\n", s.Job, s.RunID, s.Stopped)
 		return
 	}
 	if s.UpToDate {
-		fmt.Fprintf(w, "\njob %s is up to date: no object is new or changed since its last run (--full annotates all)\n", s.Job)
+		if s.Pending > 0 {
+			fmt.Fprintf(w, "\njob %s has nothing new to annotate; %d objects stay pending (above)\n", s.Job, s.Pending)
+		} else if len(s.Earlier) == 0 {
+			fmt.Fprintf(w, "\njob %s is up to date: every object was annotated with these settings since it last changed (--full annotates all)\n", s.Job)
+		}
 		if s.RunID != "" {
 			fmt.Fprintf(w, "  latest run %s: %s\n", s.RunID, s.Outputs.Summary)
 		}
 		return
 	}
-	fmt.Fprintf(w, "\nrun %s done in %s\n", s.RunID, elapsed.Round(time.Millisecond))
-	fmt.Fprintf(w, "  documents  %d (%.0f/s)\n", s.Docs, float64(s.Docs)/elapsed.Seconds())
+	printRun(w, s, elapsed)
+}
+
+// problemLine says in one line which objects were not annotated and why,
+// grouped by cause: the first few objects of each, then a count.
+func problemLine(s activities.Summary) string {
+	if s.Pending == 0 {
+		return ""
+	}
+	var causes []string
+	for _, p := range s.Problems {
+		objs := strings.Join(p.Objects, ", ")
+		if more := p.Count - len(p.Objects); more > 0 {
+			objs += fmt.Sprintf(" and %d more", more)
+		}
+		causes = append(causes, fmt.Sprintf("%s (%s)", p.Cause, objs))
+	}
+	return fmt.Sprintf("not annotated: %d %s, pending for the next run: %s",
+		s.Pending, plural(s.Pending, "object", "objects"), strings.Join(causes, "; "))
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// outcome is the error a finished job's command returns: none when all was
+// annotated; ExitFailures when objects stay pending or the job stopped.
+func outcome(s activities.Summary) error {
+	switch {
+	case s.Stopped != "":
+		return withCode(ExitFailures, fmt.Errorf("job %s stopped before finishing its run", s.Job))
+	case s.Pending > 0:
+		return withCode(ExitFailures, fmt.Errorf("job %s finished with failures: %d %s not annotated; run the same command to retry",
+			s.Job, s.Pending, plural(s.Pending, "object", "objects")))
+	}
+	return nil
+}
+
+// printRun prints one finalized run; elapsed 0 is unknown.
+func printRun(w io.Writer, s activities.Summary, elapsed time.Duration) {
+	what := "run"
+	if s.Resumed {
+		what = "resumed run"
+	}
+	if elapsed <= 0 {
+		fmt.Fprintf(w, "\n%s %s done\n", what, s.RunID)
+		fmt.Fprintf(w, "  documents  %d\n", s.Docs)
+	} else {
+		fmt.Fprintf(w, "\n%s %s done in %s\n", what, s.RunID, elapsed.Round(time.Millisecond))
+		fmt.Fprintf(w, "  documents  %d (%.0f/s)\n", s.Docs, float64(s.Docs)/elapsed.Seconds())
+	}
 	fmt.Fprintf(w, "  mentions   %d\n", s.Mentions)
 	fmt.Fprintf(w, "  rejects    %d (objects or lines that could not be read)\n", s.Rejects)
 	if s.Failures > 0 || len(s.FailedShards) > 0 {
 		fmt.Fprintf(w, "  failures   %d documents, %d shards\n", s.Failures, len(s.FailedShards))
+	}
+	if s.Pending > 0 {
+		fmt.Fprintf(w, "  pending    %d objects not annotated (the next run annotates them)\n", s.Pending)
 	}
 	if u := s.Usage; u.Requests+u.CacheHits > 0 {
 		fmt.Fprintf(w, "  llm        %d requests, %d cache hits, %d prompt tokens (%d cached), %d completion tokens\n",

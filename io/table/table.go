@@ -126,9 +126,10 @@ type Mention struct {
 
 // Reject is one piece of input that could not be used.
 type Reject struct {
-	RunID, Object string
-	Line          int64
-	Reason        string
+	RunID  string `json:"run_id"`
+	Object string `json:"object"`
+	Line   int64  `json:"line"`
+	Reason string `json:"reason"`
 }
 
 // Usage is one row of the token ledger: what one stage's model calls cost

@@ -9,6 +9,10 @@ import (
 	"github.com/zeroner/zeroner/pipeline"
 )
 
+// PromptVersion names the prompts' wording: bump it when a prompt changes,
+// so that what earlier prompts annotated is annotated again.
+const PromptVersion = "1"
+
 // Request kinds: the marker in the system message is "[zeroner:KIND]" and
 // the prompt's schema name "zeroner_" + KIND with "-" as "_".
 const (

@@ -1,0 +1,101 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/zeroner/zeroner/io/blob"
+	"github.com/zeroner/zeroner/io/table"
+)
+
+// account decides, for every object of the run's manifest, whether it was
+// annotated: all of its documents went through every stage. An object is
+// pending when a shard holding its documents failed, when a chunk of one of
+// its documents failed, or when none of its documents could be read
+// (rejected whole; an empty object has nothing to annotate and is done).
+// chunks are the failed chunks' rows by shard. It returns the outcomes by
+// URI and the pending objects grouped by cause.
+func (a *Activities) account(ctx context.Context, run Run, failed []ShardFailure, chunks map[int][]table.Reject) (map[string]objectOutcome, []Problem, error) {
+	var m Manifest
+	if err := a.readJSON(ctx, run.Manifest(), &m); err != nil {
+		return nil, nil, err
+	}
+	var index []ObjectShards
+	if err := a.readJSON(ctx, run.ObjectIndex(), &index); err != nil {
+		return nil, nil, fmt.Errorf("object index of run %s: %w", run.ID, err)
+	}
+	where := make(map[string]ObjectShards, len(index))
+	for _, o := range index {
+		where[o.URI] = o
+	}
+	shardCause := make(map[int]string, len(failed))
+	for _, f := range failed {
+		shardCause[f.Shard] = f.Reason
+	}
+	// Failed chunks name documents: find their objects.
+	docCause := make(map[string]string) // object -> first failed chunk's reason
+	for shard, rows := range chunks {
+		if len(rows) == 0 {
+			continue
+		}
+		docs, err := a.readDocuments(ctx, run.Documents(shard))
+		if err != nil {
+			return nil, nil, err
+		}
+		source := make(map[string]string, len(docs))
+		for _, d := range docs {
+			source[d.DocID] = d.Source
+		}
+		for _, r := range rows {
+			if obj, ok := source[r.Object]; ok {
+				if _, seen := docCause[obj]; !seen {
+					docCause[obj] = "failed chunk: " + r.Reason
+				}
+			}
+		}
+	}
+	out := make(map[string]objectOutcome, len(m.Objects))
+	var probs problems
+	for _, o := range m.Objects {
+		w, ok := where[o.URI]
+		res := objectOutcome{done: true}
+		switch {
+		case !ok:
+			res = objectOutcome{reason: "not in the run's object index"}
+		case w.Docs == 0 && o.Size > 0:
+			reason := w.Reason
+			if reason == "" {
+				reason = "no documents"
+			}
+			res = objectOutcome{rejected: true, reason: "rejected whole: " + reason}
+		case w.Docs > 0:
+			for s := w.First; s <= w.Last; s++ {
+				if c, bad := shardCause[s]; bad {
+					res = objectOutcome{reason: fmt.Sprintf("failed shard: %s", c)}
+					break
+				}
+			}
+			if c, bad := docCause[o.URI]; res.done && bad {
+				res = objectOutcome{reason: c}
+			}
+		}
+		out[o.URI] = res
+		if !res.done {
+			probs.add(res.reason, o.URI)
+		}
+	}
+	return out, probs.list, nil
+}
+
+// failedChunks reads the failures tables of a shard's stages.
+func (a *Activities) failedChunks(ctx context.Context, run Run, shard int) ([]table.Reject, error) {
+	var all []table.Reject
+	for _, stage := range []string{StageDiscover, StageMediate, StageCalibrate} {
+		fails, err := a.readRejects(ctx, run.Failures(stage, shard))
+		if err != nil && !blob.IsNotExist(err) {
+			return nil, err
+		}
+		all = append(all, fails...)
+	}
+	return all, nil
+}
