@@ -194,7 +194,6 @@ func (a *Activities) Finalize(ctx context.Context, in FinalizeInput) (Summary, e
 			if err != nil && !blob.IsNotExist(err) {
 				return Summary{}, err
 			}
-			sum.Failures += int64(len(fails))
 			chunks[shard] = append(chunks[shard], fails...)
 			if room := maxListedRejects - len(failures); room > 0 {
 				failures = append(failures, fails[:min(room, len(fails))]...)
@@ -210,6 +209,12 @@ func (a *Activities) Finalize(ctx context.Context, in FinalizeInput) (Summary, e
 			shardUsage.Add(u)
 			usage = append(usage, rows...)
 		}
+		// A document may fail in several chunks or voters: count it once.
+		failedDocs := make(map[string]bool)
+		for _, f := range chunks[shard] {
+			failedDocs[f.Object] = true
+		}
+		sum.Failures += int64(len(failedDocs))
 		sum.Usage.Add(shardUsage)
 		if shardUsage != (pipeline.Usage{}) {
 			ledger.Shards = append(ledger.Shards, ShardUsage{Shard: shard, Usage: shardUsage})

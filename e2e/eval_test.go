@@ -12,6 +12,7 @@ import (
 
 	"github.com/zeroner/zeroner/internal/cli"
 	"github.com/zeroner/zeroner/internal/devserver"
+	"github.com/zeroner/zeroner/internal/llmsim"
 	"github.com/zeroner/zeroner/io/corpus"
 	"github.com/zeroner/zeroner/pipeline"
 	"github.com/zeroner/zeroner/pipeline/eval"
@@ -127,4 +128,52 @@ func scoreInProcess(t *testing.T, name, path, schemaPath string) eval.Results {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// An eval whose job could not annotate some sentences writes no score and
+// exits 3, naming the cause; with --allow-failures it scores them as
+// unannotated and every table says how many failed.
+func TestEvalRefusesScoreOverFailures(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the embedded Temporal server")
+	}
+	_, base := sim(t, llmsim.Options{Seed: 3, Faults: llmsim.Faults{Malformed: 1}})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	data := filepath.Join(dir, "politics.txt")
+	if err := os.WriteFile(data, []byte(politicsBIO), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "evals")
+	args := []string{"eval", "--dev", "--dev-db", filepath.Join(dir, "temporal.db"), "--out", out,
+		"--data", data, "--schema", filepath.Join("..", "schemas", "crossner-politics.yaml"), "--name", "crossner-politics",
+		"--llm-base-url", base, "--llm-model", "llmsim", "--llm-reasks", "1", "--tag", "t1", "--commit", "test"}
+	var stdout, stderr bytes.Buffer
+	env := cli.Env{Stdout: &stdout, Stderr: &stderr, DevServer: devserver.StartFile}
+	code := cli.Main(ctx, args, env)
+	if code != cli.ExitFailures || !strings.Contains(stderr.String(), "4 of 4 sentences were not annotated") ||
+		!strings.Contains(stderr.String(), "--allow-failures") {
+		t.Fatalf("eval over failed sentences: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	if strings.Contains(stdout.String(), "strict") {
+		t.Fatalf("eval printed a score table over failed work:\n%s", stdout.String())
+	}
+	if _, err := os.Stat(filepath.Join(out, "results.json")); !os.IsNotExist(err) {
+		t.Fatalf("results.json written over failed work: %v", err)
+	}
+
+	stdout.Reset()
+	stderr.Reset()
+	code = cli.Main(ctx, append(args, "--allow-failures"), env)
+	if code != cli.ExitFailures || !strings.Contains(stdout.String(), "WARNING: 4 sentences were not annotated") {
+		t.Fatalf("eval --allow-failures: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	var rep eval.Report
+	if err := json.Unmarshal(readFile(t, filepath.Join(out, "results.json")), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Datasets) != 1 || rep.Datasets[0].Failed != 4 {
+		t.Fatalf("results.json: %+v, want 4 failed sentences recorded", rep.Datasets)
+	}
 }

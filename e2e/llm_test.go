@@ -492,7 +492,9 @@ func TestLLMRetryFailedChunks(t *testing.T) {
 	if err := json.Unmarshal(data, &run); err != nil {
 		t.Fatal(err)
 	}
-	if int64(len(run.FailuresList)) != min(first.Failures, 1000) || run.FailuresList[0].Reason == "" {
+	// A failed document may have failed in several chunks or voters: at
+	// least one row each.
+	if int64(len(run.FailuresList)) < min(first.Failures, 1000) || run.FailuresList[0].Reason == "" {
 		t.Fatalf("run.json lists %d failures with reasons, the run counts %d", len(run.FailuresList), first.Failures)
 	}
 	asked := srv.Stats().Requests

@@ -52,6 +52,9 @@ type evalFlags struct {
 	title   string
 	commit  string
 	note    string
+	// allowFailures scores data sets with sentences the job could not
+	// annotate, as unannotated, and says so in every table.
+	allowFailures bool
 }
 
 // listFlag is a flag that may be given several times.
@@ -76,6 +79,7 @@ func (f *evalFlags) register(fs *flag.FlagSet, env Env) {
 	fs.StringVar(&f.title, "title", "zeroner evaluation", "report `title`")
 	fs.StringVar(&f.commit, "commit", buildCommit(), "source `commit` recorded in the report")
 	fs.StringVar(&f.note, "note", "", "a `note` for the report, e.g. what the numbers mean")
+	fs.BoolVar(&f.allowFailures, "allow-failures", false, "score a data set even when some sentences failed (they count as unannotated; the tables show how many); without it, eval writes no score then")
 	// The run flags, including any added to runFlags later, minus those eval
 	// sets itself.
 	scratch := flag.NewFlagSet("run", flag.ContinueOnError)
@@ -225,6 +229,9 @@ func evalCmd(ctx context.Context, args []string, env Env) error {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "report: %s\n", blob.Join(outURI, "report.html"))
+	if n := rep.Failed(); n > 0 {
+		return withCode(ExitFailures, fmt.Errorf("%d sentences were not annotated and are scored as unannotated (--allow-failures)", n))
+	}
 	return nil
 }
 
@@ -267,13 +274,25 @@ func (f *evalFlags) evalOne(ctx context.Context, cl client.Client, store blob.St
 		return eval.Results{}, err
 	}
 	fmt.Fprintf(progress, "%s: run %s, %d mentions in %s\n", ds.name, sum.RunID, sum.Mentions, time.Since(start).Round(time.Millisecond))
+	if sum.Stopped != "" {
+		return eval.Results{}, withCode(ExitFailures, fmt.Errorf("the job stopped before finishing (%s); no score written", sum.Stopped))
+	}
 	if sum.Docs != int64(len(docs)) {
 		return eval.Results{}, fmt.Errorf("the run annotated %d documents (%d rejects), the gold has %d sentences", sum.Docs, sum.Rejects, len(docs))
 	}
-	if sum.Failures > 0 || len(sum.FailedShards) > 0 {
-		// Scored as they are: what a stage could not annotate has no mentions.
-		fmt.Fprintf(progress, "%s: warning: %d documents and %d shards failed; they count as unannotated\n",
-			ds.name, sum.Failures, len(sum.FailedShards))
+	failed := failedDocs(sum, cfg.ShardSize, len(docs))
+	if failed > 0 {
+		why := "see " + sum.Outputs.Summary
+		if len(sum.Problems) > 0 {
+			why = sum.Problems[0].Cause
+		}
+		if !f.allowFailures {
+			return eval.Results{}, withCode(ExitFailures, fmt.Errorf(
+				"%d of %d sentences were not annotated (%s); no score written: run again with --tag %s to retry them, or add --allow-failures to score them as unannotated",
+				failed, len(docs), why, f.tag))
+		}
+		fmt.Fprintf(progress, "%s: warning: %d of %d sentences were not annotated (%s); scored as unannotated (--allow-failures)\n",
+			ds.name, failed, len(docs), why)
 	}
 	ms, err := readMentions(ctx, store, sum.Outputs.Mentions)
 	if err != nil {
@@ -294,6 +313,7 @@ func (f *evalFlags) evalOne(ctx context.Context, cl client.Client, store blob.St
 	if err != nil {
 		return eval.Results{}, err
 	}
+	r.Failed = failed
 	dir := blob.Join(outURI, ds.name)
 	for name, write := range map[string]func(io.Writer) error{
 		"predictions.bio":   func(w io.Writer) error { return eval.WriteBIO(w, docs) },
@@ -305,6 +325,17 @@ func (f *evalFlags) evalOne(ctx context.Context, cl client.Client, store blob.St
 		}
 	}
 	return r, nil
+}
+
+// failedDocs counts the documents a run did not annotate: those of its
+// failed shards (an eval's data set is one object, cut in order into shards
+// of size documents) and its failed chunks.
+func failedDocs(sum activities.Summary, size, docs int) int {
+	n := int(sum.Failures)
+	for _, f := range sum.FailedShards {
+		n += max(0, min(size, docs-f.Shard*size))
+	}
+	return n
 }
 
 // readGold reads the sentences of every object under the job's corpus

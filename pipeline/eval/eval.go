@@ -106,8 +106,12 @@ type Errors struct {
 
 // Results are one data set's scores.
 type Results struct {
-	Name         string     `json:"name"`
-	Docs         int        `json:"documents"`
+	Name string `json:"name"`
+	Docs int    `json:"documents"`
+	// Failed counts the documents the job could not annotate; they are
+	// scored as having no mentions (eval refuses to score them unless
+	// told to).
+	Failed       int        `json:"failed,omitempty"`
 	Strict       PRF        `json:"strict"`
 	StrictNoMisc PRF        `json:"strict_no_misc"`
 	Span         PRF        `json:"span"`

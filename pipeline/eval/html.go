@@ -48,6 +48,7 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"f1":             func(v float64) string { return fmt.Sprintf("%.1f", v) },
 	"date":           func(r Report) string { return r.Created.UTC().Format("2006-01-02 15:04 UTC") },
 	"legend":         legend,
+	"failedNote":     func(r Report) string { return r.failedNote() },
 	"pageCSS":        func() template.CSS { return PageCSS },
 }).Parse(`<!DOCTYPE html>
 <html lang="en">
@@ -74,6 +75,7 @@ svg text { font-family: inherit; }
 <div class="card">
 <h2>F1 per data set</h2>
 <div class="legend">{{legend}}</div>
+{{with failedNote .}}<p class="card note"><b>Warning</b>: {{.}}.</p>{{end}}
 {{summaryChart .}}
 <table>
 <tr><th>data set</th><th>sentences</th><th>gold</th><th>predicted</th><th>strict</th><th>no misc</th><th>span</th><th>SAM-NER</th></tr>
@@ -95,7 +97,7 @@ overlapping a gold mention with other boundaries; overlapping none. Missed: gold
 {{range .Datasets}}
 <div class="card">
 <h2>{{.Name}}</h2>
-<div class="small">{{.Docs}} sentences · strict P {{f1 .Strict.P}} R {{f1 .Strict.R}} F1 {{f1 .Strict.F1}} · span P {{f1 .Span.P}} R {{f1 .Span.R}} F1 {{f1 .Span.F1}} · SAM-NER P {{f1 .SAMNER.P}} R {{f1 .SAMNER.R}} F1 {{f1 .SAMNER.F1}}</div>
+<div class="small">{{.Docs}} sentences{{if .Failed}} ({{.Failed}} failed, scored as unannotated){{end}} · strict P {{f1 .Strict.P}} R {{f1 .Strict.R}} F1 {{f1 .Strict.F1}} · span P {{f1 .Span.P}} R {{f1 .Span.R}} F1 {{f1 .Span.F1}} · SAM-NER P {{f1 .SAMNER.P}} R {{f1 .SAMNER.R}} F1 {{f1 .SAMNER.F1}}</div>
 <h3>Strict F1 per label</h3>
 {{labelChart .}}
 <h3>Confusion: gold label (rows) by predicted label (columns), same boundaries</h3>

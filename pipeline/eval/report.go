@@ -22,10 +22,29 @@ type Report struct {
 	Averages []Average `json:"averages"`
 }
 
+// Failed counts the documents of all data sets that were not annotated.
+func (r Report) Failed() int {
+	n := 0
+	for _, d := range r.Datasets {
+		n += d.Failed
+	}
+	return n
+}
+
+// failedNote says how many documents failed and how they were scored; ""
+// when none did.
+func (r Report) failedNote() string {
+	n := r.Failed()
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d sentences were not annotated (failed): they are scored as having no mentions, so these scores understate the backend", n)
+}
+
 // row is one line of the summary tables: a data set or an average.
 type row struct {
 	name                         string
-	docs, gold, pred             int // 0 for averages
+	docs, gold, pred, failed     int // 0 for averages
 	strict, noMisc, span, samner float64
 	avg                          bool
 }
@@ -33,7 +52,7 @@ type row struct {
 func (r Report) rows() []row {
 	var out []row
 	for _, d := range r.Datasets {
-		out = append(out, row{name: d.Name, docs: d.Docs, gold: d.Strict.Gold, pred: d.Strict.Pred,
+		out = append(out, row{name: d.Name, docs: d.Docs, gold: d.Strict.Gold, pred: d.Strict.Pred, failed: d.Failed,
 			strict: d.Strict.F1, noMisc: d.StrictNoMisc.F1, span: d.Span.F1, samner: d.SAMNER.F1})
 	}
 	for _, a := range r.Averages {
@@ -51,15 +70,28 @@ func WriteTable(w io.Writer, r Report) error {
 	for _, x := range r.rows() {
 		width = max(width, len(x.name))
 	}
-	fmt.Fprintf(bw, "%-*s %6s %6s %6s  %7s %7s %7s %7s\n", width, "dataset", "docs", "gold", "pred",
-		"strict", "no-misc", "span", "SAM-NER")
+	failed := r.Failed() > 0
+	fmt.Fprintf(bw, "%-*s %6s %6s %6s", width, "dataset", "docs", "gold", "pred")
+	if failed {
+		fmt.Fprintf(bw, " %6s", "failed")
+	}
+	fmt.Fprintf(bw, "  %7s %7s %7s %7s\n", "strict", "no-misc", "span", "SAM-NER")
 	for _, x := range r.rows() {
 		if x.avg {
 			fmt.Fprintf(bw, "%-*s %6s %6s %6s", width, x.name, "", "", "")
+			if failed {
+				fmt.Fprintf(bw, " %6s", "")
+			}
 		} else {
 			fmt.Fprintf(bw, "%-*s %6d %6d %6d", width, x.name, x.docs, x.gold, x.pred)
+			if failed {
+				fmt.Fprintf(bw, " %6d", x.failed)
+			}
 		}
 		fmt.Fprintf(bw, "  %7.1f %7.1f %7.1f %7.1f\n", x.strict, x.noMisc, x.span, x.samner)
+	}
+	if note := r.failedNote(); note != "" {
+		fmt.Fprintf(bw, "WARNING: %s.\n", note)
 	}
 	fmt.Fprintf(bw, "F1 in percent. strict: exact boundaries and label, micro; no-misc: the same without misc;\n"+
 		"span: boundaries only; SAM-NER: per-sentence sets of (string, label). Averages: mean over data sets.\n")
@@ -79,14 +111,25 @@ func WriteMarkdown(w io.Writer, r Report) error {
 	fmt.Fprint(bw, "F1 in percent. **strict**: exact boundaries and label, micro over mentions; **no misc**: strict "+
 		"without the misc label in gold and predictions; **span**: boundaries right, any label; **SAM-NER**: "+
 		"SAM-NER's scorer, per-sentence sets of (mention string, label). Averages weigh data sets equally.\n\n")
-	fmt.Fprintln(bw, "| data set | sentences | gold | predicted | strict | no misc | span | SAM-NER |")
-	fmt.Fprintln(bw, "|---|---:|---:|---:|---:|---:|---:|---:|")
+	failed := r.Failed() > 0
+	if failed {
+		fmt.Fprintf(bw, "**Warning**: %s; the *failed* column counts them per data set.\n\n", r.failedNote())
+		fmt.Fprintln(bw, "| data set | sentences | failed | gold | predicted | strict | no misc | span | SAM-NER |")
+		fmt.Fprintln(bw, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+	} else {
+		fmt.Fprintln(bw, "| data set | sentences | gold | predicted | strict | no misc | span | SAM-NER |")
+		fmt.Fprintln(bw, "|---|---:|---:|---:|---:|---:|---:|---:|")
+	}
 	for _, x := range r.rows() {
+		empty, count := "", ""
+		if failed {
+			empty, count = " |", fmt.Sprintf(" %d |", x.failed)
+		}
 		if x.avg {
-			fmt.Fprintf(bw, "| **%s** | | | | **%.1f** | **%.1f** | **%.1f** | **%.1f** |\n", x.name, x.strict, x.noMisc, x.span, x.samner)
+			fmt.Fprintf(bw, "| **%s** | | |%s | **%.1f** | **%.1f** | **%.1f** | **%.1f** |\n", x.name, empty, x.strict, x.noMisc, x.span, x.samner)
 			continue
 		}
-		fmt.Fprintf(bw, "| %s | %d | %d | %d | %.1f | %.1f | %.1f | %.1f |\n", x.name, x.docs, x.gold, x.pred, x.strict, x.noMisc, x.span, x.samner)
+		fmt.Fprintf(bw, "| %s | %d |%s %d | %d | %.1f | %.1f | %.1f | %.1f |\n", x.name, x.docs, count, x.gold, x.pred, x.strict, x.noMisc, x.span, x.samner)
 	}
 	for _, d := range r.Datasets {
 		fmt.Fprintf(bw, "\n## %s\n\n", d.Name)

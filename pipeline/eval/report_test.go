@@ -120,3 +120,40 @@ func TestWriteMarkdownAndTable(t *testing.T) {
 		}
 	}
 }
+
+// Documents the job could not annotate are counted in every table and
+// report, with a warning, never hidden in a lower score.
+func TestReportsShowFailures(t *testing.T) {
+	r := sampleReport(t)
+	r.Datasets[1].Failed = 2
+	var md, tab, page bytes.Buffer
+	for _, w := range []struct {
+		buf   *bytes.Buffer
+		write func(io.Writer, Report) error
+	}{{&md, WriteMarkdown}, {&tab, WriteTable}, {&page, WriteHTML}} {
+		if err := w.write(w.buf, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, want := range map[string][]string{
+		"report.md":   {"| data set | sentences | failed |", "| crossner-music | 2 | 2 | 1 | 0 |", "| **crossner average** | | | | | **", "2 sentences were not annotated"},
+		"table":       {" failed ", "WARNING: 2 sentences were not annotated"},
+		"report.html": {"2 sentences were not annotated", "(2 failed, scored as unannotated)"},
+	} {
+		got := map[string]string{"report.md": md.String(), "table": tab.String(), "report.html": page.String()}[name]
+		for _, w := range want {
+			if !strings.Contains(got, w) {
+				t.Errorf("%s lacks %q:\n%s", name, w, got)
+			}
+		}
+	}
+	// Without failures, no column and no warning.
+	r.Datasets[1].Failed = 0
+	tab.Reset()
+	if err := WriteTable(&tab, r); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(tab.String(), "failed") || strings.Contains(tab.String(), "WARNING") {
+		t.Errorf("table without failures mentions them:\n%s", tab.String())
+	}
+}
