@@ -43,7 +43,14 @@ func Distill(ctx workflow.Context, in DistillInput) (DistillSummary, error) {
 		return DistillSummary{}, fmt.Errorf("plan: %w", err)
 	}
 	if plan.UpToDate {
-		return DistillSummary{Summary: activities.Summary{Job: cfg.Job, UpToDate: true, RunID: plan.Run.ID}}, nil
+		sum := activities.Summary{Job: cfg.Job, UpToDate: true, RunID: plan.Run.ID, Problems: plan.Pending}
+		if plan.Run.ID != "" {
+			sum.Outputs.Summary = plan.Run.Summary()
+		}
+		for _, p := range plan.Pending {
+			sum.Pending += p.Count
+		}
+		return DistillSummary{Summary: sum}, nil
 	}
 	t.Planned = workflow.Now(ctx).UTC()
 	var sh activities.Sharding
@@ -61,7 +68,8 @@ func Distill(ctx workflow.Context, in DistillInput) (DistillSummary, error) {
 	never := func() bool { return false }
 	fail := func(shard int, f workflow.Future) {
 		if err := f.Get(ctx, nil); err != nil {
-			failed = append(failed, activities.ShardFailure{Shard: shard, Reason: err.Error()})
+			typ, msg := cause(err)
+			failed = append(failed, activities.ShardFailure{Shard: shard, Reason: msg, Type: typ})
 		}
 	}
 	next := 0

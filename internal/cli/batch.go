@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"go.temporal.io/api/serviceerror"
+
 	"github.com/zeroner/zeroner/workflows"
 )
 
@@ -42,6 +44,10 @@ go back to waiting.`, env)
 	}
 	defer cl.Close()
 	if err := cl.SignalWorkflow(ctx, workflows.WorkflowID(job), "", workflows.SignalResume, nil); err != nil {
+		var nf *serviceerror.NotFound
+		if errors.As(err, &nf) {
+			return fmt.Errorf("no job named %q is running (a finished job has nothing to resume)", job)
+		}
 		return fmt.Errorf("job %s: %s", job, rootCause(err))
 	}
 	fmt.Fprintf(env.Stdout, "job %s: asked to look for batch answers now\n", job)

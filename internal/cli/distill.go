@@ -87,5 +87,5 @@ func distillCmd(ctx context.Context, args []string, env Env) error {
 		fmt.Fprintf(env.Stdout, "  agreement  strict F1 %.1f, span F1 %.1f with the backend on %d held-out documents\n",
 			sum.Agreement.StrictF1, sum.Agreement.SpanF1, sum.Agreement.Docs)
 	}
-	return nil
+	return outcome(sum.Summary)
 }

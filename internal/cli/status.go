@@ -74,6 +74,22 @@ rate and ETA, until it ends.`, env)
 	if st.reason != "" {
 		fmt.Fprintf(env.Stdout, "  %s\n", st.reason)
 	}
+	if p := problemLine(st.sum); p != "" {
+		fmt.Fprintf(env.Stdout, "  %s\n", p)
+	}
+	return st.outcome(job)
+}
+
+// outcome is the error status returns for a job that failed, ended
+// otherwise than by completing, or completed with objects pending.
+func (st jobState) outcome(job string) error {
+	switch st.p.Phase {
+	case "failed", "canceled", "terminated", "timed out", "ended":
+		return withCode(ExitError, fmt.Errorf("job %s %s", job, st.p.Phase))
+	}
+	if st.sum.Pending > 0 || st.sum.Stopped != "" {
+		return withCode(ExitFailures, fmt.Errorf("job %s finished with failures: %d objects not annotated", job, st.sum.Pending))
+	}
 	return nil
 }
 
@@ -82,6 +98,8 @@ type jobState struct {
 	p       workflows.Progress
 	counted bool   // p has the job's counts, not only its phase
 	reason  string // why the job failed
+	// sum is a completed job's summary.
+	sum activities.Summary
 }
 
 // jobProgress is the progress of the job's latest run: the query's answer
@@ -106,7 +124,7 @@ func jobProgress(ctx context.Context, cl client.Client, id string) (jobState, er
 		if err := cl.GetWorkflow(ctx, id, "").Get(ctx, &sum); err != nil {
 			return jobState{}, err
 		}
-		return jobState{p: summaryProgress(sum), counted: true}, nil
+		return jobState{p: summaryProgress(sum), counted: true, sum: sum}, nil
 	}
 	// Replaying a closed workflow for the query takes a worker, which
 	// may not be up: wait for one a little only.

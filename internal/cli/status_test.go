@@ -80,6 +80,7 @@ func TestJobProgress(t *testing.T) {
 		want    string // formatted, or the phase alone if not counted
 		reason  string
 		wantErr string
+		code    int // status's exit code
 	}{
 		{name: "running: the query", c: fakeClient{status: enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, progress: annotating},
 			want: "annotate shards 10/40  documents 10000/40000  mentions 123456  run r"},
@@ -88,12 +89,16 @@ func TestJobProgress(t *testing.T) {
 		{name: "completed: the result, no worker needed", c: fakeClient{status: enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, queryErr: noWorker,
 			result: activities.Summary{RunID: "r", Docs: 271, Mentions: 3722, Shards: 11}},
 			want: "done     shards 11/11  documents 271/271  mentions 3722  run r"},
+		{name: "completed with objects pending", c: fakeClient{status: enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED,
+			result: activities.Summary{RunID: "r", Docs: 271, Shards: 11, FailedShards: []activities.ShardFailure{{Shard: 3, Reason: "refused"}},
+				Pending: 2, Problems: []activities.Problem{{Cause: "failed shard: refused", Objects: []string{"a", "b"}, Count: 2}}}},
+			want: "done     shards 10/11  documents 271/271  mentions 0  failed shards 1  run r", code: ExitFailures},
 		{name: "failed, a worker answers", c: fakeClient{status: enumspb.WORKFLOW_EXECUTION_STATUS_FAILED, progress: annotating,
 			err: temporal.NewApplicationError("schema is not valid", "bad")},
-			want: "failed   shards 10/40  documents 10000/40000  mentions 123456  run r", reason: "schema is not valid"},
+			want: "failed   shards 10/40  documents 10000/40000  mentions 123456  run r", reason: "schema is not valid", code: ExitError},
 		{name: "terminated, no worker", c: fakeClient{status: enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED, queryErr: noWorker,
 			err: errors.New("terminated by operator")},
-			want: "terminated", reason: "terminated by operator"},
+			want: "terminated", reason: "terminated by operator", code: ExitError},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -113,6 +118,13 @@ func TestJobProgress(t *testing.T) {
 			}
 			if got != tt.want || !strings.Contains(st.reason, tt.reason) || (tt.reason == "") != (st.reason == "") {
 				t.Errorf("got %q (reason %q), want %q (reason %q)", got, st.reason, tt.want, tt.reason)
+			}
+			code := ExitOK
+			if err := st.outcome("job"); err != nil {
+				code = exitCode(err)
+			}
+			if code != tt.code {
+				t.Errorf("exit code %d, want %d", code, tt.code)
 			}
 		})
 	}
