@@ -81,7 +81,7 @@ func (a *Activities) account(ctx context.Context, run Run, failed []ShardFailure
 		}
 		out[o.URI] = res
 		if !res.done {
-			probs.add(res.reason, o.URI)
+			probs.add(res.reason, o.URI, res.rejected)
 		}
 	}
 	return out, probs.list, nil

@@ -60,6 +60,9 @@ type Problem struct {
 	Cause   string   `json:"cause"`
 	Objects []string `json:"objects"` // the first few
 	Count   int      `json:"count"`
+	// Rejected says the objects could not be read at all: running again
+	// cannot help until they or the reader settings change.
+	Rejected bool `json:"rejected,omitempty"`
 }
 
 // maxProblemObjects bounds the objects named under each cause.
@@ -71,7 +74,7 @@ type problems struct {
 	at   map[string]int
 }
 
-func (p *problems) add(cause, object string) {
+func (p *problems) add(cause, object string, rejected bool) {
 	if p.at == nil {
 		p.at = make(map[string]int)
 	}
@@ -79,7 +82,7 @@ func (p *problems) add(cause, object string) {
 	if !ok {
 		i = len(p.list)
 		p.at[cause] = i
-		p.list = append(p.list, Problem{Cause: cause})
+		p.list = append(p.list, Problem{Cause: cause, Rejected: rejected})
 	}
 	if len(p.list[i].Objects) < maxProblemObjects {
 		p.list[i].Objects = append(p.list[i].Objects, object)
@@ -141,7 +144,7 @@ func (a *Activities) Plan(ctx context.Context, cfg Config) (Plan, error) {
 					continue // the resumed run annotates it
 				}
 				if p.Rejected || slices.Contains(cfg.Tried, p.Run) {
-					pending.add(p.Reason, o.URI)
+					pending.add(p.Reason, o.URI, p.Rejected)
 					continue
 				}
 			}

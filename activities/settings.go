@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/zeroner/zeroner/io/corpus"
 	"github.com/zeroner/zeroner/pipeline"
 	"github.com/zeroner/zeroner/pipeline/sam"
 )
@@ -36,7 +37,7 @@ func settingsOf(cfg Config, s *pipeline.Schema) Settings {
 		Version: Version,
 		Backend: backend,
 		Schema:  s.Hash(),
-		Reader:  fmt.Sprintf("%+v", cfg.Reader),
+		Reader:  readerString(cfg.Reader),
 	}
 	if backend == "sam" {
 		st.Version += "/prompts-" + sam.PromptVersion
@@ -77,7 +78,31 @@ func (s Settings) change(earlier Settings) string {
 	case earlier.Schema != s.Schema:
 		return fmt.Sprintf("schema %s; this run's labels or definitions differ (%s)", earlier.Schema, s.Schema)
 	case earlier.Reader != s.Reader:
-		return fmt.Sprintf("reader settings %s; this run uses %s", earlier.Reader, s.Reader)
+		was, now := differing(earlier.Reader, s.Reader)
+		return fmt.Sprintf("reader settings %s; this run uses %s", was, now)
 	}
 	return "other model settings (decoding, extractors or voting)"
+}
+
+// readerString is the reader's options as "key=value" words.
+func readerString(o corpus.Options) string {
+	return fmt.Sprintf("format=%s id_field=%s text_field=%s bio_order=%s sentences_per_doc=%d max_doc_bytes=%d",
+		o.Format, o.IDField, o.TextField, o.BIOOrder, o.SentencesPerDoc, o.MaxDocBytes)
+}
+
+// differing returns the words of x and of y that the other lacks.
+func differing(x, y string) (string, string) {
+	xs, ys := strings.Fields(x), strings.Fields(y)
+	var dx, dy []string
+	for _, w := range xs {
+		if !slices.Contains(ys, w) {
+			dx = append(dx, w)
+		}
+	}
+	for _, w := range ys {
+		if !slices.Contains(xs, w) {
+			dy = append(dy, w)
+		}
+	}
+	return strings.Join(dx, " "), strings.Join(dy, " ")
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -20,7 +21,7 @@ func printSummary(w io.Writer, s activities.Summary, elapsed time.Duration) {
 		printRun(w, e, 0)
 	}
 	if len(s.Reannotated) > 0 {
-		fmt.Fprintf(w, "\nannotated again: %s\n", strings.Join(s.Reannotated, "; "))
+		fmt.Fprintf(w, "\nnot up to date: %s\n", strings.Join(s.Reannotated, "; "))
 	}
 	if s.Stopped != "" {
 		fmt.Fprintf(w, "\njob %s stopped, run %s not finished: %s\n", s.Job, s.RunID, s.Stopped)
@@ -54,8 +55,7 @@ func problemLine(s activities.Summary) string {
 		}
 		causes = append(causes, fmt.Sprintf("%s (%s)", p.Cause, objs))
 	}
-	return fmt.Sprintf("not annotated: %d %s, pending for the next run: %s",
-		s.Pending, plural(s.Pending, "object", "objects"), strings.Join(causes, "; "))
+	return fmt.Sprintf("not annotated: %d %s: %s", s.Pending, plural(s.Pending, "object", "objects"), strings.Join(causes, "; "))
 }
 
 func plural(n int, one, many string) string {
@@ -72,8 +72,12 @@ func outcome(s activities.Summary) error {
 	case s.Stopped != "":
 		return withCode(ExitFailures, fmt.Errorf("job %s stopped before finishing its run", s.Job))
 	case s.Pending > 0:
-		return withCode(ExitFailures, fmt.Errorf("job %s finished with failures: %d %s not annotated; run the same command to retry",
-			s.Job, s.Pending, plural(s.Pending, "object", "objects")))
+		hint := "run the same command to retry them"
+		if !slices.ContainsFunc(s.Problems, func(p activities.Problem) bool { return !p.Rejected }) {
+			hint = "they cannot be read: fix them or the reader flags (--format, --text-field, --id-field) and run again"
+		}
+		return withCode(ExitFailures, fmt.Errorf("job %s finished with failures: %d %s not annotated; %s",
+			s.Job, s.Pending, plural(s.Pending, "object", "objects"), hint))
 	}
 	return nil
 }
@@ -97,7 +101,7 @@ func printRun(w io.Writer, s activities.Summary, elapsed time.Duration) {
 		fmt.Fprintf(w, "  failures   %d documents, %d shards\n", s.Failures, len(s.FailedShards))
 	}
 	if s.Pending > 0 {
-		fmt.Fprintf(w, "  pending    %d objects not annotated (the next run annotates them)\n", s.Pending)
+		fmt.Fprintf(w, "  pending    %d objects not annotated (see the first line)\n", s.Pending)
 	}
 	if u := s.Usage; u.Requests+u.CacheHits > 0 {
 		fmt.Fprintf(w, "  llm        %d requests, %d cache hits, %d prompt tokens (%d cached), %d completion tokens\n",
