@@ -20,9 +20,9 @@ func (a *Activities) account(ctx context.Context, run Run, failed []ShardFailure
 	if err := a.readJSON(ctx, run.Manifest(), &m); err != nil {
 		return nil, nil, err
 	}
-	var index []ObjectShards
-	if err := a.readJSON(ctx, run.ObjectIndex(), &index); err != nil {
-		return nil, nil, fmt.Errorf("object index of run %s: %w", run.ID, err)
+	index, err := a.objectIndex(ctx, run)
+	if err != nil {
+		return nil, nil, err
 	}
 	where := make(map[string]ObjectShards, len(index))
 	for _, o := range index {
@@ -98,4 +98,54 @@ func (a *Activities) failedChunks(ctx context.Context, run Run, shard int) ([]ta
 		all = append(all, fails...)
 	}
 	return all, nil
+}
+
+// objectIndex reads the run's object index; a run sharded before there was
+// one gets it rebuilt from its documents and rejects tables.
+func (a *Activities) objectIndex(ctx context.Context, run Run) ([]ObjectShards, error) {
+	var index []ObjectShards
+	err := a.readJSON(ctx, run.ObjectIndex(), &index)
+	if err == nil || !blob.IsNotExist(err) {
+		return index, err
+	}
+	var sh Sharding
+	if err := a.readJSON(ctx, run.DocumentIndex(), &sh); err != nil {
+		return nil, err
+	}
+	at := make(map[string]int)
+	get := func(uri string) *ObjectShards {
+		i, ok := at[uri]
+		if !ok {
+			i = len(index)
+			at[uri] = i
+			index = append(index, ObjectShards{URI: uri, First: -1, Last: -1})
+		}
+		return &index[i]
+	}
+	for shard := range sh.Shards {
+		docs, err := a.readDocuments(ctx, run.Documents(shard))
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range docs {
+			o := get(d.Source)
+			if o.First < 0 {
+				o.First = shard
+			}
+			o.Last = shard
+			o.Docs++
+		}
+	}
+	rejects, err := a.readRejects(ctx, run.Rejects())
+	if err != nil && !blob.IsNotExist(err) {
+		return nil, err
+	}
+	for _, r := range rejects {
+		o := get(r.Object)
+		if o.Rejects == 0 {
+			o.Reason = r.Reason
+		}
+		o.Rejects++
+	}
+	return index, nil
 }

@@ -370,3 +370,27 @@ func TestSettingsChange(t *testing.T) {
 		}
 	}
 }
+
+// A run sharded before the object index existed gets it rebuilt from its
+// tables, with the same content.
+func TestObjectIndexRebuilt(t *testing.T) {
+	f := newAccountFixture(t)
+	f.b.failShard["b0"] = true
+	sum := f.run(t, f.cfg)
+	ctx := context.Background()
+	run := Run{ID: sum.RunID, URI: blob.Join(f.cfg.Output, "runs", sum.RunID)}
+	want, err := f.a.objectIndex(ctx, run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.Delete(ctx, run.ObjectIndex()); err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.a.objectIndex(ctx, run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || !slices.Equal(got, want) {
+		t.Fatalf("rebuilt object index\n%+v\nwant\n%+v", got, want)
+	}
+}
