@@ -4,7 +4,7 @@ BIN     := bin
 CORPUS  ?= examples/politics
 SCHEMA  ?= schemas/crossner-politics.yaml
 OUT     ?= out
-DATA    ?= $(or $(ZERONER_DATA),../shared/data)
+DATA    ?= $(or $(ZERONER_DATA),data)
 EVAL    ?= evals/benchmark
 
 .PHONY: all build run eval test lint bench clean

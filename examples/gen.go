@@ -3,7 +3,7 @@
 // gen writes the sample corpus of `make run` from CrossNER's politics dev
 // split: consecutive sentences grouped into documents, as JSONL files.
 //
-//	go run examples/gen.go ../shared/data/crossner/politics/dev.txt examples/politics
+//	go run examples/gen.go data/crossner/politics/dev.txt examples/politics
 package main
 
 import (

@@ -10,7 +10,7 @@
 #   SEED=42 scripts/chaos.sh    # replay the random kill delays of a run
 #
 # Settings (environment): SEED, DOCS (rules corpus size, 6000), RANDOM_KILLS
-# (15), MIN_KILLS (fail if fewer kills landed mid-job, 20), DATA (../shared/data), WORK (a new temporary folder, kept on
+# (15), MIN_KILLS (fail if fewer kills landed mid-job, 20), DATA (data), WORK (a new temporary folder, kept on
 # failure), KEEP=1 keeps it on success too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +20,7 @@ SEED=${SEED:-$(date +%s)}
 DOCS=${DOCS:-6000}
 RANDOM_KILLS=${RANDOM_KILLS:-15}
 MIN_KILLS=${MIN_KILLS:-20}
-DATA=$(cd "${DATA:-${ZERONER_DATA:-../shared/data}}" && pwd)
+DATA=$(cd "${DATA:-${ZERONER_DATA:-data}}" && pwd)
 WORK=${WORK:-$(mktemp -d /tmp/zeroner-chaos.XXXXXX)}
 SCHEMA=$ROOT/schemas/crossner-politics.yaml
 LLM_CONCURRENCY=8

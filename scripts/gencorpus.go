@@ -26,7 +26,7 @@ func main() {
 		docs  = flag.Int("docs", 100000, "documents")
 		files = flag.Int("files", 10, "output files")
 		out   = flag.String("out", "bench/corpus", "output folder")
-		data  = flag.String("data", "../shared/data/crossner", "CrossNER folder")
+		data  = flag.String("data", "data/crossner", "CrossNER folder")
 		seed  = flag.Uint64("seed", 1, "random seed")
 	)
 	flag.Parse()

@@ -3,7 +3,7 @@
 // BIO files, with seeded noise, latency, capacity limits and injected
 // faults (see package internal/llmsim).
 //
-//	llmsim --addr 127.0.0.1:0 --gold ../shared/data/crossner/ai/dev.txt
+//	llmsim --addr 127.0.0.1:0 --gold data/crossner/ai/dev.txt
 //
 // prints the server's base URL (http://127.0.0.1:PORT) on its first line.
 package main

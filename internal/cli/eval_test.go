@@ -26,8 +26,8 @@ func TestEvalDatasets(t *testing.T) {
 		{name: "same default name", args: []string{"--data", "x/test.txt", "--data", "x/test.bio", "--schema", "a", "--schema", "b"},
 			wantErr: `two data sets named "x-test"`},
 		{name: "names from files", args: []string{
-			"--data", "../shared/data/crossner/ai/test.txt", "--schema", "schemas/crossner-ai.yaml",
-			"--data", "../shared/data/mit/restaurant/restauranttest.txt", "--schema", "schemas/mit-restaurant.yaml"},
+			"--data", "data/crossner/ai/test.txt", "--schema", "schemas/crossner-ai.yaml",
+			"--data", "data/mit/restaurant/restauranttest.txt", "--schema", "schemas/mit-restaurant.yaml"},
 			want: []string{"ai-test", "restauranttest"}},
 		{name: "names given, in any order", args: []string{"--name", "crossner-ai", "--data", "a.txt", "--name", "mit", "--schema", "a.yaml",
 			"--data", "b.txt", "--schema", "b.yaml"}, want: []string{"crossner-ai", "mit"}},

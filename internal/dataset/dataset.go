@@ -1,6 +1,5 @@
 // Package dataset locates the project's benchmark data (CrossNER and
-// MIT-Restaurant), which lives outside the repository, in shared/data beside
-// it.
+// MIT-Restaurant), kept in the repository's data folder.
 package dataset
 
 import (
@@ -10,8 +9,8 @@ import (
 	"path/filepath"
 )
 
-// Dir returns the benchmark data folder: $ZERONER_DATA if set, else
-// shared/data beside the module root found above the working directory.
+// Dir returns the benchmark data folder: $ZERONER_DATA if set, else the
+// data folder of the module root found above the working directory.
 func Dir() (string, error) {
 	if d := os.Getenv("ZERONER_DATA"); d != "" {
 		return d, nil
@@ -22,7 +21,7 @@ func Dir() (string, error) {
 	}
 	for dir := wd; ; dir = filepath.Dir(dir) {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			d := filepath.Join(filepath.Dir(dir), "shared", "data")
+			d := filepath.Join(dir, "data")
 			if _, err := os.Stat(d); err != nil {
 				return "", fmt.Errorf("benchmark data: %w (set ZERONER_DATA)", err)
 			}

@@ -73,7 +73,7 @@ func TestReadBIOData(t *testing.T) {
 		path     string
 		order    string
 		tagFirst bool
-		docs     int // from shared/data/SOURCES.md
+		docs     int // from data/README.md
 		entities int
 		first    []string // "label=text" of the first sentence's spans
 	}{
