@@ -1,6 +1,7 @@
 package table
 
 import (
+	"encoding/json"
 	"bytes"
 	"errors"
 	"fmt"
@@ -462,5 +463,17 @@ func TestUsageWithoutBatchColumns(t *testing.T) {
 	// Other tables still refuse a missing column.
 	if _, err := ReadRejects(open(old)); err == nil {
 		t.Error("a usage file read as rejects")
+	}
+}
+
+// Rejects land in run.json (rejects_list, failures_list) with the
+// snake_case keys of the rest of the file.
+func TestRejectJSONKeys(t *testing.T) {
+	b, err := json.Marshal(Reject{RunID: "r", Object: "o", Line: 3, Reason: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"run_id":"r","object":"o","line":3,"reason":"x"}`; string(b) != want {
+		t.Fatalf("reject as JSON: %s, want %s", b, want)
 	}
 }
