@@ -225,7 +225,8 @@ func (a *Activities) BatchPrepare(ctx context.Context, t BatchTask) (BatchRound,
 
 // BatchSubmit sends the round's request file: as a Batch API batch, or (in
 // BatchFiles mode) nowhere, since the file is already in the exchange.
-func (a *Activities) BatchSubmit(ctx context.Context, t BatchTask) (BatchRef, error) {
+func (a *Activities) BatchSubmit(ctx context.Context, t BatchTask) (_ BatchRef, err error) {
+	defer classify(ctx, &err)
 	stop := heartbeat(ctx, 5*time.Second)
 	defer stop()
 	if t.Backend.Batch.Mode == BatchFiles {
@@ -259,7 +260,8 @@ func (a *Activities) BatchSubmit(ctx context.Context, t BatchTask) (BatchRef, er
 
 // BatchPoll says whether the round is done: the batch has ended, or the
 // responses file has appeared.
-func (a *Activities) BatchPoll(ctx context.Context, t BatchTask, ref BatchRef) (BatchStatus, error) {
+func (a *Activities) BatchPoll(ctx context.Context, t BatchTask, ref BatchRef) (_ BatchStatus, err error) {
+	defer classify(ctx, &err)
 	stop := heartbeat(ctx, 5*time.Second)
 	defer stop()
 	if t.Backend.Batch.Mode == BatchFiles {
@@ -287,7 +289,8 @@ func (a *Activities) BatchPoll(ctx context.Context, t BatchTask, ref BatchRef) (
 // which requests they answered. In BatchAPI mode it first downloads the
 // batch's output and error files, as the last poll named them, into the
 // round's folder.
-func (a *Activities) BatchCollect(ctx context.Context, t BatchTask, st BatchStatus) (BatchCollected, error) {
+func (a *Activities) BatchCollect(ctx context.Context, t BatchTask, st BatchStatus) (_ BatchCollected, err error) {
+	defer classify(ctx, &err)
 	var done collected
 	if err := a.readJSON(ctx, t.collectedURI(), &done); err == nil {
 		return done.BatchCollected, nil

@@ -352,7 +352,8 @@ type IndexShardStats struct {
 // EncodeIndexShard encodes one shard's mentions, each in its document, and
 // writes their vectors: to raw/ when a head is to be trained, else straight
 // to shards/.
-func (a *Activities) EncodeIndexShard(ctx context.Context, t IndexShardTask) (IndexShardStats, error) {
+func (a *Activities) EncodeIndexShard(ctx context.Context, t IndexShardTask) (_ IndexShardStats, err error) {
+	defer classify(ctx, &err)
 	p, err := a.readIndexPlan(ctx, t.Index)
 	if err != nil {
 		return IndexShardStats{}, err

@@ -2,12 +2,15 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
 
+	"github.com/zeroner/zeroner/internal/apiclient"
 	"github.com/zeroner/zeroner/io/blob"
 	"github.com/zeroner/zeroner/io/table"
 	"github.com/zeroner/zeroner/pipeline"
@@ -102,6 +105,7 @@ func (a *Activities) stage(ctx context.Context, t ShardTask, stage string) (_ St
 	log := a.taskLog(ctx, t.Run.ID, t.Shard, stage)
 	start := time.Now()
 	defer a.countError(ctx, log, stage, &err)
+	defer classify(ctx, &err)
 	out := t.Run.Stage(stage, t.Shard)
 	if ms, err := a.readMentions(ctx, out); err == nil {
 		log.Debug("stage output exists")
@@ -127,7 +131,9 @@ func (a *Activities) stage(ctx context.Context, t ShardTask, stage string) (_ St
 	}
 	res, err := runStage(ctx, stage, b, docs, in)
 	if err != nil {
-		return StageStats{}, fmt.Errorf("%s shard %d: %w", stage, t.Shard, err)
+		// No shard number: the workflow knows it, and the same cause on
+		// many shards is then one cause in the job's summary.
+		return StageStats{}, fmt.Errorf("%s: %w", stage, err)
 	}
 	if err := pipeline.CheckMentions(docs, res.Mentions); err != nil {
 		// A backend that emits a span outside its document is a bug; do
@@ -201,6 +207,40 @@ func (a *Activities) countError(ctx context.Context, log *slog.Logger, stage str
 	if *err != nil && ctx.Err() == nil {
 		a.metrics.StageError(stage)
 		log.Warn("stage failed", "err", *err)
+	}
+}
+
+// classify gives *err, an activity's error, the type that tells the
+// workflow what to do with it (see errors.go), at the top of the error,
+// where Temporal's retry policy and the workflow look:
+//   - an application error wrapped in context (a refusal from safeStore,
+//     bad input) is lifted to the top with its type and the whole text;
+//   - a service that refused the request for good (401, 403, 404 from the
+//     LLM or an encoder) is ErrRefused, not retried;
+//   - a service that could not be reached, timed out or kept failing after
+//     the client's retries is ErrUnavailable: retried by the activity's
+//     policy, and when those retries end the shard stays pending.
+//
+// An error of an attempt whose context ended (a worker stopping, a lost
+// heartbeat) is left as it is. The new error has no cause: its text says
+// it all, and a cause would reach the workflow as more application errors
+// whose types are Go's.
+func classify(ctx context.Context, err *error) {
+	e := *err
+	if e == nil || ctx.Err() != nil {
+		return
+	}
+	var app *temporal.ApplicationError
+	switch {
+	case errors.As(e, &app):
+		if app == e {
+			return
+		}
+		*err = temporal.NewApplicationErrorWithOptions(e.Error(), app.Type(), temporal.ApplicationErrorOptions{NonRetryable: app.NonRetryable()})
+	case errors.Is(e, apiclient.ErrRefused):
+		*err = temporal.NewNonRetryableApplicationError(e.Error(), ErrRefused, nil)
+	case errors.Is(e, apiclient.ErrUnavailable) || apiclient.Retryable(e):
+		*err = temporal.NewApplicationError(e.Error(), ErrUnavailable)
 	}
 }
 

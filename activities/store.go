@@ -4,19 +4,21 @@ import (
 	"context"
 	"io"
 
+	"go.temporal.io/sdk/temporal"
+
 	"github.com/zeroner/zeroner/io/blob"
 )
 
 // safeStore is the activities' view of storage: errors that retrying cannot fix
-// (access refused, a missing bucket) become non-retryable, so the job fails
-// at once with a message that names the object, instead of retrying an
-// activity that cannot succeed. Errors keep their identity (blob.IsNotExist
-// still holds).
+// (access refused, a missing bucket) become non-retryable refusals
+// (ErrRefused), so the job stops at once with a message that names the
+// object, instead of retrying an activity that cannot succeed. Errors keep
+// their identity (blob.IsNotExist still holds).
 type safeStore struct{ blob.Store }
 
 func permanent(err error) error {
 	if err != nil && blob.IsPermanent(err) {
-		return badInput(err)
+		return temporal.NewNonRetryableApplicationError(err.Error(), ErrRefused, err)
 	}
 	return err
 }

@@ -69,6 +69,42 @@ func Retryable(err error) bool {
 		errors.Is(err, syscall.EPIPE)
 }
 
+// ErrRefused is wrapped by the errors of requests that a server refused in
+// a way that waiting cannot heal: 401 (no or a wrong API key), 403, 404 (a
+// model or path that does not exist). Such requests are not retried.
+var ErrRefused = errors.New("refused")
+
+// ErrUnavailable is wrapped by the errors of requests that failed in a way
+// that waiting may heal (a refused connection, a timeout, 429, 5xx) and
+// kept failing until their retries ran out.
+var ErrUnavailable = errors.New("unavailable")
+
+// RefusedStatus reports whether a request answered with code was refused
+// for good: 401, 403 or 404.
+func RefusedStatus(code int) bool {
+	return code == http.StatusUnauthorized || code == http.StatusForbidden || code == http.StatusNotFound
+}
+
+// Refused wraps err in ErrRefused when its status says the server refused
+// the request for good (see RefusedStatus), saying whether an API key was
+// sent; other errors are returned as they are.
+func Refused(err error, keySent bool) error {
+	s := StatusOf(err)
+	if err == nil || !RefusedStatus(s) {
+		return err
+	}
+	if s == http.StatusUnauthorized && !keySent {
+		return fmt.Errorf("%w (no API key was sent: set OPENAI_API_KEY where the worker runs): %w", ErrRefused, err)
+	}
+	return fmt.Errorf("%w: %w", ErrRefused, err)
+}
+
+// GaveUp wraps err, the last failure of a request retried attempts times
+// in all, in ErrUnavailable.
+func GaveUp(err error, attempts int) error {
+	return fmt.Errorf("%w: gave up after %d attempts: %w", ErrUnavailable, attempts, err)
+}
+
 // Backoff is the exponential backoff with full jitter before retry n
 // (0-based): a random wait in [0, min(limit, base·2ⁿ)]. jitter maps the
 // bound to the wait (FullJitter, or a fixed map in tests).

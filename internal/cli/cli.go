@@ -40,6 +40,7 @@ func Main(ctx context.Context, args []string, env Env) int {
 		"run":            runCmd,
 		"eval":           evalCmd,
 		"status":         statusCmd,
+		"cancel":         cancelCmd,
 		"worker":         workerCmd,
 		"server":         serverCmd,
 		"schedule":       scheduleCmd,
@@ -116,6 +117,7 @@ Usage:
   starter run    --corpus URI --schema URI [--out URI] [--dev] [flags]
   starter eval   --data FILE --schema FILE [--data FILE --schema FILE ...] [--out DIR] [--dev] [flags]
   starter status --job NAME [flags]
+  starter cancel --job NAME [--dev] [flags]   (end a running job and its shard workflows)
   starter worker [flags]          (the same as cmd/worker)
   starter server [--db FILE] [--port N]
   starter schedule create|list|describe|pause|unpause|trigger|delete [flags]

@@ -230,7 +230,7 @@ func runCmd(ctx context.Context, args []string, env Env) error {
 	}
 	cl, log, _, closeAll, err := f.open(ctx, env)
 	if err != nil {
-		return err
+		return interrupted(ctx, cfg.Job, err)
 	}
 	defer closeAll()
 
@@ -253,11 +253,27 @@ func (f *runFlags) open(ctx context.Context, env Env) (cl client.Client, log *sl
 	if log, err = f.logs.logger(env.Stderr); err != nil {
 		return nil, nil, nil, nil, err
 	}
-	if store, err = blob.New(ctx, blob.Options{GCSEndpoint: f.gcs}); err != nil {
+	if store, err = openStore(ctx, f.gcs); err != nil {
 		return nil, nil, nil, nil, err
 	}
 	cl, closeAll, err = f.connect(ctx, env, store, log)
 	return cl, log, store, closeAll, err
+}
+
+// gcsCheckTimeout bounds the check that a --gcs-endpoint answers.
+const gcsCheckTimeout = 5 * time.Second
+
+// openStore opens storage, with Cloud Storage at endpoint (empty: Google's).
+// An emulator endpoint is checked first, so that one that is down is
+// named at once, not after the job's storage requests have waited out
+// their retries.
+func openStore(ctx context.Context, endpoint string) (blob.Store, error) {
+	if endpoint != "" {
+		if err := blob.CheckGCSEndpoint(ctx, endpoint, gcsCheckTimeout); err != nil {
+			return nil, err
+		}
+	}
+	return blob.New(ctx, blob.Options{GCSEndpoint: endpoint})
 }
 
 // connect dials Temporal: with --dev, an embedded server it starts first,
@@ -305,14 +321,34 @@ func (f *runFlags) connect(ctx context.Context, env Env, store blob.Store, log *
 		if err := w.Start(); err != nil {
 			return nil, nil, fmt.Errorf("start worker: %w", err)
 		}
-		undo = append(undo, w.Stop)
+		undo = append(undo, func() {
+			if ctx.Err() != nil {
+				fmt.Fprintln(env.Stderr, "stopping the in-process worker: it finishes the activities it holds, up to 30 s (interrupt again to quit at once)")
+			}
+			w.Stop()
+		})
 	}
-	return cl, undoAll, nil
+	return &session{Client: cl, dev: f.dev, address: f.conn.address, queue: f.conn.taskQueue}, undoAll, nil
+}
+
+// interrupted is err, or when ctx ended (Ctrl-C, SIGTERM) what that means
+// for the job: nothing is lost, and the same command resumes it. The job's
+// workflow is neither cancelled nor failed: this process only stops
+// waiting (with --dev, its server and worker stop, and the job waits on
+// the file for the next run).
+func interrupted(ctx context.Context, job string, err error) error {
+	if err == nil || ctx.Err() == nil {
+		return err
+	}
+	return withCode(ExitInterrupted, fmt.Errorf("interrupted: job %s keeps its progress; run the same command to resume", job))
 }
 
 // startJob starts the job's workflow, or attaches to it while it runs (its
-// id comes from the job name), and says so on w.
+// id comes from the job name), and says so on w. Attached to a run that was
+// already running, it says since when: with --dev, that is a job that an
+// earlier process left when it was interrupted.
 func startJob(ctx context.Context, cl client.Client, queue string, cfg activities.Config, w io.Writer) (client.WorkflowRun, error) {
+	begin := time.Now()
 	wr, err := cl.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       workflows.WorkflowID(cfg.Job),
 		TaskQueue:                queue,
@@ -320,20 +356,60 @@ func startJob(ctx context.Context, cl client.Client, queue string, cfg activitie
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 	}, workflows.AnnotateCorpus, workflows.CorpusState{Config: cfg})
 	if err != nil {
-		return nil, fmt.Errorf("start job %s: %w", cfg.Job, err)
+		return nil, interrupted(ctx, cfg.Job, fmt.Errorf("start job %s: %w", cfg.Job, err))
 	}
 	fmt.Fprintf(w, "job %s: workflow %s, run %s\n", cfg.Job, wr.GetID(), wr.GetRunID())
+	sess := sessionOf(cl)
+	// Without --dev the server's clock is not this machine's: allow for
+	// some skew before calling a run older than this command.
+	skew := 5 * time.Second
+	if sess.dev {
+		skew = 0
+	}
+	if started, ok := jobStarted(ctx, cl, wr.GetID(), wr.GetRunID()); ok && started.Before(begin.Add(-skew)) {
+		when := started.Local().Format(time.DateTime)
+		if sess.dev {
+			fmt.Fprintf(w, "resuming job %s, interrupted earlier (started %s)\n", cfg.Job, when)
+		} else {
+			fmt.Fprintf(w, "job %s was already running (started %s): following it\n", cfg.Job, when)
+		}
+	}
 	return wr, nil
 }
 
+// jobStarted is when the job whose workflow run is id, runID started: its
+// first run's start, if it continued as new since.
+func jobStarted(ctx context.Context, cl client.Client, id, runID string) (time.Time, bool) {
+	d, err := cl.DescribeWorkflowExecution(ctx, id, runID)
+	if err != nil {
+		return time.Time{}, false
+	}
+	info := d.GetWorkflowExecutionInfo()
+	if first := info.GetFirstRunId(); first != "" && first != runID {
+		if fd, err := cl.DescribeWorkflowExecution(ctx, id, first); err == nil {
+			info = fd.GetWorkflowExecutionInfo()
+		}
+	}
+	if info.GetStartTime() == nil {
+		return time.Time{}, false
+	}
+	return info.GetStartTime().AsTime(), true
+}
+
 // waitJob shows the job's progress on w until it ends and returns its
-// summary.
+// summary. It also says what the job waits for (see watchJob). Interrupted
+// (ctx ends), it returns at once with ExitInterrupted; the job goes on.
 func waitJob(ctx context.Context, cl client.Client, wr client.WorkflowRun, cfg activities.Config, w io.Writer, log *slog.Logger) (activities.Summary, error) {
 	stop := showProgress(ctx, cl, wr.GetID(), w)
+	stopWatch := watchJob(ctx, cl, wr.GetID(), sessionOf(cl), w)
 	var sum activities.Summary
 	err := wr.Get(ctx, &sum)
+	stopWatch()
 	stop()
 	if err != nil {
+		if ctx.Err() != nil {
+			return sum, interrupted(ctx, cfg.Job, err)
+		}
 		log.Debug("job failed", "job", cfg.Job, "error", err)
 		return sum, fmt.Errorf("job %s failed: %s", cfg.Job, rootCause(err))
 	}
@@ -345,6 +421,11 @@ func waitJob(ctx context.Context, cl client.Client, wr client.WorkflowRun, cfg a
 func rootCause(err error) string {
 	var act *temporal.ActivityError
 	if !errors.As(err, &act) {
+		// A workflow's own error, such as a refusal that stopped the job.
+		var app *temporal.ApplicationError
+		if errors.As(err, &app) {
+			return app.Message()
+		}
 		return err.Error()
 	}
 	var app *temporal.ApplicationError

@@ -87,7 +87,7 @@ holds and exits. Start as many as you like, on as many machines.`, env)
 	if err != nil {
 		return err
 	}
-	store, err := blob.New(ctx, blob.Options{GCSEndpoint: gcs})
+	store, err := openStore(ctx, gcs)
 	if err != nil {
 		return err
 	}

@@ -68,6 +68,9 @@ func (s slogger) logError(msg string, tags []tag.Tag) {
 	if s.stopping.Load() && (slices.ContainsFunc(s.tags, canceled) || slices.ContainsFunc(tags, canceled)) {
 		return
 	}
+	if slices.ContainsFunc(tags, queueClosed) {
+		return
+	}
 	s.log(slog.LevelError, msg, tags)
 }
 
@@ -106,4 +109,11 @@ func isNoise(msg string) bool {
 // canceled reports whether t is an error tag for a cancelled call.
 func canceled(t tag.Tag) bool {
 	return t.Key() == "error" && strings.Contains(fmt.Sprint(t.Value()), context.Canceled.Error())
+}
+
+// queueClosed reports whether t is the error of a task handed to a task
+// queue that matching has just unloaded, as when the in-process worker
+// stops on Ctrl-C: history hands the task over again, nothing is lost.
+func queueClosed(t tag.Tag) bool {
+	return t.Key() == "error" && strings.Contains(fmt.Sprint(t.Value()), "task queue closed")
 }

@@ -22,6 +22,7 @@ func TestSlogger(t *testing.T) {
 	l.Warn("HTTP API port has not been set. Nexus...")
 	l.Warn("kept warning", tag.NewInt("shard", 1))
 	l.Error("kept error", tag.Error(errors.New("boom")))
+	l.Error("service failures", tag.NewStringTag("operation", "AddWorkflowTask"), tag.Error(errors.New("task queue closed")))
 	s.stopping.Store(true)
 	l.Warn("warning while stopping")
 	l.Error("cancelled while stopping", tag.Error(context.Canceled))
@@ -37,7 +38,7 @@ func TestSlogger(t *testing.T) {
 			t.Errorf("log lacks %q:\n%s", want, got)
 		}
 	}
-	for _, unwanted := range []string{"info is dropped", "HTTP API", "warning while stopping", "cancelled while stopping"} {
+	for _, unwanted := range []string{"info is dropped", "HTTP API", "warning while stopping", "cancelled while stopping", "task queue closed"} {
 		if strings.Contains(got, unwanted) {
 			t.Errorf("log has %q:\n%s", unwanted, got)
 		}

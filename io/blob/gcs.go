@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"cloud.google.com/go/storage"
 	"google.golang.org/api/googleapi"
@@ -29,14 +31,60 @@ func NewGCS(c *storage.Client) *GCS { return &GCS{c: c} }
 // an emulator such as fake-gcs-server (say http://127.0.0.1:4443), used
 // without authentication; reads then go over the JSON API, because
 // emulators do not serve the XML API at arbitrary hosts.
+//
+// The client retries transient failures (a refused connection, a timeout,
+// 429, 5xx) gcsAttempts times in all, then returns the error, so that an
+// endpoint that is down fails the activity that needs it (which Temporal
+// retries, visibly) rather than blocking it silently until its timeout.
 func NewGCSClient(ctx context.Context, endpoint string) (*storage.Client, error) {
+	var (
+		c   *storage.Client
+		err error
+	)
 	if endpoint == "" {
-		return storage.NewClient(ctx)
+		c, err = storage.NewClient(ctx)
+	} else {
+		c, err = storage.NewClient(ctx,
+			option.WithEndpoint(strings.TrimSuffix(endpoint, "/")+"/storage/v1/"),
+			option.WithoutAuthentication(),
+			storage.WithJSONReads())
 	}
-	return storage.NewClient(ctx,
-		option.WithEndpoint(strings.TrimSuffix(endpoint, "/")+"/storage/v1/"),
-		option.WithoutAuthentication(),
-		storage.WithJSONReads())
+	if err != nil {
+		return nil, err
+	}
+	c.SetRetry(storage.WithMaxAttempts(gcsAttempts))
+	return c, nil
+}
+
+// gcsAttempts bounds the tries of one Cloud Storage request: with the
+// client's backoff (1 s doubling, up to 30 s, jittered) about a minute.
+const gcsAttempts = 6
+
+// CheckGCSEndpoint checks that a Cloud Storage emulator endpoint answers
+// HTTP within timeout: any answer will do. It says what failed and names
+// the endpoint, so that a command can say so at once instead of waiting on
+// a storage client's retries.
+func CheckGCSEndpoint(ctx context.Context, endpoint string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(endpoint, "/")+"/storage/v1/b", nil)
+	if err != nil {
+		return fmt.Errorf("Cloud Storage endpoint %s: %w", endpoint, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		why := err
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			why = ue.Err // the URL is the endpoint's, named already
+		}
+		if ctx.Err() != nil {
+			why = fmt.Errorf("no answer within %s", timeout)
+		}
+		return fmt.Errorf("Cloud Storage endpoint %s cannot be reached: %v (is the emulator running? --gcs-endpoint, env ZERONER_GCS_ENDPOINT)", endpoint, why)
+	}
+	resp.Body.Close()
+	return nil
 }
 
 // List returns the objects whose URI starts with prefix, in lexical order

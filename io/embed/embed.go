@@ -105,12 +105,20 @@ func (r Retry) withDefaults() (Retry, error) {
 	return r, nil
 }
 
-// do calls f until it succeeds, fails for good, or retries run out.
-func (r Retry) do(ctx context.Context, f func(context.Context) error) error {
+// do calls f until it succeeds, fails for good, or retries run out. A
+// refusal (401, 403, 404) wraps apiclient.ErrRefused, saying whether an
+// API key was sent; a retryable failure that outlasts the retries wraps
+// apiclient.ErrUnavailable.
+func (r Retry) do(ctx context.Context, keySent bool, f func(context.Context) error) error {
 	for n := 0; ; n++ {
 		err := f(ctx)
-		if err == nil || n >= r.MaxRetries || !apiclient.Retryable(err) || ctx.Err() != nil {
+		switch {
+		case err == nil || ctx.Err() != nil:
 			return err
+		case !apiclient.Retryable(err):
+			return apiclient.Refused(err, keySent)
+		case n >= r.MaxRetries:
+			return apiclient.GaveUp(err, n+1)
 		}
 		d := apiclient.Backoff(n, r.BackoffBase, r.BackoffMax, apiclient.FullJitter)
 		var se *statusError

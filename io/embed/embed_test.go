@@ -10,9 +10,11 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/zeroner/zeroner/internal/apiclient"
 	"github.com/zeroner/zeroner/internal/llmsim"
 	"github.com/zeroner/zeroner/pipeline/retriever"
 )
@@ -172,14 +174,19 @@ func TestRetry(t *testing.T) {
 		errs  []error // returned by successive calls; nil after
 		calls int
 		ok    bool
+		kind  error // wrapped by the error, if set
 	}{
-		{"500 then success", Retry{}, []error{&statusError{code: 500}}, 2, true},
-		{"429 with Retry-After", Retry{}, []error{&statusError{code: 429, wait: time.Millisecond, waitGiven: true}}, 2, true},
-		{"400 is final", Retry{}, []error{&statusError{code: 400}}, 1, false},
-		{"retries run out", Retry{}, []error{&statusError{code: 503}, &statusError{code: 503}, &statusError{code: 503}, &statusError{code: 503}}, 4, false},
-		{"broken connection", Retry{}, []error{io.ErrUnexpectedEOF}, 2, true},
-		{"other errors are final", Retry{}, []error{errors.New("bad answer")}, 1, false},
-		{"Retry-After 0 retries at once", slow, []error{&statusError{code: 503, waitGiven: true}}, 2, true},
+		{"500 then success", Retry{}, []error{&statusError{code: 500}}, 2, true, nil},
+		{"429 with Retry-After", Retry{}, []error{&statusError{code: 429, wait: time.Millisecond, waitGiven: true}}, 2, true, nil},
+		{"400 is final", Retry{}, []error{&statusError{code: 400}}, 1, false, nil},
+		{"retries run out", Retry{}, []error{&statusError{code: 503}, &statusError{code: 503}, &statusError{code: 503}, &statusError{code: 503}}, 4, false, apiclient.ErrUnavailable},
+		{"401 is a refusal", Retry{}, []error{&statusError{code: 401}}, 1, false, apiclient.ErrRefused},
+		{"403 is a refusal", Retry{}, []error{&statusError{code: 403}}, 1, false, apiclient.ErrRefused},
+		{"404 is a refusal", Retry{}, []error{&statusError{code: 404}}, 1, false, apiclient.ErrRefused},
+		{"refused connections run out", Retry{}, []error{syscall.ECONNREFUSED, syscall.ECONNREFUSED, syscall.ECONNREFUSED, syscall.ECONNREFUSED}, 4, false, apiclient.ErrUnavailable},
+		{"broken connection", Retry{}, []error{io.ErrUnexpectedEOF}, 2, true, nil},
+		{"other errors are final", Retry{}, []error{errors.New("bad answer")}, 1, false, nil},
+		{"Retry-After 0 retries at once", slow, []error{&statusError{code: 503, waitGiven: true}}, 2, true, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			calls := 0
@@ -189,7 +196,7 @@ func TestRetry(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			err := r.do(ctx, func(context.Context) error {
+			err := r.do(ctx, true, func(context.Context) error {
 				calls++
 				if calls <= len(tc.errs) {
 					return tc.errs[calls-1]
@@ -198,6 +205,9 @@ func TestRetry(t *testing.T) {
 			})
 			if calls != tc.calls || (err == nil) != tc.ok {
 				t.Errorf("%d calls, error %v; want %d calls, ok %v", calls, err, tc.calls, tc.ok)
+			}
+			if tc.kind != nil && !errors.Is(err, tc.kind) {
+				t.Errorf("error %v does not wrap %v", err, tc.kind)
 			}
 		})
 	}

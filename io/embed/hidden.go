@@ -282,7 +282,7 @@ func (h *Hidden) post(ctx context.Context, ins []hiddenInput) (hiddenResponse, e
 		return hiddenResponse{}, err
 	}
 	var r hiddenResponse
-	err = h.cfg.Retry.do(ctx, func(ctx context.Context) error {
+	err = h.cfg.Retry.do(ctx, h.cfg.APIKey != "", func(ctx context.Context) error {
 		var err error
 		r, err = h.once(ctx, body)
 		return err

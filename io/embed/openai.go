@@ -211,7 +211,7 @@ func (e *OpenAI) embed(ctx context.Context, ins []string) ([][]float32, error) {
 // of width dim (or of the first's width when dim is 0), unit-normalised.
 func (e *OpenAI) batch(ctx context.Context, ins []string, dim int) ([][]float32, error) {
 	var resp openai.EmbeddingResponse
-	err := e.cfg.Retry.do(ctx, func(ctx context.Context) error {
+	err := e.cfg.Retry.do(ctx, e.cfg.APIKey != "", func(ctx context.Context) error {
 		var err error
 		resp, err = e.api.CreateEmbeddings(ctx, openai.EmbeddingRequest{
 			Input:      ins,

@@ -434,5 +434,5 @@ func (c *Client) FileContent(ctx context.Context, id string) ([]byte, error) {
 }
 
 func (c *Client) wrap(what string, err error) error {
-	return apiclient.Redact(fmt.Errorf("llm %s at %s: %w", what, c.base, err), c.cfg.APIKey)
+	return apiclient.Redact(fmt.Errorf("llm %s at %s: %w", what, c.base, apiclient.Refused(err, c.cfg.APIKey != "")), c.cfg.APIKey)
 }

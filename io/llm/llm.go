@@ -26,6 +26,16 @@ import (
 // included, was JSON that passed the caller's check.
 var ErrInvalidAnswer = errors.New("invalid answer")
 
+// ErrRefused is wrapped by Complete's error when the server refused the
+// request in a way that waiting cannot heal (401, 403, 404); it is not
+// retried. ErrUnavailable is wrapped when the request kept failing in a way
+// that waiting may heal (a refused connection, a timeout, 429, 5xx) until
+// its retries ran out.
+var (
+	ErrRefused     = apiclient.ErrRefused
+	ErrUnavailable = apiclient.ErrUnavailable
+)
+
 var (
 	// errNoChoices is a 200 without an answer, which a retry may fix.
 	errNoChoices = errors.New("response has no choices")
@@ -93,7 +103,8 @@ type Client struct {
 
 	sem      chan struct{}
 	rpm, tpm *bucket
-	fallback atomic.Bool // ModeAuto has switched to json_object
+	fallback atomic.Bool  // ModeAuto has switched to json_object
+	lastWarn atomic.Int64 // when the server was last said to be unreachable, in Unix ns (see retryLevel)
 
 	total struct{ requests, cacheHits, prompt, completion, cached, batchRequests, batchTokens atomic.Int64 }
 
@@ -480,21 +491,43 @@ func (c *Client) send(ctx context.Context, p params, msgs []openai.ChatCompletio
 			return resp, ctx.Err()
 		}
 		if !x.sent || !retryable(err) {
-			return resp, err
+			return resp, apiclient.Refused(err, c.cfg.APIKey != "")
 		}
 		if attempt >= c.cfg.MaxRetries {
-			return resp, fmt.Errorf("gave up after %d attempts: %w", attempt+1, err)
+			return resp, apiclient.GaveUp(err, attempt+1)
 		}
 		wait, ok := apiclient.ParseRetryAfter(x.retryAfter, c.now())
 		if !ok {
 			wait = apiclient.Backoff(attempt, c.cfg.BackoffBase, c.cfg.BackoffMax, c.jitter)
 		}
-		c.log.Info("llm request failed; retrying", "model", p.model, "base_url", c.base,
+		c.log.Log(ctx, c.retryLevel(err), "llm request failed; retrying", "model", p.model, "base_url", c.base,
 			"attempt", attempt+1, "wait", wait, "err", apiclient.Redact(err, c.cfg.APIKey))
 		if err := c.sleep(ctx, wait); err != nil {
 			return resp, err
 		}
 	}
+}
+
+// unreachableWarnEvery spaces the warnings that the server cannot be
+// reached: one now and then says it, one per request in flight would drown
+// everything else.
+const unreachableWarnEvery = 10 * time.Second
+
+// retryLevel is the level of the line that says a request is retried:
+// warn, now and then, when the server could not be reached or did not
+// answer in time (no HTTP status), so that an endpoint that is down shows
+// at the default level; info for 429 and 5xx, which are part of a busy
+// server's normal day.
+func (c *Client) retryLevel(err error) slog.Level {
+	if apiclient.StatusOf(err) != 0 {
+		return slog.LevelInfo
+	}
+	now := c.now().UnixNano()
+	last := c.lastWarn.Load()
+	if now-last < int64(unreachableWarnEvery) || !c.lastWarn.CompareAndSwap(last, now) {
+		return slog.LevelInfo
+	}
+	return slog.LevelWarn
 }
 
 // once sends a request within the limits and the per-request timeout.

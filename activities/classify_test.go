@@ -1,0 +1,62 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"syscall"
+	"testing"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/zeroner/zeroner/internal/apiclient"
+)
+
+// An activity's error reaches Temporal with the type that says what to do
+// with it, at the top of the error, where the retry policy and the
+// workflow look.
+func TestClassify(t *testing.T) {
+	refusedStore := permanent(fmt.Errorf("create gs://b/x: %w", fs.ErrPermission))
+	for _, tt := range []struct {
+		name         string
+		err          error
+		typ          string // "" : left as it is
+		nonRetryable bool
+	}{
+		{"llm 401", fmt.Errorf("discover: %w", fmt.Errorf("llm m at u: %w: 401", apiclient.ErrRefused)), ErrRefused, true},
+		{"llm gave up", fmt.Errorf("discover: %w", apiclient.GaveUp(syscall.ECONNREFUSED, 7)), ErrUnavailable, false},
+		{"connection refused", fmt.Errorf("read x: %w", syscall.ECONNREFUSED), ErrUnavailable, false},
+		{"storage refused, wrapped", fmt.Errorf("discover shard 3: %w", refusedStore), ErrRefused, true},
+		{"bad input, wrapped", fmt.Errorf("discover shard 3: %w", badInput(errors.New("corrupt"))), ErrBadInput, true},
+		{"other", errors.New("a bug"), "", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.err
+			classify(context.Background(), &err)
+			app, ok := err.(*temporal.ApplicationError)
+			if tt.typ == "" {
+				if err != tt.err {
+					t.Errorf("classified %v as %v", tt.err, err)
+				}
+				return
+			}
+			if !ok || app.Type() != tt.typ || app.NonRetryable() != tt.nonRetryable || app.Message() != tt.err.Error() {
+				t.Fatalf("classified as %#v, want a top-level %s (non-retryable %v) with the whole text", err, tt.typ, tt.nonRetryable)
+			}
+			if errors.Unwrap(app) != nil {
+				t.Errorf("%v has a cause; the workflow would see more application errors under it", app)
+			}
+		})
+	}
+
+	// An attempt cut short by its context is left alone.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := error(fmt.Errorf("x: %w", context.Canceled))
+	before := err
+	classify(ctx, &err)
+	if err != before {
+		t.Errorf("classified a cancelled attempt's error: %v", err)
+	}
+}
