@@ -55,7 +55,7 @@ func (a *Activities) account(ctx context.Context, run Run, failed []ShardFailure
 		}
 	}
 	out := make(map[string]objectOutcome, len(m.Objects))
-	var probs problems
+	var probs Problems
 	for _, o := range m.Objects {
 		w, ok := where[o.URI]
 		res := objectOutcome{done: true}
@@ -81,7 +81,7 @@ func (a *Activities) account(ctx context.Context, run Run, failed []ShardFailure
 		}
 		out[o.URI] = res
 		if !res.done {
-			probs.add(res.reason, o.URI, res.rejected)
+			probs.Add(res.reason, o.URI, res.rejected)
 		}
 	}
 	return out, probs.list, nil

@@ -240,6 +240,9 @@ func TestAccountingEndpointDownThenBack(t *testing.T) {
 	if !third.UpToDate || third.Pending != 0 {
 		t.Fatalf("third run: %+v, want up to date", third)
 	}
+	if c := f.state(t).Checks; c.Count != 1 || c.Last.IsZero() {
+		t.Fatalf("up-to-date checks recorded: %+v, want 1", c)
+	}
 }
 
 // A shard that fails once among many leaves only the objects with documents

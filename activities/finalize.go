@@ -98,8 +98,8 @@ type Outputs struct {
 	Summary   string `json:"run_json"`
 }
 
-// runJSON is the content of run.json.
-type runJSON struct {
+// RunReport is the content of run.json.
+type RunReport struct {
 	Summary
 	Version     string         `json:"version"`
 	Config      Config         `json:"config"`
@@ -122,7 +122,7 @@ type runJSON struct {
 // then returns its summary.
 func (a *Activities) Finalize(ctx context.Context, in FinalizeInput) (Summary, error) {
 	run := in.Plan.Run
-	var done runJSON
+	var done RunReport
 	if err := a.readJSON(ctx, run.Summary(), &done); err == nil {
 		chunks := make(map[int][]table.Reject)
 		for shard := range in.Sharding.Shards {
@@ -253,7 +253,7 @@ func (a *Activities) Finalize(ctx context.Context, in FinalizeInput) (Summary, e
 	}
 	t := in.Timings
 	t.Finished = time.Now().UTC()
-	out := runJSON{
+	out := RunReport{
 		Summary: sum, Version: Version, Config: in.Config,
 		Objects: in.Plan.Objects, Bytes: in.Plan.Bytes,
 		Timings: t, Seconds: t.Finished.Sub(t.Started).Seconds(),

@@ -19,6 +19,15 @@ type JobState struct {
 	Runs    []JobRun                 `json:"runs"`
 	Objects map[string]JobObject     `json:"objects"`           // annotated, by URI
 	Pending map[string]PendingObject `json:"pending,omitempty"` // not annotated, by URI
+	// Checks counts the runs that found nothing to do since the last run
+	// that did work, for status.
+	Checks Checks `json:"checks,omitzero"`
+}
+
+// Checks are the up-to-date checks since a job's last run.
+type Checks struct {
+	Count int       `json:"count"`
+	Last  time.Time `json:"last"`
 }
 
 // JobRun is one finalized run of a job.
@@ -130,10 +139,22 @@ func (a *Activities) addRun(ctx context.Context, cfg Config, r JobRun, m Manifes
 		st.Pending[o.URI] = PendingObject{ManifestItem: o, Run: r.ID, Settings: r.Settings.Hash,
 			Rejected: res.rejected, Reason: res.reason}
 	}
+	st.Checks = Checks{}
 	if i := slices.IndexFunc(st.Runs, func(x JobRun) bool { return x.ID == r.ID }); i >= 0 {
 		st.Runs = slices.Delete(st.Runs, i, i+1)
 	}
 	st.Runs = append(st.Runs, r)
+	uri, err := jobStateURI(cfg)
+	if err != nil {
+		return err
+	}
+	return a.writeJSON(ctx, uri, st)
+}
+
+// addCheck records a run that found the job up to date.
+func (a *Activities) addCheck(ctx context.Context, cfg Config, st JobState) error {
+	st.Checks.Count++
+	st.Checks.Last = time.Now().UTC()
 	uri, err := jobStateURI(cfg)
 	if err != nil {
 		return err

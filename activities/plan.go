@@ -68,13 +68,18 @@ type Problem struct {
 // maxProblemObjects bounds the objects named under each cause.
 const maxProblemObjects = 3
 
-// problems groups objects by cause, in order of first appearance.
-type problems struct {
+// Problems groups objects not annotated by cause, in order of first
+// appearance, naming the first few of each.
+type Problems struct {
 	list []Problem
 	at   map[string]int
 }
 
-func (p *problems) add(cause, object string, rejected bool) {
+// List returns the causes with their objects.
+func (p *Problems) List() []Problem { return p.list }
+
+// Add counts object under cause.
+func (p *Problems) Add(cause, object string, rejected bool) {
 	if p.at == nil {
 		p.at = make(map[string]int)
 	}
@@ -134,7 +139,7 @@ func (a *Activities) Plan(ctx context.Context, cfg Config) (Plan, error) {
 	}
 	m := Manifest{Corpus: cfg.Corpus}
 	var total int64
-	var pending problems
+	var pending Problems
 	reasons := make(map[string]int)
 	var order []string
 	for _, o := range items {
@@ -144,7 +149,7 @@ func (a *Activities) Plan(ctx context.Context, cfg Config) (Plan, error) {
 					continue // the resumed run annotates it
 				}
 				if p.Rejected || slices.Contains(cfg.Tried, p.Run) {
-					pending.add(p.Reason, o.URI, p.Rejected)
+					pending.Add(p.Reason, o.URI, p.Rejected)
 					continue
 				}
 			}
@@ -184,6 +189,11 @@ func (a *Activities) Plan(ctx context.Context, cfg Config) (Plan, error) {
 	}
 	if len(m.Objects) == 0 {
 		a.log.Info("job is up to date", "job", cfg.Job, "objects", len(objs), "pending", len(pending.list))
+		if len(state.Runs) > 0 {
+			if err := a.addCheck(ctx, cfg, state); err != nil {
+				return Plan{}, err
+			}
+		}
 		var last Run
 		if n := len(state.Runs); n > 0 {
 			last = Run{ID: state.Runs[n-1].ID, URI: state.Runs[n-1].URI}

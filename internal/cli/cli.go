@@ -65,7 +65,7 @@ func Main(ctx context.Context, args []string, env Env) int {
 		return 2
 	}
 	if err := cmd(ctx, rest, env); err != nil {
-		if err == flag.ErrHelp {
+		if errors.Is(err, flag.ErrHelp) {
 			return ExitOK
 		}
 		fmt.Fprintf(env.Stderr, "zeroner %s: %v\n", name, err)

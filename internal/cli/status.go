@@ -2,51 +2,116 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
+	"os"
+	"slices"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/zeroner/zeroner/activities"
+	"github.com/zeroner/zeroner/io/blob"
 	"github.com/zeroner/zeroner/workflows"
 )
 
-func statusCmd(ctx context.Context, args []string, env Env) error {
-	fs := newFlagSet("status", `Usage: status --job NAME [--watch] [flags]
+const statusHelp = `Usage: status --job NAME [--watch] [--out URI] [--dev-db FILE] [flags]
 
 Prints a job's progress: its phase, shards done and total, documents and
 mentions so far, model requests and tokens. A running job answers through
 its workflow's query (a worker must be up); a finished job's numbers come
-from its result. With --watch, follows a running job as run does, with its
-rate and ETA, until it ends.`, env)
-	var (
-		conn  connFlags
-		logs  logFlags
-		job   string
-		watch bool
-	)
-	conn.register(fs, env)
-	logs.register(fs, env)
-	fs.StringVar(&job, "job", "", "job `name`, as run printed it (required)")
-	fs.BoolVar(&watch, "watch", false, "follow a running job until it ends")
+from its result. After a run that found nothing new, it shows the latest run
+that did work and the checks since. A scheduled job's name (as "schedule
+create" printed it) shows its schedule's latest runs. With --watch, follows
+a running job as run does, with its rate and ETA, until it ends.
+
+With no Temporal server reachable (a "run --dev" that has ended, say), it
+answers from the job's dataset under --out and the latest run's run.json.
+--dev-db reads the history of "run --dev" jobs from that server's file.
+
+Exits 1 for a failed (or cancelled) job, 3 for one that finished with objects
+not annotated.`
+
+// statusFlags are status's flags.
+type statusFlags struct {
+	conn  connFlags
+	logs  logFlags
+	job   string
+	watch bool
+	out   string
+	devDB string
+	gcs   string
+}
+
+func statusCmd(ctx context.Context, args []string, env Env) error {
+	fs := newFlagSet("status", statusHelp, env)
+	var f statusFlags
+	f.conn.register(fs, env)
+	f.logs.register(fs, env)
+	fs.StringVar(&f.job, "job", "", "job `name`, as run or schedule create printed it (required)")
+	fs.BoolVar(&f.watch, "watch", false, "follow a running job until it ends")
+	fs.StringVar(&f.out, "out", "out", "the job's output `URI` prefix, where its dataset is (used without a server)")
+	fs.StringVar(&f.devDB, "dev-db", "", "read the job from the embedded server on this SQLite `file` (as run --dev wrote it)")
+	fs.StringVar(&f.gcs, "gcs-endpoint", env.Getenv("ZERONER_GCS_ENDPOINT"), gcsHelp)
 	if err := fs.Parse(args); err != nil {
-		return err
+		return withCode(ExitUsage, err)
 	}
-	if job == "" {
-		return errors.New("--job is required")
+	if f.job == "" {
+		return withCode(ExitUsage, errors.New("--job is required"))
 	}
-	cl, log, err := dial(ctx, conn, logs, env.Stderr)
+	log, err := f.logs.logger(env.Stderr)
+	if err != nil {
+		return withCode(ExitUsage, err)
+	}
+	store, err := blob.New(ctx, blob.Options{GCSEndpoint: f.gcs})
 	if err != nil {
 		return err
 	}
+	if f.devDB != "" {
+		if env.DevServer == nil {
+			return errors.New("--dev-db is not available in this build")
+		}
+		if _, err := os.Stat(f.devDB); err != nil {
+			return withCode(ExitUsage, fmt.Errorf("--dev-db: %w", err))
+		}
+		addr, stop, err := env.DevServer(ctx, f.devDB, 0, log)
+		if err != nil {
+			return fmt.Errorf("start embedded Temporal server on %s: %w", f.devDB, err)
+		}
+		defer stop()
+		f.conn.address = addr
+	}
+	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	cl, err := dialWith(dctx, f.conn, log, nil)
+	cancel()
+	if err != nil {
+		log.Debug("no Temporal server", "error", err)
+		fmt.Fprintf(env.Stdout, "no Temporal server at %s: from the job's dataset\n", f.conn.address)
+		return statusOffline(ctx, env.Stdout, store, f.out, f.job)
+	}
 	defer cl.Close()
-	id := workflows.WorkflowID(job)
-	if watch {
+
+	id, runs, err := resolveJob(ctx, cl, f.job)
+	if err != nil {
+		var nf *serviceerror.NotFound
+		if errors.As(err, &nf) {
+			fmt.Fprintf(env.Stdout, "the server at %s has no job %q: from the job's dataset\n", f.conn.address, f.job)
+			return statusOffline(ctx, env.Stdout, store, f.out, f.job)
+		}
+		return fmt.Errorf("job %s: %w", f.job, err)
+	}
+	for _, r := range runs {
+		fmt.Fprintln(env.Stdout, r)
+	}
+	if f.watch {
 		d, err := cl.DescribeWorkflowExecution(ctx, id, "")
 		if err != nil {
-			return fmt.Errorf("job %s: %w", job, err)
+			return fmt.Errorf("job %s: %w", f.job, err)
 		}
 		if d.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 			stop := showProgress(ctx, cl, id, env.Stdout)
@@ -55,12 +120,20 @@ rate and ETA, until it ends.`, env)
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			log.Debug("job ended", "job", job, "error", err)
+			log.Debug("job ended", "job", f.job, "error", err)
 		}
 	}
 	st, err := jobProgress(ctx, cl, id)
 	if err != nil {
-		return fmt.Errorf("job %s: %w", job, err)
+		return fmt.Errorf("job %s: %w", f.job, err)
+	}
+	if st.sum.UpToDate {
+		// A check that found nothing new: show the run that did work.
+		fmt.Fprintf(env.Stdout, "up to date (the latest check found nothing new)\n")
+		if st.sum.Outputs.Summary != "" {
+			return latestRun(ctx, env.Stdout, store, st.sum.Outputs.Summary, f.job, st.sum)
+		}
+		return st.outcome(f.job)
 	}
 	line := st.p.Phase
 	if st.counted {
@@ -77,7 +150,159 @@ rate and ETA, until it ends.`, env)
 	if p := problemLine(st.sum); p != "" {
 		fmt.Fprintf(env.Stdout, "  %s\n", p)
 	}
-	return st.outcome(job)
+	return st.outcome(f.job)
+}
+
+// resolveJob returns the workflow id of the job's latest execution: the
+// job's own, or, for a scheduled job (whose executions carry the fire time
+// in their ids), the latest its schedule started, with a line per recent
+// run of the schedule and how it ended.
+func resolveJob(ctx context.Context, cl client.Client, job string) (string, []string, error) {
+	id := workflows.WorkflowID(job)
+	_, err := cl.DescribeWorkflowExecution(ctx, id, "")
+	var nf *serviceerror.NotFound
+	if err == nil || !errors.As(err, &nf) {
+		return id, nil, err
+	}
+	it, lerr := cl.ScheduleClient().List(ctx, client.ScheduleListOptions{})
+	if lerr != nil {
+		return "", nil, err
+	}
+	for it.HasNext() {
+		e, lerr := it.Next()
+		if lerr != nil {
+			return "", nil, err
+		}
+		d, derr := cl.ScheduleClient().GetHandle(ctx, e.ID).Describe(ctx)
+		if derr != nil {
+			continue
+		}
+		a, ok := d.Schedule.Action.(*client.ScheduleWorkflowAction)
+		if !ok || a.ID != id {
+			continue
+		}
+		lines := []string{fmt.Sprintf("schedule %s: %d runs started; latest:", e.ID, d.Info.NumActions)}
+		latest := ""
+		for _, r := range d.Info.RecentActions {
+			if r.StartWorkflowResult == nil {
+				continue
+			}
+			latest = r.StartWorkflowResult.WorkflowID
+			lines = append(lines, fmt.Sprintf("  %s  %s  %s", r.ActualTime.UTC().Format(time.RFC3339), latest,
+				runOutcome(ctx, cl, latest, r.StartWorkflowResult.FirstExecutionRunID)))
+		}
+		if latest == "" {
+			return "", nil, fmt.Errorf("schedule %s has not started a run yet", e.ID)
+		}
+		return latest, lines, nil
+	}
+	return "", nil, err
+}
+
+// runOutcome says in a few words how a workflow execution ended.
+func runOutcome(ctx context.Context, cl client.Client, id, runID string) string {
+	d, err := cl.DescribeWorkflowExecution(ctx, id, runID)
+	if err != nil {
+		return "unknown"
+	}
+	status := d.GetWorkflowExecutionInfo().GetStatus()
+	switch status {
+	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
+		return "running"
+	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW:
+		var sum activities.Summary
+		if err := cl.GetWorkflow(ctx, id, runID).Get(ctx, &sum); err != nil {
+			return "completed"
+		}
+		switch {
+		case sum.Pending > 0:
+			return fmt.Sprintf("finished with failures: %d objects not annotated", sum.Pending)
+		case sum.UpToDate:
+			return "up to date"
+		}
+		return fmt.Sprintf("done: %d documents, %d mentions", sum.Docs, sum.Mentions)
+	}
+	return endState(status)
+}
+
+// latestRun prints the run whose run.json is at uri, with the job's checks
+// since from its dataset, and returns status's outcome for it.
+func latestRun(ctx context.Context, w io.Writer, store blob.Store, uri, job string, check activities.Summary) error {
+	var run activities.RunReport
+	data, err := blob.ReadAll(ctx, store, uri)
+	if err == nil {
+		err = json.Unmarshal(data, &run)
+	}
+	if err != nil {
+		return fmt.Errorf("latest run of job %s: %w", job, err)
+	}
+	printRunReport(w, run)
+	st, err := readDataset(ctx, store, run.Config.Output, job)
+	if err == nil && st.Checks.Count > 0 {
+		fmt.Fprintf(w, "  checks     %d since, nothing new (last %s)\n", st.Checks.Count, st.Checks.Last.Format(time.RFC3339))
+	}
+	sum := run.Summary
+	sum.Pending += check.Pending
+	sum.Problems = append(sum.Problems, check.Problems...)
+	if p := problemLine(sum); p != "" {
+		fmt.Fprintf(w, "  %s\n", p)
+	}
+	return jobState{p: workflows.Progress{Phase: "done"}, sum: sum}.outcome(job)
+}
+
+// printRunReport prints what status shows of a finished run.
+func printRunReport(w io.Writer, r activities.RunReport) {
+	fmt.Fprintf(w, "latest run %s, finished %s\n", r.RunID, r.Timings.Finished.UTC().Format(time.RFC3339))
+	fmt.Fprintf(w, "  objects    %d read, documents %d, mentions %d, rejects %d\n", r.Objects, r.Docs, r.Mentions, r.Rejects)
+	if r.Failures > 0 || len(r.FailedShards) > 0 {
+		fmt.Fprintf(w, "  failures   %d documents, %d shards\n", r.Failures, len(r.FailedShards))
+	}
+	fmt.Fprintf(w, "  run.json   %s\n", r.Outputs.Summary)
+}
+
+// readDataset reads a job's dataset under an output prefix.
+func readDataset(ctx context.Context, store blob.Store, out, job string) (activities.JobState, error) {
+	var st activities.JobState
+	prefix, err := blob.Normalize(out)
+	if err != nil {
+		return st, err
+	}
+	uri, err := blob.JoinUnder(prefix, "jobs", job+".json")
+	if err != nil {
+		return st, err
+	}
+	data, err := blob.ReadAll(ctx, store, uri)
+	if err != nil {
+		if blob.IsNotExist(err) {
+			return st, fmt.Errorf("no job %q under %s (no %s; give --out)", job, prefix, uri)
+		}
+		return st, err
+	}
+	if err := json.Unmarshal(data, &st); err != nil {
+		return st, fmt.Errorf("decode %s: %w", uri, err)
+	}
+	return st, nil
+}
+
+// statusOffline answers from the job's dataset and its latest run's
+// run.json, without Temporal.
+func statusOffline(ctx context.Context, w io.Writer, store blob.Store, out, job string) error {
+	st, err := readDataset(ctx, store, out, job)
+	if err != nil {
+		return err
+	}
+	if len(st.Runs) == 0 {
+		return fmt.Errorf("job %s has no finished run", job)
+	}
+	last := st.Runs[len(st.Runs)-1]
+	fmt.Fprintf(w, "job %s: %d runs, %d objects annotated, %d pending\n", job, len(st.Runs), len(st.Objects), len(st.Pending))
+	var probs activities.Problems
+	for _, uri := range slices.Sorted(maps.Keys(st.Pending)) {
+		p := st.Pending[uri]
+		probs.Add(p.Reason, uri, p.Rejected)
+	}
+	pending := activities.Summary{Pending: len(st.Pending), Problems: probs.List()}
+	return latestRun(ctx, w, store, blob.Join(last.URI, "run.json"), job, pending)
 }
 
 // outcome is the error status returns for a job that failed, ended

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/zeroner/zeroner/activities"
+	"github.com/zeroner/zeroner/io/blob"
 	"github.com/zeroner/zeroner/workflows"
 )
 
@@ -177,3 +179,62 @@ func TestMetricsFlags(t *testing.T) {
 }
 
 var discard = slog.New(slog.DiscardHandler)
+
+// With no server reachable, status answers from the job's dataset and its
+// latest run's run.json, and exits 3 while objects are pending.
+func TestStatusWithoutServer(t *testing.T) {
+	dir := t.TempDir()
+	out, err := blob.Normalize(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := blob.Join(out, "runs", "news-abc")
+	store, err := blob.New(context.Background(), blob.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(uri string, v any) {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := store.Replace(context.Background(), uri, blob.WriteBytes(b)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	report := activities.RunReport{Summary: activities.Summary{RunID: "news-abc", Job: "news", Docs: 271, Mentions: 3722,
+		Outputs: activities.Outputs{Summary: blob.Join(run, "run.json")}}, Config: activities.Config{Output: out}, Objects: 3}
+	write(blob.Join(run, "run.json"), report)
+	state := activities.JobState{Job: "news", Runs: []activities.JobRun{{ID: "news-abc", URI: run, Objects: 3, Docs: 271}},
+		Objects: map[string]activities.JobObject{"file:///c/a.jsonl": {}, "file:///c/b.jsonl": {}},
+		Checks:  activities.Checks{Count: 2}}
+	write(blob.Join(out, "jobs", "news.json"), state)
+
+	for _, tt := range []struct {
+		name    string
+		pending map[string]activities.PendingObject
+		code    int
+		want    []string
+	}{
+		{"all annotated", nil, ExitOK, []string{"no Temporal server at 127.0.0.1:1", "job news: 1 runs, 2 objects annotated, 0 pending",
+			"latest run news-abc", "documents 271, mentions 3722", "checks     2 since"}},
+		{"one pending", map[string]activities.PendingObject{"file:///c/x.jsonl": {Reason: "failed shard: refused"}}, ExitFailures,
+			[]string{"1 pending", "not annotated: 1 object: failed shard: refused (file:///c/x.jsonl)"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			state.Pending = tt.pending
+			write(blob.Join(out, "jobs", "news.json"), state)
+			var stdout, stderr bytes.Buffer
+			code := Main(context.Background(), []string{"status", "--job", "news", "--out", dir, "--address", "127.0.0.1:1"},
+				Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }})
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.code, stdout.String(), stderr.String())
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(stdout.String(), w) {
+					t.Errorf("stdout lacks %q:\n%s", w, stdout.String())
+				}
+			}
+		})
+	}
+}
