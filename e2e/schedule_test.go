@@ -104,8 +104,19 @@ func TestScheduleAnnotatesOnlyNewObjects(t *testing.T) {
 		t.Fatalf("second scheduled run %+v: want only c.jsonl", r)
 	}
 
-	if out := starter("describe", "nightly"); !strings.Contains(out, "every      2s") || !strings.Contains(out, "zeroner/sched") {
-		t.Errorf("describe:\n%s", out)
+	if out := starter("describe", "nightly"); !strings.Contains(out, "every      2s") || !strings.Contains(out, "zeroner/sched") ||
+		!strings.Contains(out, "done: 2 documents") || !strings.Contains(out, "(run ") {
+		t.Errorf("describe: want the spec and each recent run's id and outcome\n%s", out)
+	}
+	// status takes the job name that create printed, though the schedule's
+	// runs carry the fire time in their workflow ids.
+	var out bytes.Buffer
+	env := cli.Env{Stdout: &out, Stderr: &out, Getenv: func(k string) string {
+		return map[string]string{"TEMPORAL_ADDRESS": srv.Address(), "ZERONER_TASK_QUEUE": queue}[k]
+	}}
+	if code := cli.Main(ctx, []string{"status", "--job", "sched"}, env); code != 0 || !strings.Contains(out.String(), "schedule nightly:") ||
+		!strings.Contains(out.String(), "zeroner/sched-") {
+		t.Errorf("status of a scheduled job: exit %d\n%s", code, out.String())
 	}
 	if out := starter("list"); !strings.Contains(out, "nightly") {
 		t.Errorf("list:\n%s", out)
@@ -116,8 +127,20 @@ func TestScheduleAnnotatesOnlyNewObjects(t *testing.T) {
 	}
 	starter("trigger", "nightly")
 	starter("unpause", "nightly")
+	if out := starter("describe", "nightly"); !strings.Contains(out, "paused     false unpaused with starter schedule unpause") {
+		t.Errorf("describe after unpause: want zeroner's own note\n%s", out)
+	}
 	starter("delete", "nightly")
 	if _, err := cl.ScheduleClient().GetHandle(ctx, "nightly").Describe(ctx); err == nil {
 		t.Error("the schedule still exists after delete")
+	}
+	// Temporal's words never reach the user.
+	for _, args := range [][]string{{"describe", "nosuch"}, {"delete", "nightly"}, {"pause", "nosuch"}} {
+		out.Reset()
+		code := cli.Main(ctx, append([]string{"schedule"}, args...), env)
+		if code == 0 || !strings.Contains(out.String(), "no schedule named") || strings.Contains(out.String(), "temporal-sys") ||
+			strings.Contains(out.String(), "workflow") {
+			t.Errorf("schedule %s: exit %d, want a plain sentence\n%s", strings.Join(args, " "), code, out.String())
+		}
 	}
 }

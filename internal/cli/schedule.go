@@ -10,7 +10,9 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/zeroner/zeroner/workflows"
 )
@@ -70,9 +72,12 @@ func scheduleCmd(ctx context.Context, args []string, env Env) error {
 	}
 	id := pos[0]
 	h := sc.GetHandle(ctx, id)
+	if note == "" {
+		note = fmt.Sprintf("%sd with starter schedule %s", sub, sub)
+	}
 	switch sub {
 	case "describe":
-		return scheduleDescribe(ctx, h, env.Stdout)
+		return scheduleDescribe(ctx, cl, h, env.Stdout)
 	case "pause":
 		err = h.Pause(ctx, client.SchedulePauseOptions{Note: note})
 	case "unpause":
@@ -85,7 +90,7 @@ func scheduleCmd(ctx context.Context, args []string, env Env) error {
 		return fmt.Errorf("unknown schedule subcommand %q", sub)
 	}
 	if err != nil {
-		return fmt.Errorf("schedule %s %s: %w", sub, id, err)
+		return scheduleError(sub, id, err)
 	}
 	done := map[string]string{"pause": "paused", "unpause": "unpaused", "trigger": "triggered", "delete": "deleted"}
 	fmt.Fprintf(env.Stdout, "schedule %s %s\n", id, done[sub])
@@ -158,7 +163,7 @@ func scheduleCreate(ctx context.Context, args []string, env Env) error {
 		},
 	})
 	if err != nil {
-		return fmt.Errorf("create schedule %s: %w", id, err)
+		return scheduleError("create", id, err)
 	}
 	fmt.Fprintf(env.Stdout, "schedule %s created: job %s, corpus %s\n", id, cfg.Job, cfg.Corpus)
 	return nil
@@ -180,10 +185,23 @@ func scheduleList(ctx context.Context, sc client.ScheduleClient, w io.Writer) er
 	return nil
 }
 
-func scheduleDescribe(ctx context.Context, h client.ScheduleHandle, w io.Writer) error {
+// scheduleError says in plain words what went wrong with a schedule: the
+// server's not-found error names its internal workflow.
+func scheduleError(sub, id string, err error) error {
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return fmt.Errorf("no schedule named %q (starter schedule list shows them)", id)
+	}
+	if errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+		return fmt.Errorf("a schedule named %q exists already", id)
+	}
+	return fmt.Errorf("schedule %s %s: %s", sub, id, rootCause(err))
+}
+
+func scheduleDescribe(ctx context.Context, cl client.Client, h client.ScheduleHandle, w io.Writer) error {
 	d, err := h.Describe(ctx)
 	if err != nil {
-		return fmt.Errorf("describe schedule %s: %w", h.GetID(), err)
+		return scheduleError("describe", h.GetID(), err)
 	}
 	s := d.Schedule
 	fmt.Fprintf(w, "schedule %s\n", h.GetID())
@@ -204,8 +222,9 @@ func scheduleDescribe(ctx context.Context, h client.ScheduleHandle, w io.Writer)
 	fmt.Fprintf(w, "  runs       %d started, %d skipped (overlap)\n", d.Info.NumActions, d.Info.NumActionsSkippedOverlap)
 	fmt.Fprintf(w, "  next run   %s\n", firstTime(d.Info.NextActionTimes))
 	for _, r := range d.Info.RecentActions {
-		if r.StartWorkflowResult != nil {
-			fmt.Fprintf(w, "  ran        %s  %s\n", r.ActualTime.UTC().Format(time.RFC3339), r.StartWorkflowResult.WorkflowID)
+		if res := r.StartWorkflowResult; res != nil {
+			fmt.Fprintf(w, "  ran        %s  %s (run %s): %s\n", r.ActualTime.UTC().Format(time.RFC3339), res.WorkflowID,
+				res.FirstExecutionRunID, runOutcome(ctx, cl, res.WorkflowID, res.FirstExecutionRunID))
 		}
 	}
 	return nil
