@@ -13,6 +13,21 @@ import (
 	"github.com/zeroner/zeroner/workflows"
 )
 
+// noHoldout says why a distill run had no held-out shard and what shard
+// size would give it one: the sample takes one shard in every, and one
+// sampled shard in holdout is held out, so the corpus needs
+// every*(holdout-1)+1 shards.
+func noHoldout(shards int, docs int64, every, holdout, size int) string {
+	need := every*(holdout-1) + 1
+	msg := fmt.Sprintf("the corpus made %d shard(s) of --shard-size %d, and holding one sampled shard out needs %d", shards, size, need)
+	if fit := docs / int64(need); fit >= 1 {
+		msg += fmt.Sprintf("; run again with --shard-size %d or less", fit)
+	} else {
+		msg += "; the corpus is too small for --sample and --holdout as given"
+	}
+	return msg
+}
+
 const distillHelp = `Usage: distill --corpus URI --schema URI [--out URI] [--sample 0.1] [--holdout 0.2] [run flags]
 
 Annotates a sample of the corpus (one shard in 1/--sample) with the
@@ -84,8 +99,12 @@ func distillCmd(ctx context.Context, args []string, env Env) error {
 	if !sum.UpToDate {
 		fmt.Fprintf(env.Stdout, "  distill    %d shards by the backend, %d by the map (%d entries from %d documents)\n",
 			sum.Sampled, sum.Tagged, sum.Estimate.Entries, sum.Estimate.Docs)
-		fmt.Fprintf(env.Stdout, "  agreement  strict F1 %.1f, span F1 %.1f with the backend on %d held-out documents\n",
-			sum.Agreement.StrictF1, sum.Agreement.SpanF1, sum.Agreement.Docs)
+		if sum.Agreement.Docs > 0 {
+			fmt.Fprintf(env.Stdout, "  agreement  strict F1 %.1f, span F1 %.1f with the backend on %d held-out documents\n",
+				sum.Agreement.StrictF1, sum.Agreement.SpanF1, sum.Agreement.Docs)
+		} else if held > 0 {
+			fmt.Fprintf(env.Stdout, "  agreement  not measured: %s\n", noHoldout(sum.Shards, sum.Docs, in.Every, in.HoldoutEvery, f.shardSize))
+		}
 	}
 	return outcome(sum.Summary)
 }
