@@ -397,3 +397,29 @@ func TestObjectIndexRebuilt(t *testing.T) {
 		t.Fatalf("rebuilt object index\n%+v\nwant\n%+v", got, want)
 	}
 }
+
+func TestLowerCaseWarning(t *testing.T) {
+	rules, sam := BackendSpec{Name: "rules"}, BackendSpec{Name: "sam"}
+	tests := []struct {
+		name     string
+		b        BackendSpec
+		sh       Sharding
+		mentions int64
+		warn     bool
+	}{
+		{"lower-case queries, nothing found", rules, Sharding{Docs: 1521, Words: 14000, Capitalised: 3}, 0, true},
+		{"prose with names", rules, Sharding{Docs: 271, Words: 9000, Capitalised: 1500}, 3722, false},
+		{"lower-case but found plenty", rules, Sharding{Docs: 100, Words: 2000, Capitalised: 10}, 90, false},
+		{"the LLM backend", sam, Sharding{Docs: 1521, Words: 14000, Capitalised: 3}, 0, false},
+		{"nothing read", rules, Sharding{}, 0, false},
+	}
+	for _, tt := range tests {
+		got := lowerCaseWarning(tt.b, tt.sh, tt.mentions)
+		if (got != "") != tt.warn || (tt.warn && !strings.Contains(got, "--llm-base-url")) {
+			t.Errorf("%s: warning %q, want one: %v", tt.name, got, tt.warn)
+		}
+	}
+	if w, c := countWords("any italian places nearby? Olive Garden, O'Brien's"); w != 9 || c != 4 {
+		t.Errorf("countWords = %d words, %d capitalised; want 9, 4", w, c)
+	}
+}

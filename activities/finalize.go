@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/zeroner/zeroner/io/blob"
@@ -67,11 +68,14 @@ type Summary struct {
 	Reannotated []string `json:"reannotated,omitempty"`
 	// Earlier are the runs this job finished before this one, in the same
 	// execution (an earlier run resumed first, then the new objects).
-	Earlier []Summary        `json:"earlier,omitempty"`
-	Labels  map[string]int64 `json:"mentions_per_label"`
-	Graph   GraphStats       `json:"graph"` // the knowledge graph's size, once built
-	Usage   pipeline.Usage   `json:"usage"` // the run's model usage (the ledger's total)
-	Outputs Outputs          `json:"outputs"`
+	Earlier []Summary `json:"earlier,omitempty"`
+	// Warnings are what the user should know about the outcome, such as
+	// a backend unfit for the corpus.
+	Warnings []string         `json:"warnings,omitempty"`
+	Labels   map[string]int64 `json:"mentions_per_label"`
+	Graph    GraphStats       `json:"graph"` // the knowledge graph's size, once built
+	Usage    pipeline.Usage   `json:"usage"` // the run's model usage (the ledger's total)
+	Outputs  Outputs          `json:"outputs"`
 }
 
 // Ledger is the token ledger's totals in run.json; the per-document rows are
@@ -243,6 +247,9 @@ func (a *Activities) Finalize(ctx context.Context, in FinalizeInput) (Summary, e
 		sum.Pending += p.Count
 	}
 	sum.Resumed, sum.Reannotated = in.Plan.Resumed, in.Plan.Reannotated
+	if w := lowerCaseWarning(in.Config.Backend, in.Sharding, sum.Mentions); w != "" {
+		sum.Warnings = append(sum.Warnings, w)
+	}
 
 	rejects, err := a.readRejects(ctx, run.Rejects())
 	if err != nil {
@@ -292,4 +299,21 @@ func (a *Activities) recordRun(ctx context.Context, in FinalizeInput, sum Summar
 	}
 	return a.addRun(ctx, in.Config, JobRun{ID: run.ID, URI: run.URI, Objects: len(m.Objects), Docs: sum.Docs,
 		Finished: time.Now().UTC(), Settings: settingsOf(cfg, s)}, m, out)
+}
+
+// lowerCaseWarning warns when the rules backend found almost nothing in
+// mostly lower-case text: it proposes capitalised names, so such a corpus
+// (MIT-Restaurant's queries, say: F1 0) needs the LLM backend.
+func lowerCaseWarning(b BackendSpec, sh Sharding, mentions int64) string {
+	if (b.Name != "" && b.Name != "rules") || sh.Docs == 0 || sh.Words == 0 {
+		return ""
+	}
+	perDoc := float64(mentions) / float64(sh.Docs)
+	capShare := float64(sh.Capitalised) / float64(sh.Words)
+	if perDoc >= 0.5 || capShare >= 0.05 {
+		return ""
+	}
+	return fmt.Sprintf("the rules backend found %d mentions in %d documents: it looks for capitalised names, and %.1f%% of "+
+		"this corpus's words are capitalised; on lower-case text it finds almost nothing (MIT-Restaurant: F1 0.0). "+
+		"Use the LLM backend (--llm-base-url) for this corpus", mentions, sh.Docs, 100*capShare)
 }

@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"fmt"
+	"unicode"
 
 	"go.temporal.io/sdk/activity"
 
@@ -16,6 +17,11 @@ type Sharding struct {
 	Shards  int   `json:"shards"`
 	Docs    int64 `json:"docs"`
 	Rejects int64 `json:"rejects"`
+	// Words and Capitalised count the documents' words and those that
+	// begin with an upper-case letter: the rules backend, which looks for
+	// capitalised names, finds little in lower-case text.
+	Words       int64 `json:"words"`
+	Capitalised int64 `json:"capitalised"`
 }
 
 // ObjectShards is where one corpus object's documents went: shards First to
@@ -90,6 +96,9 @@ func (a *Activities) Shard(ctx context.Context, cfg Config, p Plan) (_ Sharding,
 			}
 			cur.Last = res.Shards
 			cur.Docs++
+			w, c := countWords(d.Text)
+			res.Words += w
+			res.Capitalised += c
 			batch = append(batch, table.Document{DocID: d.ID, Text: d.Text, Source: d.Source})
 			res.Docs++
 			if len(batch) >= size {
@@ -139,4 +148,21 @@ func (a *Activities) writeDocuments(ctx context.Context, uri string, docs []tabl
 		return err
 	}
 	return nil
+}
+
+// countWords counts the words of s (runs of letters) and those whose first
+// letter is upper case.
+func countWords(s string) (words, capitalised int64) {
+	in := false
+	for _, r := range s {
+		letter := unicode.IsLetter(r)
+		if letter && !in {
+			words++
+			if unicode.IsUpper(r) {
+				capitalised++
+			}
+		}
+		in = letter
+	}
+	return words, capitalised
 }

@@ -274,6 +274,9 @@ func (f *evalFlags) evalOne(ctx context.Context, cl client.Client, store blob.St
 		return eval.Results{}, err
 	}
 	fmt.Fprintf(progress, "%s: run %s, %d mentions in %s\n", ds.name, sum.RunID, sum.Mentions, time.Since(start).Round(time.Millisecond))
+	for _, w := range sum.Warnings {
+		fmt.Fprintf(progress, "%s: warning: %s\n", ds.name, w)
+	}
 	if sum.Stopped != "" {
 		return eval.Results{}, withCode(ExitFailures, fmt.Errorf("the job stopped before finishing (%s); no score written", sum.Stopped))
 	}

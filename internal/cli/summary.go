@@ -39,6 +39,9 @@ func printSummary(w io.Writer, s activities.Summary, elapsed time.Duration) {
 		return
 	}
 	printRun(w, s, elapsed)
+	for _, warn := range s.Warnings {
+		fmt.Fprintf(w, "\nwarning: %s\n", warn)
+	}
 }
 
 // problemLine says in one line which objects were not annotated and why,
