@@ -29,7 +29,8 @@ dev by a hash of their id (sha256), the same in every export.
 Writes, under --out:
   train.bio  dev.bio          token<TAB>tag, IOB2, a blank line after each sentence
   train.jsonl  dev.jsonl      per document: id, text, spans (code point offsets, label, text)
-  train.parquet  dev.parquet  per sentence: id, tokens, ner_tags (ids of label_map.json)
+  train.parquet  dev.parquet  per sentence: id, tokens, ner_tags (ids of label_map.json;
+                              the tag names are in the files' Hugging Face features)
   label_map.json              tag id -> IOB2 tag, Hugging Face's id2label
   entities.csv  cooccurs.csv  Neo4j nodes and relationships for neo4j-admin database import
   export.json                 the settings and counts of the export
@@ -213,7 +214,7 @@ func export(ctx context.Context, store blob.Store, r *runFolder, out string, for
 				case "jsonl":
 					jsonl[split] = bufio.NewWriter(ws[k])
 				case "parquet":
-					pq[split] = table.NewTaggedWriter(ws[k])
+					pq[split] = table.NewTaggedWriter(ws[k], lm.Tags())
 				}
 				k++
 			}

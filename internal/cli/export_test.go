@@ -380,7 +380,7 @@ func readTagged(t *testing.T, path string) []taggedRow {
 		t.Fatal(err)
 	}
 	defer tbl.Release()
-	want := map[string]arrow.Type{"id": arrow.STRING, "tokens": arrow.STRING, "ner_tags": arrow.INT32}
+	want := map[string]arrow.Type{"id": arrow.STRING, "tokens": arrow.STRING, "ner_tags": arrow.INT64}
 	cols := map[string]int{}
 	for i, f := range tbl.Schema().Fields() {
 		cols[f.Name] = i
@@ -406,7 +406,7 @@ func readTagged(t *testing.T, path string) []taggedRow {
 		tl := toks.Chunk(c).(*array.List)
 		gl := tags.Chunk(c).(*array.List)
 		tv := tl.ListValues().(*array.String)
-		gv := gl.ListValues().(*array.Int32)
+		gv := gl.ListValues().(*array.Int64)
 		for i := range id.Len() {
 			row := taggedRow{id: id.Value(i)}
 			a, b := tl.ValueOffsets(i)
@@ -415,7 +415,7 @@ func readTagged(t *testing.T, path string) []taggedRow {
 			}
 			a, b = gl.ValueOffsets(i)
 			for k := a; k < b; k++ {
-				row.tags = append(row.tags, gv.Value(int(k)))
+				row.tags = append(row.tags, int32(gv.Value(int(k))))
 			}
 			if len(row.tags) != len(row.tokens) {
 				t.Errorf("%s: %d tokens, %d tags", row.id, len(row.tokens), len(row.tags))
@@ -424,6 +424,145 @@ func readTagged(t *testing.T, path string) []taggedRow {
 		}
 	}
 	return out
+}
+
+// hfFeature is a Hugging Face datasets feature as its JSON holds it.
+type hfFeature struct {
+	Type    string     `json:"_type"`
+	Dtype   string     `json:"dtype"`   // Value
+	Names   []string   `json:"names"`   // ClassLabel
+	Feature *hfFeature `json:"feature"` // Sequence
+}
+
+// hfDtypes are the Arrow types of datasets' Value dtypes.
+var hfDtypes = map[string]arrow.Type{"string": arrow.STRING, "int32": arrow.INT32, "int64": arrow.INT64}
+
+// check says why f does not describe a column of type t, or "".
+func (f hfFeature) check(t arrow.DataType) string {
+	switch f.Type {
+	case "Value":
+		if want, ok := hfDtypes[f.Dtype]; !ok || t.ID() != want {
+			return "Value dtype " + f.Dtype
+		}
+	case "ClassLabel": // int64 in datasets
+		if t.ID() != arrow.INT64 {
+			return "ClassLabel"
+		}
+	case "Sequence":
+		l, ok := t.(*arrow.ListType)
+		if !ok || f.Feature == nil {
+			return "Sequence of a non-list or without feature"
+		}
+		if !l.ElemField().Nullable {
+			return "Sequence of non-nullable items"
+		}
+		return f.Feature.check(l.Elem())
+	default:
+		return "feature type " + f.Type
+	}
+	return ""
+}
+
+// hfFeatures reads the Hugging Face features of a Parquet file, as
+// datasets.Features.from_arrow_schema does from pyarrow's schema, whose
+// metadata is the file's key-value metadata, and checks that every column
+// has a feature of its type.
+func hfFeatures(t *testing.T, path string) map[string]hfFeature {
+	t.Helper()
+	pf, err := file.OpenParquetFile(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pf.Close()
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema, err := fr.Schema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := pf.MetaData().KeyValueMetadata().FindValue(table.HFMetadataKey)
+	if v == nil {
+		t.Fatalf("%s: no %q metadata", path, table.HFMetadataKey)
+	}
+	var md struct {
+		Info struct {
+			Features map[string]hfFeature `json:"features"`
+		} `json:"info"`
+	}
+	if err := json.Unmarshal([]byte(*v), &md); err != nil {
+		t.Fatalf("%s: metadata %s: %v", path, *v, err)
+	}
+	feats := md.Info.Features
+	if len(feats) != schema.NumFields() {
+		t.Errorf("%s: %d features for %d columns: %s", path, len(feats), schema.NumFields(), *v)
+	}
+	for _, f := range schema.Fields() {
+		feat, ok := feats[f.Name]
+		switch {
+		case !ok:
+			t.Errorf("%s: column %s has no feature: %s", path, f.Name, *v)
+		case !f.Nullable: // datasets' features are nullable
+			t.Errorf("%s: column %s is not nullable", path, f.Name)
+		default:
+			if why := feat.check(f.Type); why != "" {
+				t.Errorf("%s: column %s (%s) has feature %s", path, f.Name, f.Type, why)
+			}
+		}
+	}
+	return feats
+}
+
+// TestExportParquetHuggingFaceFeatures checks that datasets.load_dataset
+// reads ner_tags as named tags: each Parquet file's features describe
+// every column, ner_tags a Sequence of ClassLabel whose names are the tags
+// of label_map.json by id, the tags of the BIO file.
+func TestExportParquetHuggingFaceFeatures(t *testing.T) {
+	r := newTestRun(t)
+	out := t.TempDir()
+	runExport(t, "--run", r.dir, "--format", "bio,parquet", "--out", out, "--dev-share", "0.3")
+	var labelMap map[string]string
+	data, err := os.ReadFile(filepath.Join(out, "label_map.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &labelMap); err != nil {
+		t.Fatal(err)
+	}
+	want := make([]string, len(labelMap))
+	for i := range want {
+		want[i] = labelMap[fmt.Sprint(i)]
+	}
+	for _, split := range []string{"train", "dev"} {
+		feats := hfFeatures(t, filepath.Join(out, split+".parquet"))
+		tags := feats["ner_tags"]
+		if tags.Type != "Sequence" || tags.Feature == nil || tags.Feature.Type != "ClassLabel" {
+			t.Fatalf("%s: ner_tags feature %+v: want a Sequence of ClassLabel", split, tags)
+		}
+		names := tags.Feature.Names
+		if !slices.Equal(names, want) {
+			t.Errorf("%s: ClassLabel names %q, want the label map's %q", split, names, want)
+		}
+		var bio []string
+		for _, row := range readTagged(t, filepath.Join(out, split+".parquet")) {
+			for i, tok := range row.tokens {
+				if id := int(row.tags[i]); id < len(names) {
+					bio = append(bio, tok+"\t"+names[id])
+				} else {
+					t.Fatalf("%s: tag id %d, %d names", row.id, id, len(names))
+				}
+			}
+			bio = append(bio, "")
+		}
+		if len(bio) < 100 {
+			t.Errorf("%s: %d lines", split, len(bio))
+		}
+		wantBIO, _ := os.ReadFile(filepath.Join(out, split+".bio"))
+		if got := strings.Join(bio, "\n") + "\n"; got != string(wantBIO) {
+			t.Errorf("%s.parquet's tags named by its features differ from %s.bio", split, split)
+		}
+	}
 }
 
 func TestExportAndReviewFlags(t *testing.T) {

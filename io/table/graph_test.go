@@ -36,15 +36,3 @@ func TestGraphTablesRoundTrip(t *testing.T) {
 		t.Error("NumRows of garbage: no error")
 	}
 }
-
-func TestTaggedRoundTrip(t *testing.T) {
-	rows := []Tagged{
-		{"d1@1", []string{"Ada", "Lovelace", "wrote", "."}, []int32{1, 2, 0, 0}},
-		{"d1@2", nil, nil},
-		{"d2@1", []string{"Zürich"}, []int32{3}},
-	}
-	got, err := ReadTagged(open(writeAll(t, NewTaggedWriter, rows)))
-	if err != nil || !reflect.DeepEqual(got, rows) {
-		t.Errorf("tagged: %+v, %v; want %+v", got, err, rows)
-	}
-}
