@@ -1,9 +1,6 @@
 package rules
 
-import (
-	"sort"
-	"strings"
-)
+import "strings"
 
 // cand is a proposed span over tokens [i, j).
 type cand struct {
@@ -27,39 +24,6 @@ func (b *Backend) propose(d *doc) []cand {
 	cs = quoted(d, cs)
 	cs = b.suffixTerms(d, cs)
 	return resolve(cs)
-}
-
-// resolve keeps the longest spans, then the higher priority, then the
-// earliest, dropping any that overlap one already kept.
-func resolve(cs []cand) []cand {
-	sort.Slice(cs, func(a, b int) bool {
-		la, lb := cs[a].j-cs[a].i, cs[b].j-cs[b].i
-		if cs[a].prio != cs[b].prio && (cs[a].prio >= prioPattern || cs[b].prio >= prioPattern) {
-			return cs[a].prio > cs[b].prio
-		}
-		if la != lb {
-			return la > lb
-		}
-		if cs[a].prio != cs[b].prio {
-			return cs[a].prio > cs[b].prio
-		}
-		return cs[a].i < cs[b].i
-	})
-	var kept []cand
-	for _, c := range cs {
-		ok := true
-		for _, k := range kept {
-			if c.i < k.j && k.i < c.j {
-				ok = false
-				break
-			}
-		}
-		if ok {
-			kept = append(kept, c)
-		}
-	}
-	sort.Slice(kept, func(a, b int) bool { return kept[a].i < kept[b].i })
-	return kept
 }
 
 // lexMatches finds lexicon entries, longest first. Lower-case matches count

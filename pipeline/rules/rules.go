@@ -12,6 +12,7 @@ package rules
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/zeroner/zeroner/pipeline"
@@ -67,7 +68,9 @@ func (b *Backend) Discover(ctx context.Context, docs []pipeline.Document) (pipel
 		}
 		d := newDoc(doc.Text)
 		var offs *text.RuneOffsets
-		for _, c := range b.propose(d) {
+		cs := b.propose(d)
+		res.Mentions = slices.Grow(res.Mentions, len(cs))
+		for _, c := range cs {
 			start, end := d.toks[c.i].Start, d.toks[c.j-1].End
 			s := d.words[c.i]
 			if c.j-c.i > 1 {

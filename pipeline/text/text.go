@@ -4,6 +4,7 @@
 package text
 
 import (
+	"sort"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -123,16 +124,48 @@ func IsAbbrev(w string) bool {
 // punctuation mark or symbol is its own token, except that emoji sequences
 // joined by ZWJ, variation selectors or skin tones stay whole.
 func Tokenize(s string) []Token {
-	rs := []rune(s)
-	toks := make([]Token, 0, len(rs)/4+1)
+	toks := make([]Token, 0, len(s)/5+1)
+	// No token holds or looks past white space, so the text is tokenized one
+	// run of other code points at a time: a long document is never held as
+	// []rune whole. A string with invalid UTF-8 has each bad byte read as
+	// U+FFFD, as []rune does.
+	valid := utf8.ValidString(s)
+	var rs []rune // the current run, reused
+	pos := 0      // code point offset of byte offset b
+	for b := 0; b < len(s); {
+		r, w := utf8.DecodeRuneInString(s[b:])
+		if classify(r) == space {
+			b += w
+			pos++
+			continue
+		}
+		start := b
+		rs = rs[:0]
+		for b < len(s) {
+			r, w = utf8.DecodeRuneInString(s[b:])
+			if classify(r) == space {
+				break
+			}
+			rs = append(rs, r)
+			b += w
+		}
+		toks = appendTokens(toks, s[start:b], rs, pos, valid)
+		pos += len(rs)
+	}
+	return toks
+}
+
+// appendTokens appends the tokens of run, a text without white space at
+// code point offset base, whose code points are rs. A token's text is a
+// slice of run, not a copy, unless run has invalid UTF-8: a document's
+// tokens then cost their headers only.
+func appendTokens(toks []Token, run string, rs []rune, base int, valid bool) []Token {
 	n := len(rs)
+	pos, b := 0, 0 // the code point at byte offset b of run
 	for i := 0; i < n; {
 		c := classify(rs[i])
 		start := i
 		switch c {
-		case space:
-			i++
-			continue
 		case letter, digit:
 			i = wordEnd(rs, i)
 		case other:
@@ -149,7 +182,20 @@ func Tokenize(s string) []Token {
 		default:
 			i = symbolEnd(rs, i)
 		}
-		toks = append(toks, Token{Text: string(rs[start:i]), Start: start, End: i})
+		var text string
+		if valid {
+			for ; pos < start; pos++ {
+				b += utf8.RuneLen(rs[pos])
+			}
+			e := b
+			for ; pos < i; pos++ {
+				e += utf8.RuneLen(rs[pos])
+			}
+			text, b = run[b:e], e
+		} else {
+			text = string(rs[start:i])
+		}
+		toks = append(toks, Token{Text: text, Start: base + start, End: base + i})
 	}
 	return toks
 }
@@ -243,100 +289,144 @@ func wordEnd(rs []rune, i int) int {
 // surrounding white space trimmed. A sentence ends at ".", "!", "?", "…" or
 // their CJK forms when followed by white space (or the end) and not part of
 // an abbreviation, and at a blank line.
+//
+// It reads s in place, by byte offsets, and counts code points only for the
+// spans it returns: a long document is never held as []rune. A byte that is
+// not UTF-8 counts as one code point, as []rune reads it.
 func Sentences(s string) []Span {
-	rs := []rune(s)
 	var out []Span
-	n := len(rs)
+	pos, runes := 0, 0 // a byte offset and the code points before it
 	emit := func(a, b int) {
-		for a < b && classify(rs[a]) == space {
-			a++
+		for a < b {
+			r, w := utf8.DecodeRuneInString(s[a:])
+			if classify(r) != space {
+				break
+			}
+			a += w
 		}
-		for b > a && classify(rs[b-1]) == space {
-			b--
+		for b > a {
+			r, w := utf8.DecodeLastRuneInString(s[a:b])
+			if classify(r) != space {
+				break
+			}
+			b -= w
 		}
 		if a < b {
-			out = append(out, Span{a, b})
+			// Spans come in order, so the count only moves forward.
+			runes += utf8.RuneCountInString(s[pos:a])
+			start := runes
+			runes += utf8.RuneCountInString(s[a:b])
+			pos = b
+			out = append(out, Span{start, runes})
 		}
 	}
+	n := len(s)
 	start := 0
-	for i := 0; i < n; i++ {
-		r := rs[i]
+	for i := 0; i < n; {
+		r, w := utf8.DecodeRuneInString(s[i:])
 		switch {
-		case r == '\n' && i+1 < n && blankLineAt(rs, i+1):
+		case r == '\n' && i+w < n && blankLineAt(s, i+w):
 			emit(start, i)
-			start = i + 1
+			start = i + w
 		case r == '。' || r == '！' || r == '？':
-			j := closeEnd(rs, i+1)
+			j := closeEnd(s, i+w)
 			emit(start, j)
 			start = j
-			i = j - 1
+			i = j
+			continue
 		case r == '.' || r == '!' || r == '?' || r == '…':
-			j := closeEnd(rs, i+1)
-			for j < n && (rs[j] == '.' || rs[j] == '!' || rs[j] == '?') {
-				j = closeEnd(rs, j+1)
+			j := closeEnd(s, i+w)
+			for j < n && (s[j] == '.' || s[j] == '!' || s[j] == '?') {
+				j = closeEnd(s, j+1)
 			}
-			if j < n && classify(rs[j]) != space {
-				continue // "3.14", "U.S.A", "example.com"
+			if j < n {
+				if r, _ := utf8.DecodeRuneInString(s[j:]); classify(r) != space {
+					// "3.14", "U.S.A", "example.com". Every mark up to j
+					// would come here too: go on from j, or a long run
+					// of them would be read again from each one.
+					i = j
+					continue
+				}
 			}
-			if r == '.' && j == i+1 && abbrevBefore(rs, i) && !nextIsStart(rs, j) {
-				continue
+			if r == '.' && j == i+w && abbrevBefore(s, i) && !nextIsStart(s, j) {
+				break
 			}
 			emit(start, j)
 			start = j
-			i = j - 1
+			i = j
+			continue
 		}
+		i += w
 	}
 	emit(start, n)
 	return out
 }
 
 // blankLineAt reports whether only spaces come before the next newline.
-func blankLineAt(rs []rune, i int) bool {
-	for ; i < len(rs); i++ {
-		if rs[i] == '\n' {
+func blankLineAt(s string, i int) bool {
+	for i < len(s) {
+		r, w := utf8.DecodeRuneInString(s[i:])
+		if r == '\n' {
 			return true
 		}
-		if classify(rs[i]) != space {
+		if classify(r) != space {
 			return false
 		}
+		i += w
 	}
 	return false
 }
 
 // closeEnd skips closing quotes and brackets after a sentence end.
-func closeEnd(rs []rune, i int) int {
-	for i < len(rs) && strings.ContainsRune("\"'”’)]」』", rs[i]) {
-		i++
+func closeEnd(s string, i int) int {
+	for i < len(s) {
+		r, w := utf8.DecodeRuneInString(s[i:])
+		if !strings.ContainsRune("\"'”’)]」』", r) {
+			break
+		}
+		i += w
 	}
 	return i
 }
 
-// abbrevBefore reports whether the period at i ends an abbreviation.
-func abbrevBefore(rs []rune, i int) bool {
+// abbrevBefore reports whether the period at byte offset i ends an
+// abbreviation.
+func abbrevBefore(s string, i int) bool {
 	j := i
-	for j > 0 && (classify(rs[j-1]) == letter || rs[j-1] == '.') {
-		j--
+	for j > 0 {
+		r, w := utf8.DecodeLastRuneInString(s[:j])
+		if classify(r) != letter && r != '.' {
+			break
+		}
+		j -= w
 	}
-	return j < i && IsAbbrev(string(rs[j:i]))
+	return j < i && IsAbbrev(s[j:i])
 }
 
 // nextIsStart reports whether the text after an abbreviation clearly starts a
 // new sentence. Only a single initial followed by a capital stays joined
 // ("J. Smith"), and so do titles ("Dr. Who"); after "etc." or "U.S." a
 // capitalised function word starts a sentence.
-func nextIsStart(rs []rune, j int) bool {
-	for j < len(rs) && classify(rs[j]) == space {
-		j++
+func nextIsStart(s string, j int) bool {
+	for j < len(s) {
+		r, w := utf8.DecodeRuneInString(s[j:])
+		if classify(r) != space {
+			break
+		}
+		j += w
 	}
-	if j >= len(rs) {
+	if j >= len(s) {
 		return true
 	}
 	k := j
-	for k < len(rs) && classify(rs[k]) == letter {
-		k++
+	for k < len(s) {
+		r, w := utf8.DecodeRuneInString(s[k:])
+		if classify(r) != letter {
+			break
+		}
+		k += w
 	}
-	w := string(rs[j:k])
-	return sentenceStarters[w]
+	return sentenceStarters[s[j:k]]
 }
 
 // sentenceStarters are capitalised words that almost always begin a sentence.
@@ -349,49 +439,79 @@ var sentenceStarters = map[string]bool{
 }
 
 // RuneOffsets converts between byte and code point offsets of one string.
-// Build it once per string when converting many offsets.
+// Build it once per string when converting many offsets. It keeps the byte
+// offset of every runeStride-th code point and decodes from there, so a
+// long text costs a few percent of its size, not eight bytes per code point.
 type RuneOffsets struct {
-	bytes []int // bytes[k] is the byte offset of code point k; last is len(s)
+	s     string
+	marks []int // marks[k] is the byte offset of code point k*runeStride
+	n     int   // code points
 }
+
+// runeStride is how many code points lie between two marks: at most that
+// many are decoded per conversion.
+const runeStride = 32
 
 // NewRuneOffsets indexes s.
 func NewRuneOffsets(s string) *RuneOffsets {
-	b := make([]int, 0, len(s)+1)
+	o := &RuneOffsets{s: s, marks: make([]int, 0, len(s)/runeStride+1)}
 	for i := range s {
-		b = append(b, i)
+		if o.n%runeStride == 0 {
+			o.marks = append(o.marks, i)
+		}
+		o.n++
 	}
-	b = append(b, len(s))
-	return &RuneOffsets{bytes: b}
+	return o
 }
 
 // Byte returns the byte offset of code point offset r, clamped to the string.
 func (o *RuneOffsets) Byte(r int) int {
-	if r < 0 {
+	if r <= 0 {
 		return 0
 	}
-	if r >= len(o.bytes) {
-		return o.bytes[len(o.bytes)-1]
+	if r >= o.n {
+		return len(o.s)
 	}
-	return o.bytes[r]
+	b := o.marks[r/runeStride]
+	for range r % runeStride {
+		b += o.width(b)
+	}
+	return b
 }
 
 // Rune returns the code point offset of byte offset b; a byte inside a code
 // point maps to that code point.
 func (o *RuneOffsets) Rune(b int) int {
-	lo, hi := 0, len(o.bytes)-1
-	for lo < hi { // last k with bytes[k] <= b
-		mid := (lo + hi + 1) / 2
-		if o.bytes[mid] <= b {
-			lo = mid
-		} else {
-			hi = mid - 1
-		}
+	if b <= 0 {
+		return 0
 	}
-	return lo
+	if b >= len(o.s) {
+		return o.n
+	}
+	k := sort.Search(len(o.marks), func(k int) bool { return o.marks[k] > b }) - 1
+	r, p := k*runeStride, o.marks[k]
+	for {
+		w := o.width(p)
+		if p+w > b {
+			return r
+		}
+		p += w
+		r++
+	}
+}
+
+// width is the length in bytes of the code point at byte offset b, as a
+// range loop over the string steps (an invalid byte is one).
+func (o *RuneOffsets) width(b int) int {
+	if o.s[b] < utf8.RuneSelf {
+		return 1
+	}
+	_, w := utf8.DecodeRuneInString(o.s[b:])
+	return w
 }
 
 // Len returns the number of code points.
-func (o *RuneOffsets) Len() int { return len(o.bytes) - 1 }
+func (o *RuneOffsets) Len() int { return o.n }
 
 // Slice returns s[start:end] for code point offsets, clamped.
 func Slice(s string, start, end int) string {
