@@ -1,6 +1,7 @@
 package activities
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 
@@ -30,7 +31,7 @@ func (a *Activities) account(ctx context.Context, run Run, failed []ShardFailure
 	}
 	shardCause := make(map[int]string, len(failed))
 	for _, f := range failed {
-		shardCause[f.Shard] = f.Reason
+		shardCause[f.Shard] = cmp.Or(f.Cause, f.Reason)
 	}
 	// Failed chunks name documents: find their objects.
 	docCause := make(map[string]string) // object -> first failed chunk's reason

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -41,8 +42,15 @@ func TestClassify(t *testing.T) {
 				}
 				return
 			}
-			if !ok || app.Type() != tt.typ || app.NonRetryable() != tt.nonRetryable || app.Message() != tt.err.Error() {
+			// The whole text, without the "(type: ...)" an application
+			// error's Error adds.
+			want, _, _ := strings.Cut(tt.err.Error(), " (type: ")
+			if !ok || app.Type() != tt.typ || app.NonRetryable() != tt.nonRetryable || app.Message() != want {
 				t.Fatalf("classified as %#v, want a top-level %s (non-retryable %v) with the whole text", err, tt.typ, tt.nonRetryable)
+			}
+			var root string
+			if !app.HasDetails() || app.Details(&root) != nil || root == "" || !strings.HasSuffix(want, root) {
+				t.Errorf("details %q: want the innermost error, which ends %q", root, want)
 			}
 			if errors.Unwrap(app) != nil {
 				t.Errorf("%v has a cause; the workflow would see more application errors under it", app)

@@ -21,8 +21,11 @@ const maxListedRejects = 1000
 // ShardFailure is a shard whose annotation failed for good.
 type ShardFailure struct {
 	Shard  int    `json:"shard"`
-	Reason string `json:"reason"`         // the innermost error, once
+	Reason string `json:"reason"`         // the activity's error, once
 	Type   string `json:"type,omitempty"` // its error type, as ErrUnavailable
+	// Cause is the innermost error, with the stage: failures are
+	// grouped by it.
+	Cause string `json:"cause,omitempty"`
 }
 
 // Timings are the wall-clock moments of a run's phases, from the workflow.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -230,18 +231,51 @@ func classify(ctx context.Context, err *error) {
 	if e == nil || ctx.Err() != nil {
 		return
 	}
+	// The innermost error rides along as the error's details: the job
+	// groups failures by it (the outer text varies with counts and ids).
+	opts := temporal.ApplicationErrorOptions{Details: []any{tail(e)}}
 	var app *temporal.ApplicationError
 	switch {
 	case errors.As(e, &app):
 		if app == e {
 			return
 		}
-		*err = temporal.NewApplicationErrorWithOptions(e.Error(), app.Type(), temporal.ApplicationErrorOptions{NonRetryable: app.NonRetryable()})
+		opts.NonRetryable = app.NonRetryable()
+		*err = temporal.NewApplicationErrorWithOptions(message(e), app.Type(), opts)
 	case errors.Is(e, apiclient.ErrRefused):
-		*err = temporal.NewNonRetryableApplicationError(e.Error(), ErrRefused, nil)
+		opts.NonRetryable = true
+		*err = temporal.NewApplicationErrorWithOptions(e.Error(), ErrRefused, opts)
 	case errors.Is(e, apiclient.ErrUnavailable) || apiclient.Retryable(e):
-		*err = temporal.NewApplicationError(e.Error(), ErrUnavailable)
+		*err = temporal.NewApplicationErrorWithOptions(e.Error(), ErrUnavailable, opts)
 	}
+}
+
+// message is err's text, without the "(type: ..., retryable: ...)" that an
+// application error in its chain adds.
+func message(err error) string {
+	text := err.Error()
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		text = strings.Replace(text, app.Error(), app.Message(), 1)
+	}
+	return text
+}
+
+// tail is the text of the innermost error of err's chain that ends err's
+// text: "dial tcp ...: connection refused" of "discover: 20 of 20 requests
+// failed: ...: dial tcp ...: connection refused". It stops at an error
+// wrapped in the middle of a message ("llm m: %w: 401"), whose text alone
+// would say too little.
+func tail(err error) string {
+	text := message(err)
+	for next := errors.Unwrap(err); next != nil; next = errors.Unwrap(next) {
+		t := message(next)
+		if !strings.HasSuffix(text, t) {
+			break
+		}
+		text = t
+	}
+	return text
 }
 
 // existingStats recounts a finished stage's output, for a retried activity.

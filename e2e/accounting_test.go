@@ -81,8 +81,9 @@ func TestScheduledJobSurvivesEndpointOutage(t *testing.T) {
 		t.Fatalf("firing with the endpoint down: pending %d, problems %+v; want 4 objects under one cause, 3 named", first.Pending, first.Problems)
 	}
 	for _, f := range first.FailedShards {
-		if strings.Count(f.Reason, "connection refused") != 1 || f.Type != activities.ErrUnavailable {
-			t.Fatalf("failed shard %+v: want the innermost error once, typed %s", f, activities.ErrUnavailable)
+		if strings.Count(f.Reason, "connection refused") != 1 || f.Type != activities.ErrUnavailable ||
+			f.Cause != "discover: llm: post http://127.0.0.1:1/v1/chat/completions: connection refused" {
+			t.Fatalf("failed shard %+v: want the error once, typed %s, its cause the stage and the innermost error", f, activities.ErrUnavailable)
 		}
 	}
 	st := jobState(t, store, blob.Join(root, "out", "jobs", "nightly.json"))

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -127,6 +128,9 @@ func AnnotateCorpus(ctx workflow.Context, st CorpusState) (activities.Summary, e
 	running := make(map[int]bool) // shards in flight
 	forwardResume(ctx, st.Plan.Run, running)
 	switch annotate(ctx, &st, running) {
+	case canceled:
+		// The job ends as canceled; finished shards stay finished.
+		return activities.Summary{}, ctx.Err()
 	case continueAsNew:
 		return activities.Summary{}, workflow.NewContinueAsNewError(ctx, AnnotateCorpus, st)
 	case overBudget:
@@ -180,6 +184,7 @@ const (
 	allDone       outcome = iota
 	continueAsNew         // this run started enough shards: continue as new
 	overBudget            // the run's token ceiling is reached
+	canceled              // the job was cancelled
 )
 
 // overBudget reports whether the run's model usage has reached its ceiling.
@@ -200,7 +205,9 @@ func annotate(ctx workflow.Context, st *CorpusState, running map[int]bool) outco
 	}
 	started := 0
 	stop := func() bool {
-		return started >= perRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested() || st.overBudget() || st.Refused != ""
+		// A cancelled job starts no more shards.
+		return started >= perRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested() || st.overBudget() || st.Refused != "" ||
+			ctx.Err() != nil
 	}
 	all := func(int) bool { return true }
 	slide(ctx, &st.Next, st.Sharding.Shards, window, all, stop, func(shard int) workflow.Future {
@@ -218,10 +225,11 @@ func annotate(ctx workflow.Context, st *CorpusState, running map[int]bool) outco
 			// A shard that fails for good is recorded and skipped: the
 			// rest of the corpus is still annotated, and its objects stay
 			// pending for the next run.
-			typ, msg := cause(err)
-			st.Failed = append(st.Failed, activities.ShardFailure{Shard: shard, Reason: msg, Type: typ})
-			if typ == activities.ErrRefused && st.Refused == "" {
-				st.Refused = msg
+			fail := cause(err)
+			fail.Shard = shard
+			st.Failed = append(st.Failed, fail)
+			if fail.Type == activities.ErrRefused && st.Refused == "" {
+				st.Refused = fail.Reason
 			}
 			workflow.GetLogger(ctx).Error("shard failed", "shard", shard, "error", err)
 			return
@@ -232,6 +240,8 @@ func annotate(ctx workflow.Context, st *CorpusState, running map[int]bool) outco
 		st.Usage.Add(r.Usage)
 	})
 	switch {
+	case ctx.Err() != nil:
+		return canceled
 	case st.Next >= st.Sharding.Shards || st.Refused != "":
 		return allDone
 	case st.overBudget():
@@ -265,20 +275,41 @@ func forwardResume(ctx workflow.Context, run activities.Run, running map[int]boo
 	})
 }
 
-// cause is the innermost application error in err's chain, its type and
-// message: Temporal wraps an activity's error in layers (child workflow,
-// activity) that each repeat its text.
-func cause(err error) (typ, msg string) {
-	var inner *temporal.ApplicationError
+// cause describes a shard's failure from err: the activity's own error, its
+// type and message (Temporal wraps it in layers, child workflow and
+// activity, that each repeat its text, and carries its Go causes as more
+// application errors below it), and the short cause failures are grouped
+// by: the stage and the innermost Go error the activity attached as
+// details.
+func cause(err error) activities.ShardFailure {
+	var (
+		inner *temporal.ApplicationError
+		act   *temporal.ActivityError
+	)
 	last := err
 	for e := err; e != nil; e = errors.Unwrap(e) {
-		if app, ok := e.(*temporal.ApplicationError); ok {
-			inner = app
-		}
 		last = e
+		if x, ok := e.(*temporal.ActivityError); ok {
+			act, inner = x, nil
+			continue
+		}
+		if x, ok := e.(*temporal.ApplicationError); ok {
+			inner = x
+			if act != nil {
+				break // the activity's own error
+			}
+		}
 	}
 	if inner == nil {
-		return "", last.Error() // a timeout, say: no application error
+		return activities.ShardFailure{Reason: last.Error()} // a timeout, say: no application error
 	}
-	return inner.Type(), inner.Message()
+	f := activities.ShardFailure{Type: inner.Type(), Reason: inner.Message()}
+	var root string
+	if inner.HasDetails() && inner.Details(&root) == nil && root != "" {
+		f.Cause = root
+		if act != nil {
+			f.Cause = strings.ToLower(act.ActivityType().Name) + ": " + root
+		}
+	}
+	return f
 }

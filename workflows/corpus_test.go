@@ -3,10 +3,13 @@ package workflows
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"testing"
 
 	"github.com/stretchr/testify/mock"
+	commonpb "go.temporal.io/api/common/v1"
+	failurepb "go.temporal.io/api/failure/v1"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
@@ -96,4 +99,40 @@ func TestAnnotateCorpus(t *testing.T) {
 			}
 		})
 	}
+}
+
+// cause finds the activity's own error under Temporal's layers, not the
+// Go causes Temporal carries below it, nor the child workflow's wrapping.
+func TestCause(t *testing.T) {
+	root := errors.New("dial tcp 127.0.0.1:1: connect: connection refused")
+	own := temporal.NewApplicationErrorWithOptions("discover: 3 of 3 requests failed: "+root.Error(), activities.ErrUnavailable,
+		temporal.ApplicationErrorOptions{Details: []any{root.Error()}, Cause: errors.New("a Go cause")})
+	bad := temporal.NewNonRetryableApplicationError("calibrate: span outside its document", activities.ErrBadInput, errors.New("wrapped"))
+	tests := []struct {
+		name      string
+		err       error
+		typ, want string
+		grouped   string
+	}{
+		{"an activity's classified error", fmt.Errorf("calibrate batch: %w", activityErr("Discover", own)), activities.ErrUnavailable,
+			"discover: 3 of 3 requests failed: " + root.Error(), "discover: " + root.Error()},
+		{"bad input with a Go cause", activityErr("Calibrate", bad), activities.ErrBadInput, "calibrate: span outside its document", ""},
+		{"no application error", errors.New("activity StartToClose timeout"), "", "activity StartToClose timeout", ""},
+	}
+	for _, tt := range tests {
+		f := cause(tt.err)
+		if f.Type != tt.typ || f.Reason != tt.want || f.Cause != tt.grouped {
+			t.Errorf("%s: cause = %+v, want type %q, reason %q, cause %q", tt.name, f, tt.typ, tt.want, tt.grouped)
+		}
+	}
+}
+
+// activityErr is err as a workflow sees an activity's error: through
+// Temporal's failure protocol, wrapped in an ActivityError.
+func activityErr(name string, err error) error {
+	fc := temporal.GetDefaultFailureConverter()
+	f := &failurepb.Failure{Message: "activity error", Cause: fc.ErrorToFailure(err),
+		FailureInfo: &failurepb.Failure_ActivityFailureInfo{ActivityFailureInfo: &failurepb.ActivityFailureInfo{
+			ActivityType: &commonpb.ActivityType{Name: name}}}}
+	return fc.FailureToError(f)
 }

@@ -68,8 +68,9 @@ func Distill(ctx workflow.Context, in DistillInput) (DistillSummary, error) {
 	never := func() bool { return false }
 	fail := func(shard int, f workflow.Future) {
 		if err := f.Get(ctx, nil); err != nil {
-			typ, msg := cause(err)
-			failed = append(failed, activities.ShardFailure{Shard: shard, Reason: msg, Type: typ})
+			fail := cause(err)
+			fail.Shard = shard
+			failed = append(failed, fail)
 		}
 	}
 	next := 0

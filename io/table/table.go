@@ -81,7 +81,7 @@
 //	column    Arrow type
 //	id        utf8
 //	tokens    list<utf8>
-//	ner_tags  list<int32>
+//	ner_tags  list<int64> (nullable; Hugging Face ClassLabel names in the file metadata)
 //
 // Writers cut row groups at 1 Mi rows or about 64 MiB of compressed data,
 // whichever comes first, however rows are split across Write calls.
