@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -39,12 +40,24 @@ type Label struct {
 }
 
 // ParseSchema reads a schema from YAML or JSON (JSON is a subset of YAML) and
-// validates it. The fallback label defaults to "misc" and is added to the
-// labels if the file does not define it.
+// validates it. Decoding is strict: a field the schema does not define (a
+// typo such as "lables") is an error that names it and its line. The
+// fallback label defaults to "misc" and is added to the labels if the file
+// does not define it. Every error is one line.
 func ParseSchema(data []byte) (*Schema, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("parse schema: %s", yamlError(err))
+	}
 	var s Schema
-	if err := yaml.Unmarshal(data, &s); err != nil {
-		return nil, fmt.Errorf("parse schema: %w", err)
+	if len(doc.Content) > 0 {
+		root := doc.Content[0]
+		if err := knownFields(root, reflect.TypeFor[Schema](), "the schema"); err != nil {
+			return nil, err
+		}
+		if err := root.Decode(&s); err != nil {
+			return nil, fmt.Errorf("parse schema: %s", yamlError(err))
+		}
 	}
 	if s.Fallback == "" {
 		s.Fallback = "misc"
@@ -59,6 +72,83 @@ func ParseSchema(data []byte) (*Schema, error) {
 		})
 	}
 	return &s, nil
+}
+
+// knownFields reports the first mapping key under n that t (a struct, or a
+// slice of structs, decoded from n) has no yaml field for; what names the
+// value in the message. Values of the wrong kind are left to Decode.
+func knownFields(n *yaml.Node, t reflect.Type, what string) error {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch {
+	case t.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode:
+		for _, item := range n.Content {
+			if err := knownFields(item, t.Elem(), what); err != nil {
+				return err
+			}
+		}
+	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
+		fields, names := yamlFields(t)
+		if t == reflect.TypeFor[Label]() {
+			what = "a label"
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == "name" && n.Content[i+1].Kind == yaml.ScalarNode {
+					what = fmt.Sprintf("label %q", n.Content[i+1].Value)
+				}
+			}
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if k.Tag == "!!merge" { // <<: *anchor merges the anchor's keys
+				if err := knownFields(v, t, what); err != nil {
+					return err
+				}
+				continue
+			}
+			ft, ok := fields[k.Value]
+			if !ok {
+				return fmt.Errorf("line %d: unknown field %q in %s (it has %s)", k.Line, k.Value, what, strings.Join(names, ", "))
+			}
+			if err := knownFields(v, ft, fmt.Sprintf("%s's %s", what, k.Value)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// yamlFields are the yaml keys of struct type t, with their types, and the
+// keys in field order.
+func yamlFields(t reflect.Type) (map[string]reflect.Type, []string) {
+	fields := make(map[string]reflect.Type)
+	var names []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		fields[name] = f.Type
+		names = append(names, name)
+	}
+	return fields, names
+}
+
+// yamlError is err on one line: yaml's type errors list one problem per
+// line.
+func yamlError(err error) string {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		return "yaml: " + strings.Join(te.Errors, "; ")
+	}
+	return strings.ReplaceAll(err.Error(), "\n", "; ")
 }
 
 func (s *Schema) validate() error {
@@ -91,8 +181,12 @@ func (s *Schema) validate() error {
 			}
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("invalid schema %q: %w", s.Name, err)
+	if len(errs) > 0 {
+		msgs := make([]string, len(errs))
+		for i, e := range errs {
+			msgs[i] = e.Error()
+		}
+		return fmt.Errorf("invalid schema %q: %s", s.Name, strings.Join(msgs, "; "))
 	}
 	return nil
 }

@@ -29,13 +29,13 @@ go back to waiting.`, env)
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
 			return fs.Parse(args)
 		}
-		return errors.New("want: batch resume JOB")
+		return usageError(errors.New("want: batch resume JOB"))
 	}
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return errors.New("want: batch resume JOB")
+		return usageError(errors.New("want: batch resume JOB"))
 	}
 	job := fs.Arg(0)
 	cl, _, err := dial(ctx, conn, logs, env.Stderr)

@@ -68,6 +68,9 @@ func Main(ctx context.Context, args []string, env Env) int {
 		if errors.Is(err, flag.ErrHelp) {
 			return ExitOK
 		}
+		if isFlagError(err) {
+			err = withCode(ExitUsage, fmt.Errorf("%w (starter %s --help lists the flags)", err, name))
+		}
 		fmt.Fprintf(env.Stderr, "zeroner %s: %v\n", name, err)
 		return exitCode(err)
 	}
@@ -162,8 +165,11 @@ func (l *logFlags) register(fs *flag.FlagSet, env Env) {
 
 func (l *logFlags) logger(w io.Writer) (*slog.Logger, error) {
 	var lv slog.Level
+	if err := l.check(); err != nil {
+		return nil, withCode(ExitUsage, err)
+	}
 	if err := lv.UnmarshalText([]byte(l.level)); err != nil {
-		return nil, fmt.Errorf("--log-level: %w", err)
+		return nil, withCode(ExitUsage, fmt.Errorf("--log-level: %w", err))
 	}
 	opt := &slog.HandlerOptions{Level: lv}
 	if l.json {
@@ -180,11 +186,20 @@ func envOr(env Env, key, def string) string {
 }
 
 // newFlagSet returns a flag set that prints its usage to env.Stderr with a
-// heading, and returns errors instead of exiting.
+// heading on --help, and returns errors instead of exiting. A parse error is
+// not printed with the usage: the command returns it and Main prints it, on
+// one line (exit code ExitUsage).
 func newFlagSet(name, heading string, env Env) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
+	out := &flagOutput{}
+	fs.SetOutput(out)
 	fs.Usage = func() {
+		if out.failed {
+			out.failed = false
+			return
+		}
+		fs.SetOutput(env.Stderr)
+		defer fs.SetOutput(out)
 		fmt.Fprintf(env.Stderr, "%s\n\nFlags:\n", heading)
 		fs.PrintDefaults()
 	}

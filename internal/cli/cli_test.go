@@ -8,6 +8,8 @@ import (
 	"testing"
 )
 
+// TestRunConfig checks the flags alone (settings); validate_test.go has the
+// checks of the inputs.
 func TestRunConfig(t *testing.T) {
 	dir := t.TempDir()
 	tests := []struct {
@@ -24,14 +26,14 @@ func TestRunConfig(t *testing.T) {
 		{name: "bad job", f: runFlags{corpora: listFlag{"c"}, schema: "s", out: "o", job: "a/b", shardSize: 1, window: 1}, wantErr: "--job"},
 		{name: "local folder lists as a folder", f: runFlags{corpora: listFlag{dir}, schema: "s.yaml", out: "out", shardSize: 1, window: 1},
 			check: func(t *testing.T, f runFlags) {
-				cfg, _ := f.config()
+				cfg, _ := f.settings()
 				if !strings.HasPrefix(cfg.Corpus, "file:///") || !strings.HasSuffix(cfg.Corpus, "/") {
 					t.Errorf("corpus %q: want a file:// URI ending in /", cfg.Corpus)
 				}
 			}},
 		{name: "gs URIs kept", f: runFlags{corpora: listFlag{"gs://b/corpus/"}, schema: "gs://b/s.yaml", out: "gs://b/out", shardSize: 1, window: 1},
 			check: func(t *testing.T, f runFlags) {
-				cfg, _ := f.config()
+				cfg, _ := f.settings()
 				if cfg.Corpus != "gs://b/corpus/" || cfg.Output != "gs://b/out" {
 					t.Errorf("config %+v changed gs:// URIs", cfg)
 				}
@@ -42,7 +44,7 @@ func TestRunConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := tt.f.config()
+			_, err := tt.f.settings()
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("config() = %v, want an error with %q", err, tt.wantErr)
@@ -59,10 +61,10 @@ func TestRunConfig(t *testing.T) {
 
 func TestDefaultJobIsStable(t *testing.T) {
 	f := runFlags{corpora: listFlag{"gs://b/news/"}, schema: "gs://b/s.yaml", out: "gs://b/out", shardSize: 1, window: 1}
-	a, _ := f.config()
-	b, _ := f.config()
+	a, _ := f.settings()
+	b, _ := f.settings()
 	f.out = "gs://b/other"
-	c, _ := f.config()
+	c, _ := f.settings()
 	if a.Job != b.Job {
 		t.Errorf("same flags, jobs %q and %q", a.Job, b.Job)
 	}

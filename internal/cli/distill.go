@@ -55,10 +55,10 @@ func distillCmd(ctx context.Context, args []string, env Env) error {
 		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
 	if sample <= 0 || sample > 1 || held < 0 || held >= 1 {
-		return fmt.Errorf("--sample %v must be in (0, 1] and --holdout %v in [0, 1)", sample, held)
+		return usageError(fmt.Errorf("--sample %v must be in (0, 1] and --holdout %v in [0, 1)", sample, held))
 	}
 	if f.job == "" {
-		cfg, err := f.config()
+		cfg, err := f.settings()
 		if err != nil {
 			return err
 		}

@@ -174,7 +174,7 @@ func evalCmd(ctx context.Context, args []string, env Env) error {
 	}
 	sets, err := f.datasets()
 	if err != nil {
-		return err
+		return usageError(err)
 	}
 	if f.out == "" {
 		f.out = path.Join("evals", "all")
@@ -185,9 +185,9 @@ func evalCmd(ctx context.Context, args []string, env Env) error {
 	if f.tag == "" {
 		f.tag = time.Now().UTC().Format("20060102-150405")
 	}
-	outURI, err := blob.Normalize(f.out)
+	outURI, err := uriFlag("out", f.out)
 	if err != nil {
-		return fmt.Errorf("--out: %w", err)
+		return usageError(err)
 	}
 	// Check every data set's flags before annotating any.
 	cfgs := make([]activities.Config, len(sets))
@@ -238,6 +238,14 @@ func evalCmd(ctx context.Context, args []string, env Env) error {
 // config is the job configuration for one data set: its BIO file read one
 // sentence per document, so each document is one gold sentence.
 func (f *evalFlags) config(ds dataset) (activities.Config, error) {
+	// The data is the job's corpus: named here by its own flag.
+	u, err := uriFlag("data", ds.data)
+	if err != nil {
+		return activities.Config{}, usageError(err)
+	}
+	if !checkLocalPrefix(u) {
+		return activities.Config{}, usageError(fmt.Errorf("--data %s: no such file or folder", ds.data))
+	}
 	rf := f.run
 	rf.corpora, rf.schema, rf.out = listFlag{ds.data}, ds.schema, f.out
 	rf.job = ds.name + "-" + f.tag

@@ -5,6 +5,7 @@ import (
 	"context"
 	"flag"
 	"io"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -82,7 +83,11 @@ func TestEvalConfig(t *testing.T) {
 			t.Errorf("eval has the run flag --%s, which it sets itself", name)
 		}
 	}
-	args := []string{"--data", "d/test.txt", "--schema", "s.yaml", "--name", "crossner-ai", "--out", "evals/x",
+	dir := t.TempDir()
+	data, schema := filepath.Join(dir, "d", "test.txt"), filepath.Join(dir, "s.yaml")
+	writeFile(t, data, "EU\tB-organisation\n")
+	writeFile(t, schema, validSchema)
+	args := []string{"--data", data, "--schema", schema, "--name", "crossner-ai", "--out", "evals/x",
 		"--tag", "t1", "--shard-size", "50", "--backend", "rules", "--bio-order", "token-tag"}
 	if err := fs.Parse(args); err != nil {
 		t.Fatal(err)

@@ -96,19 +96,19 @@ func (f *indexFlags) spec() (activities.EncoderSpec, error) {
 	case "local":
 	case "embeddings":
 		if f.embedModel == "" {
-			return s, errors.New("--encoder embeddings needs --embed-model (or ZERONER_EMBED_MODEL)")
+			return s, usageError(errors.New("--encoder embeddings needs --embed-model (or ZERONER_EMBED_MODEL)"))
 		}
 		s.URL, s.Model, s.QueryTemplate = f.embedURL, f.embedModel, f.queryTemplate
 	case "hidden":
 		if f.hiddenURL == "" {
-			return s, errors.New("--encoder hidden needs --hidden-url (or ZERONER_HIDDEN_URL)")
+			return s, usageError(errors.New("--encoder hidden needs --hidden-url (or ZERONER_HIDDEN_URL)"))
 		}
 		s.URL, s.Model, s.Layer = f.hiddenURL, f.hiddenModel, f.layer
 	default:
-		return s, fmt.Errorf("--encoder %q: want local, embeddings or hidden", f.encoder)
+		return s, usageError(oneOf("encoder", f.encoder, "local", "embeddings", "hidden"))
 	}
 	if f.dim < 0 || f.context < 0 || f.layer < 0 || f.concurrency < 0 {
-		return s, errors.New("--dim, --context, --layer and --embed-concurrency must not be negative")
+		return s, usageError(errors.New("--dim, --context, --layer and --embed-concurrency must not be negative"))
 	}
 	return s, nil
 }
@@ -120,7 +120,7 @@ func (f *indexFlags) config(run activities.Run, index string) (activities.IndexC
 		return activities.IndexConfig{}, err
 	}
 	if f.shardRows < 1 || f.window < 1 {
-		return activities.IndexConfig{}, fmt.Errorf("--shard-rows %d and --window %d must be at least 1", f.shardRows, f.window)
+		return activities.IndexConfig{}, usageError(fmt.Errorf("--shard-rows %d and --window %d must be at least 1", f.shardRows, f.window))
 	}
 	head := f.head
 	head.Skip = f.noHead
@@ -139,9 +139,9 @@ func resolveRun(ctx context.Context, store blob.Store, arg, runs string) (activi
 	uri := ""
 	if !strings.ContainsAny(arg, `/\`) && !strings.Contains(arg, "://") {
 		if _, err := os.Stat(arg); err != nil {
-			base, err := blob.Normalize(runs)
+			base, err := uriFlag("runs", runs)
 			if err != nil {
-				return activities.Run{}, fmt.Errorf("--runs: %w", err)
+				return activities.Run{}, usageError(err)
 			}
 			uri = blob.Join(base, "runs", arg)
 		}
@@ -149,14 +149,14 @@ func resolveRun(ctx context.Context, store blob.Store, arg, runs string) (activi
 	if uri == "" {
 		u, err := blob.Normalize(arg)
 		if err != nil {
-			return activities.Run{}, err
+			return activities.Run{}, usageError(fmt.Errorf("run %s", strings.TrimPrefix(err.Error(), "blob: ")))
 		}
 		uri = strings.TrimRight(u, "/")
 	}
 	run := activities.Run{ID: path.Base(uri), URI: uri}
 	if _, err := store.Stat(ctx, run.Summary()); err != nil {
 		if blob.IsNotExist(err) {
-			return run, fmt.Errorf("%s is not a finished run: no run.json", uri)
+			return run, usageError(fmt.Errorf("%s is not a finished run: no run.json", uri))
 		}
 		return run, err
 	}
@@ -182,7 +182,10 @@ func indexCmd(ctx context.Context, args []string, env Env) error {
 		return err
 	}
 	if len(pos) != 1 {
-		return errors.New("give one RUN (a run folder or run id)")
+		return usageError(errors.New("give one RUN (a run folder or run id)"))
+	}
+	if _, err := f.spec(); err != nil {
+		return err
 	}
 	log, err := sess.logs.logger(env.Stderr)
 	if err != nil {
@@ -198,8 +201,8 @@ func indexCmd(ctx context.Context, args []string, env Env) error {
 	}
 	index := activities.DefaultIndexURI(run)
 	if out != "" {
-		if index, err = blob.Normalize(out); err != nil {
-			return fmt.Errorf("--out: %w", err)
+		if index, err = uriFlag("out", out); err != nil {
+			return usageError(err)
 		}
 		index = strings.TrimRight(index, "/")
 	}

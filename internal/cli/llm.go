@@ -1,8 +1,11 @@
 package cli
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -74,6 +77,59 @@ func (l *llmFlags) register(fs *flag.FlagSet, env Env) {
 	fs.StringVar(&b.window, "batch-window", "24h", "--batch api: the batch's completion window")
 }
 
+// Values of the enum flags of the LLM backend.
+var (
+	llmStructured = []string{"auto", "json_schema", "json_object"}
+	llmExtractors = []string{"anchor", "explorer", "rules"}
+	batchModes    = []string{activities.BatchAPI, activities.BatchFiles}
+)
+
+// check checks the LLM flags that have a fixed set of values, whatever the
+// backend, so that a typo is named even when the flag would not be used.
+func (l *llmFlags) check() []error {
+	var errs []error
+	if l.structured != "" {
+		errs = append(errs, oneOf("llm-structured", l.structured, llmStructured...))
+	}
+	if l.batch.mode != "" {
+		if err := oneOf("batch", l.batch.mode, batchModes...); err != nil {
+			errs = append(errs, fmt.Errorf("%w (or leave it out: online)", err))
+		}
+	}
+	if l.batch.dir != "" && l.batch.mode != activities.BatchFiles {
+		errs = append(errs, errors.New("--batch-dir is the exchange of --batch files: give --batch files, or drop --batch-dir"))
+	}
+	if l.extractors != "" {
+		if _, err := l.extractorList(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if l.baseURL != "" {
+		if u, err := url.Parse(l.baseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("--llm-base-url %q: want http://host[:port]/path or https://...", l.baseURL))
+		}
+	}
+	return errs
+}
+
+// extractorList is --llm-extractors as a list.
+func (l *llmFlags) extractorList() ([]string, error) {
+	var ex []string
+	for _, e := range strings.Split(l.extractors, ",") {
+		switch e = strings.TrimSpace(e); {
+		case slices.Contains(llmExtractors, e):
+			ex = append(ex, e)
+		case e == "":
+		default:
+			return nil, fmt.Errorf("--llm-extractors: unknown extractor %q; want %s, comma-separated", e, orList(llmExtractors))
+		}
+	}
+	if len(ex) == 0 {
+		return nil, fmt.Errorf("--llm-extractors: none given; want %s, comma-separated", orList(llmExtractors))
+	}
+	return ex, nil
+}
+
 // spec returns the backend spec for backend ("auto": SAM-NER when an LLM
 // endpoint is configured, the rules backend otherwise), with the response
 // cache under the output prefix so every run of a job shares it.
@@ -103,18 +159,9 @@ func (l *llmFlags) spec(backend, out string) (activities.BackendSpec, error) {
 			models[s] = *m
 		}
 	}
-	var ex []string
-	for _, e := range strings.Split(l.extractors, ",") {
-		switch e = strings.TrimSpace(e); e {
-		case "anchor", "explorer", "rules":
-			ex = append(ex, e)
-		case "":
-		default:
-			return activities.BackendSpec{}, fmt.Errorf("--llm-extractors: unknown extractor %q", e)
-		}
-	}
-	if len(ex) == 0 {
-		return activities.BackendSpec{}, fmt.Errorf("--llm-extractors: none given")
+	ex, err := l.extractorList()
+	if err != nil {
+		return activities.BackendSpec{}, err
 	}
 	spec := activities.BackendSpec{
 		Name:  "sam",
@@ -133,8 +180,12 @@ func (l *llmFlags) spec(backend, out string) (activities.BackendSpec, error) {
 			Mode: b.mode, Dir: b.dir, MaxRounds: b.rounds, Window: b.window,
 			PollSeconds: b.poll.Seconds(), MaxPollSeconds: b.maxPoll.Seconds(), MaxWaitSeconds: b.maxWait.Seconds(),
 		}
-		if spec.Batch.Mode == activities.BatchFiles && spec.Batch.Dir == "" {
-			spec.Batch.Dir = blob.Join(out, "exchange")
+		if spec.Batch.Mode == activities.BatchFiles {
+			if spec.Batch.Dir == "" {
+				spec.Batch.Dir = blob.Join(out, "exchange")
+			} else if spec.Batch.Dir, err = uriFlag("batch-dir", spec.Batch.Dir); err != nil {
+				return activities.BackendSpec{}, err
+			}
 		}
 		if err := spec.Batch.Check(spec); err != nil {
 			return activities.BackendSpec{}, fmt.Errorf("--batch: %w", err)

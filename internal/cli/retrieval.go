@@ -122,11 +122,14 @@ func retrievalEvalCmd(ctx context.Context, args []string, env Env) error {
 	ef := evalFlags{run: f.run, data: f.data, schemas: f.schemas, names: f.names, out: f.out, tag: f.tag}
 	sets, err := ef.datasets()
 	if err != nil {
-		return err
+		return usageError(err)
 	}
-	outURI, err := blob.Normalize(f.out)
+	outURI, err := uriFlag("out", f.out)
 	if err != nil {
-		return fmt.Errorf("--out: %w", err)
+		return usageError(err)
+	}
+	if _, err := f.index.spec(); err != nil {
+		return err
 	}
 	cfgs := make([]activities.Config, len(sets))
 	for i, ds := range sets {

@@ -35,14 +35,14 @@ func reviewCmd(ctx context.Context, args []string, env Env) error {
 			return err
 		}
 		if fs.NArg() > 0 {
-			return fmt.Errorf("unexpected arguments: %v", fs.Args())
+			return usageError(fmt.Errorf("unexpected arguments: %v", fs.Args()))
 		}
 	}
 	switch {
 	case run == "":
-		return errors.New("give the run's folder")
+		return usageError(errors.New("give the run's folder"))
 	case *sample < 1:
-		return fmt.Errorf("--sample %d: want at least 1", *sample)
+		return usageError(fmt.Errorf("--sample %d: want at least 1", *sample))
 	}
 	store, err := blob.New(ctx, blob.Options{GCSEndpoint: *gcs})
 	if err != nil {
@@ -56,9 +56,9 @@ func reviewCmd(ctx context.Context, args []string, env Env) error {
 	if *out == "" {
 		*out = "review-" + r.run.ID + ".html"
 	}
-	uri, err := blob.Normalize(*out)
+	uri, err := uriFlag("out", *out)
 	if err != nil {
-		return fmt.Errorf("--out: %w", err)
+		return usageError(err)
 	}
 	p, err := reviewPage(ctx, r, *sample)
 	if err != nil {

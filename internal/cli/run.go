@@ -99,8 +99,29 @@ func (f *runFlags) registerSession(fs *flag.FlagSet, env Env) {
 	fs.IntVar(&f.activitySlots, "activities", 0, "with --dev: activities run at once (0: twice the cores)")
 }
 
-// config validates the flags and turns them into the job's configuration.
+// config validates the flags and turns them into the job's configuration,
+// then checks the job's inputs (see checkInputs). Every mistake in the
+// flags, the schema or the paths is an error with exit code ExitUsage, found
+// before any workflow starts.
 func (f *runFlags) config() (activities.Config, error) {
+	cfg, err := f.settings()
+	if err != nil {
+		return activities.Config{}, err
+	}
+	if err := f.checkInputs(cfg); err != nil {
+		return activities.Config{}, err
+	}
+	return cfg, nil
+}
+
+// corpusFormats are the values of --format.
+var corpusFormats = []string{"auto", corpus.FormatJSONL, corpus.FormatText, corpus.FormatParquet, corpus.FormatBIO}
+
+// settings validates the flags and turns them into the job's configuration,
+// without reading anything: enum flags against their values, every URI
+// flag through one function (uriFlag), and an output that the corpus would
+// list (the next run would annotate this one's outputs).
+func (f *runFlags) settings() (activities.Config, error) {
 	var errs []error
 	if len(f.corpora) == 0 {
 		errs = append(errs, errors.New("--corpus is required"))
@@ -114,17 +135,49 @@ func (f *runFlags) config() (activities.Config, error) {
 	if f.window < 1 {
 		errs = append(errs, fmt.Errorf("--window must be at least 1, not %d", f.window))
 	}
-	if err := errors.Join(errs...); err != nil {
+	if f.maxTokens < 0 {
+		errs = append(errs, fmt.Errorf("--max-tokens must not be negative, not %d", f.maxTokens))
+	}
+	if f.reader.SentencesPerDoc < 0 {
+		errs = append(errs, fmt.Errorf("--sentences-per-doc must be at least 1, not %d", f.reader.SentencesPerDoc))
+	}
+	if format := strings.ToLower(f.reader.Format); format != "" {
+		errs = append(errs, oneOf("format", format, corpusFormats...))
+	}
+	if f.reader.BIOOrder != "" {
+		errs = append(errs, oneOf("bio-order", f.reader.BIOOrder, corpus.OrderAuto, corpus.OrderTokenTag, corpus.OrderTagToken))
+	}
+	if f.backend != "" {
+		errs = append(errs, oneOf("backend", f.backend, "auto", "rules", "sam"))
+	}
+	errs = append(errs, f.logs.check())
+	errs = append(errs, f.llm.check()...)
+	if f.gcs != "" {
+		if _, err := blob.New(context.Background(), blob.Options{GCSEndpoint: f.gcs}); err != nil {
+			errs = append(errs, fmt.Errorf("--gcs-endpoint %q: want http://host:port or https://host:port", f.gcs))
+		}
+	}
+	if err := usageError(errs...); err != nil {
 		return activities.Config{}, err
 	}
 	prefixes, err := expandDates(f.corpora, f.from, f.to)
 	if err != nil {
-		return activities.Config{}, err
+		return activities.Config{}, usageError(err)
+	}
+	// The prefixes as the user wrote them (with each day for {date}), to
+	// name them in messages.
+	var shown []string
+	for _, c := range f.corpora {
+		days := []string{c}
+		if strings.Contains(c, "{date}") {
+			days, _ = expandDates(days, f.from, f.to)
+		}
+		shown = append(shown, days...)
 	}
 	for i, p := range prefixes {
-		u, err := blob.Normalize(p)
+		u, err := uriFlag("corpus", p)
 		if err != nil {
-			return activities.Config{}, err
+			return activities.Config{}, usageError(err)
 		}
 		// A local corpus folder lists as a folder, not as a prefix of
 		// names ("corpus" would also match "corpus-old/").
@@ -133,21 +186,31 @@ func (f *runFlags) config() (activities.Config, error) {
 		}
 		prefixes[i] = u
 	}
-	var uris [3]string
-	for i, s := range []string{f.corpora[0], f.schema, f.out} {
-		u, err := blob.Normalize(s)
-		if err != nil {
-			return activities.Config{}, err
-		}
-		uris[i] = u
-	}
-	uris[0] = prefixes[0]
-	backend, err := f.llm.spec(f.backend, uris[2])
+	schema, err := uriFlag("schema", f.schema)
 	if err != nil {
-		return activities.Config{}, err
+		return activities.Config{}, usageError(err)
+	}
+	out, err := uriFlag("out", f.out)
+	if err != nil {
+		return activities.Config{}, usageError(err)
+	}
+	backend, err := f.llm.spec(f.backend, out)
+	if err != nil {
+		return activities.Config{}, usageError(err)
+	}
+	// A corpus prefix lists every object whose URI starts with it: an
+	// output (or an exchange) there would be read as corpus by the next
+	// run, which would annotate this one's outputs.
+	for i, p := range prefixes {
+		if lists(p, out) {
+			return activities.Config{}, usageError(fmt.Errorf("--out %s is inside --corpus %s: the next run would annotate this run's outputs; choose an --out outside the corpus", f.out, shown[i]))
+		}
+		if dir := backend.Batch.Dir; dir != "" && f.llm.batch.dir != "" && lists(p, dir) {
+			return activities.Config{}, usageError(fmt.Errorf("--batch-dir %s is inside --corpus %s: the next run would annotate the batch files; choose a --batch-dir outside the corpus", f.llm.batch.dir, shown[i]))
+		}
 	}
 	cfg := activities.Config{
-		Job: f.job, Corpus: uris[0], Schema: uris[1], Output: uris[2],
+		Job: f.job, Corpus: prefixes[0], Schema: schema, Output: out,
 		Backend: backend, Reader: f.reader, ShardSize: f.shardSize, Window: f.window, Full: f.full, MaxTokens: f.maxTokens, RetryFailed: f.retryFailed,
 	}
 	if len(prefixes) > 1 {
@@ -157,9 +220,42 @@ func (f *runFlags) config() (activities.Config, error) {
 		cfg.Job = defaultJob(cfg)
 	}
 	if !validJob.MatchString(cfg.Job) {
-		return activities.Config{}, fmt.Errorf("--job %q: use letters, digits, '.', '_' and '-' only", cfg.Job)
+		return activities.Config{}, usageError(fmt.Errorf("--job %q: use letters, digits, '.', '_' and '-' only", cfg.Job))
 	}
 	return cfg, nil
+}
+
+// checkInputs checks what the job reads before it starts: a local corpus
+// prefix must name something (a {date} prefix: on one day at least), and
+// the schema must be there and parse.
+func (f *runFlags) checkInputs(cfg activities.Config) error {
+	for _, c := range f.corpora {
+		days := []string{c}
+		if strings.Contains(c, "{date}") {
+			var err error
+			if days, err = expandDates(days, f.from, f.to); err != nil {
+				return usageError(err)
+			}
+		}
+		found := false
+		for _, d := range days {
+			u, err := uriFlag("corpus", d)
+			if err != nil {
+				return usageError(err)
+			}
+			if found = checkLocalPrefix(u); found {
+				break
+			}
+		}
+		if !found {
+			what := "no such file or folder"
+			if len(days) > 1 {
+				what = fmt.Sprintf("nothing there on any day from %s to %s", f.from, f.to)
+			}
+			return usageError(fmt.Errorf("--corpus %s: %s", c, what))
+		}
+	}
+	return checkSchema(f.gcs, "schema", f.schema, cfg.Schema)
 }
 
 // expandDates replaces {date} in each prefix by every day from from to to,

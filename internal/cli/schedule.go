@@ -39,11 +39,15 @@ func scheduleCmd(ctx context.Context, args []string, env Env) error {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
 			return flag.ErrHelp
 		}
-		return errors.New("schedule needs a subcommand")
+		return usageError(errors.New("schedule needs a subcommand: create, list, describe, pause, unpause, trigger or delete"))
 	}
 	sub, args := args[0], args[1:]
-	if sub == "create" {
+	switch sub {
+	case "create":
 		return scheduleCreate(ctx, args, env)
+	case "list", "describe", "pause", "unpause", "trigger", "delete":
+	default:
+		return usageError(fmt.Errorf("unknown schedule subcommand %q: want create, list, describe, pause, unpause, trigger or delete", sub))
 	}
 	fs := newFlagSet("schedule "+sub, scheduleHelp, env)
 	var (
@@ -68,7 +72,7 @@ func scheduleCmd(ctx context.Context, args []string, env Env) error {
 		return scheduleList(ctx, sc, env.Stdout)
 	}
 	if len(pos) != 1 {
-		return fmt.Errorf("schedule %s needs one schedule ID", sub)
+		return usageError(fmt.Errorf("schedule %s needs one schedule ID", sub))
 	}
 	id := pos[0]
 	h := sc.GetHandle(ctx, id)
@@ -87,7 +91,7 @@ func scheduleCmd(ctx context.Context, args []string, env Env) error {
 	case "delete":
 		err = h.Delete(ctx)
 	default:
-		return fmt.Errorf("unknown schedule subcommand %q", sub)
+		return usageError(fmt.Errorf("unknown schedule subcommand %q: want create, list, describe, pause, unpause, trigger or delete", sub))
 	}
 	if err != nil {
 		return scheduleError(sub, id, err)
@@ -129,10 +133,10 @@ func scheduleCreate(ctx context.Context, args []string, env Env) error {
 		return err
 	}
 	if f.dev {
-		return errors.New("--dev: a schedule needs a server that keeps running; start one with \"starter server\"")
+		return usageError(errors.New("--dev: a schedule needs a server that keeps running; start one with \"starter server\""))
 	}
 	if every <= 0 && len(crons) == 0 {
-		return errors.New("give --every or --cron")
+		return usageError(errors.New("give --every or --cron"))
 	}
 	cfg, err := f.config()
 	if err != nil {

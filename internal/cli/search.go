@@ -80,19 +80,20 @@ func searchCmd(ctx context.Context, args []string, env Env) error {
 	}
 	switch {
 	case f.k < 1:
-		return fmt.Errorf("-k %d: want at least 1", f.k)
+		return usageError(fmt.Errorf("-k %d: want at least 1", f.k))
 	case f.batch == "" && len(descs) == 0:
-		return errors.New("give a description to search for, or --batch FILE")
+		return usageError(errors.New("give a description to search for, or --batch FILE"))
 	case f.batch != "" && len(descs) > 0:
-		return errors.New("give descriptions or --batch FILE, not both")
-	case f.color != "auto" && f.color != "always" && f.color != "never":
-		return fmt.Errorf("--color %q: want auto, always or never", f.color)
+		return usageError(errors.New("give descriptions or --batch FILE, not both"))
 	case f.chunk < 1 || f.window < 1:
-		return errors.New("--chunk and --batch-window must be at least 1")
+		return usageError(errors.New("--chunk and --batch-window must be at least 1"))
+	}
+	if err := usageError(oneOf("color", f.color, "auto", "always", "never"), f.sess.logs.check()); err != nil {
+		return err
 	}
 	for _, d := range descs {
 		if strings.TrimSpace(d) == "" {
-			return errors.New("an empty description")
+			return usageError(errors.New("an empty description"))
 		}
 	}
 	store, err := blob.New(ctx, blob.Options{GCSEndpoint: f.sess.gcs})
@@ -142,11 +143,11 @@ func searchCmd(ctx context.Context, args []string, env Env) error {
 func (f *searchFlags) indexURI(ctx context.Context, store blob.Store) (string, error) {
 	switch {
 	case f.index != "" && f.run != "":
-		return "", errors.New("give --index or --run, not both")
+		return "", usageError(errors.New("give --index or --run, not both"))
 	case f.index != "":
-		u, err := blob.Normalize(f.index)
+		u, err := uriFlag("index", f.index)
 		if err != nil {
-			return "", fmt.Errorf("--index: %w", err)
+			return "", usageError(err)
 		}
 		return strings.TrimRight(u, "/"), nil
 	case f.run != "":
@@ -156,7 +157,7 @@ func (f *searchFlags) indexURI(ctx context.Context, store blob.Store) (string, e
 		}
 		return activities.DefaultIndexURI(run), nil
 	}
-	return "", errors.New("--index is required (or --run)")
+	return "", usageError(errors.New("--index is required (or --run)"))
 }
 
 // printResult prints one description's documents.

@@ -36,6 +36,9 @@ func TestNormalize(t *testing.T) {
 		{"corpus/", "file://" + wd + "/corpus/"},
 		{".", "file://" + wd},
 		{"weird:name", "file://" + wd + "/weird:name"},
+		{"GS://b/k", "gs://b/k"},
+		{"File:///data/x", "file:///data/x"},
+		{"exchange", "file://" + wd + "/exchange"},
 	}
 	for _, tt := range tests {
 		got, err := Normalize(tt.in)
@@ -46,6 +49,18 @@ func TestNormalize(t *testing.T) {
 	for _, in := range []string{"", "s3://b/k", "http://host/x", "gs://", "gs:///k", "file://host/x", "file:relative", "gs:b/k"} {
 		if got, err := Normalize(in); err == nil {
 			t.Errorf("Normalize(%q) = %q, want an error", in, got)
+		}
+	}
+	// The errors say what the input should look like.
+	for in, want := range map[string]string{
+		"file:/data/x":  "want file:///absolute/path",
+		"file://data/x": "want file:///absolute/path",
+		"gs:/b/k":       "want gs://bucket/key",
+		"gs://":         "want gs://bucket/key",
+		"s3://b/k":      `unsupported scheme "s3"; want a local path, file:// or gs://`,
+	} {
+		if _, err := Normalize(in); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Normalize(%q): %v, want an error with %q", in, err, want)
 		}
 	}
 }

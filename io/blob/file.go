@@ -374,29 +374,36 @@ func cleanKeepSlash(p string) string {
 
 // Normalize turns a local path, relative or absolute, into an absolute
 // file:// URI, and cleans file:// and gs:// URIs; it rejects other schemes.
-// Cleaning is lexical and rooted at "/" or at the bucket, so ".." cannot
-// climb out of either: gs://b/x/../../y is gs://b/y. A final slash is kept,
-// since it matters to List. Relative paths resolve against the working
-// directory, so normalize user input once, where it enters the program.
+// It is the one way user input (a flag, an argument) becomes a URI.
+// Schemes are case-insensitive (GS://b is gs://b). Cleaning is lexical and
+// rooted at "/" or at the bucket, so ".." cannot climb out of either:
+// gs://b/x/../../y is gs://b/y. A final slash is kept, since it matters to
+// List. Relative paths resolve against the working directory, so normalize
+// user input once, where it enters the program. Errors say what the input
+// should look like.
 func Normalize(uriOrPath string) (string, error) {
 	s := uriOrPath
 	if s == "" {
 		return "", errors.New("blob: empty path")
 	}
-	if rest, ok := strings.CutPrefix(s, "gs://"); ok {
-		bucket, key, _ := strings.Cut(rest, "/")
-		if bucket == "" {
-			return "", fmt.Errorf("blob: %q: no bucket; want gs://bucket/key", s)
+	scheme, isURI := uriScheme(s)
+	if isURI {
+		rest := s[len(scheme):]
+		switch strings.ToLower(scheme) {
+		case "gs":
+			key, ok := strings.CutPrefix(rest, "://")
+			bucket, key, _ := strings.Cut(key, "/")
+			if !ok || bucket == "" {
+				return "", fmt.Errorf("blob: %q: want gs://bucket/key", s)
+			}
+			return "gs://" + bucket + cleanKeepSlash(key), nil
+		case "file":
+			p, ok := strings.CutPrefix(rest, "://")
+			if !ok || !strings.HasPrefix(p, "/") {
+				return "", fmt.Errorf("blob: %q: want file:///absolute/path (three slashes, no host) or a plain path", s)
+			}
+			return "file://" + cleanKeepSlash(p), nil
 		}
-		return "gs://" + bucket + cleanKeepSlash(key), nil
-	}
-	if rest, ok := strings.CutPrefix(s, "file://"); ok {
-		if !strings.HasPrefix(rest, "/") {
-			return "", fmt.Errorf("blob: %q: want file:///absolute/path, with no host", s)
-		}
-		return "file://" + cleanKeepSlash(rest), nil
-	}
-	if scheme, ok := uriScheme(s); ok {
 		return "", fmt.Errorf("blob: %q: unsupported scheme %q; want a local path, file:// or gs://", s, scheme)
 	}
 	abs, err := filepath.Abs(s)
