@@ -9,8 +9,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,6 +33,16 @@ built by "starter index". The description is embedded by the index's
 encoder and head; the 4 x k nearest mentions are fetched and the first k
 distinct documents printed, best first, with their rank, id, score and text,
 the mentions found highlighted (bold on a terminal, [[...]] otherwise).
+
+A score is the cosine of the description and a mention (-1 to 1). When the
+best one is below the floor, nothing in the index fits the description
+well, and search says so: "no mention fits "<description>" well (best
+score X, below the floor Y)". The floor is --min-score, which also leaves
+out the mentions below it, or else the index's default (0.80 for the local
+encoder with a head, from measurements in docs/RESULTS.md; none for raw
+vectors and model encoders), below which the nearest documents are still
+printed, marked as such. Finding nothing is an answer, not a failure: the
+exit status is 0. --json gives best_score, floor and weak per description.
 
 Searches run in this process, exactly (blocked dot products over the shards
 in parallel), or through the approximate index when the index has one
@@ -53,6 +65,8 @@ type searchFlags struct {
 	batch   string
 	chunk   int
 	window  int
+	// minScore is --min-score; nil when not given.
+	minScore *float32
 }
 
 func (f *searchFlags) register(fs *flag.FlagSet, env Env) {
@@ -68,6 +82,16 @@ func (f *searchFlags) register(fs *flag.FlagSet, env Env) {
 	fs.StringVar(&f.batch, "batch", "", "answer the descriptions in this `file` (one per line) with a workflow")
 	fs.IntVar(&f.chunk, "chunk", 16, "--batch: descriptions per activity")
 	fs.IntVar(&f.window, "batch-window", 4, "--batch: activities at once")
+	fs.Func("min-score", "leave out mentions scoring below `F` (-1 to 1), and say so when none is left (default: keep them, and flag a best score below the index's floor)",
+		func(v string) error {
+			x, err := strconv.ParseFloat(strings.TrimSpace(v), 32)
+			if err != nil || math.IsNaN(x) || x < -1 || x > 1 {
+				return errors.New("want a score from -1 to 1")
+			}
+			score := float32(x)
+			f.minScore = &score
+			return nil
+		})
 }
 
 func searchCmd(ctx context.Context, args []string, env Env) error {
@@ -108,7 +132,8 @@ func searchCmd(ctx context.Context, args []string, env Env) error {
 		return f.searchBatch(ctx, env, store, index)
 	}
 	start := time.Now()
-	s, err := activities.OpenIndex(ctx, store, index, activities.SearchOptions{Exact: f.exact, APIKey: env.Getenv("OPENAI_API_KEY")})
+	s, err := activities.OpenIndex(ctx, store, index, activities.SearchOptions{Exact: f.exact, MinScore: f.minScore,
+		APIKey: env.Getenv("OPENAI_API_KEY")})
 	if err != nil {
 		return err
 	}
@@ -131,8 +156,12 @@ func searchCmd(ctx context.Context, args []string, env Env) error {
 	if s.Approximate() {
 		how = "approximate"
 	}
+	floor := "no score floor"
+	if fl, ok := s.Floor(); ok {
+		floor = fmt.Sprintf("floor %.2f", fl)
+	}
 	m := s.Manifest()
-	fmt.Fprintf(env.Stdout, "%d mentions of run %s, %s search, %s\n", m.Mentions, m.Run.ID, how, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(env.Stdout, "%d mentions of run %s, %s search, %s, %s\n", m.Mentions, m.Run.ID, how, floor, time.Since(start).Round(time.Millisecond))
 	for _, r := range res {
 		printResult(env.Stdout, r, f.context, bold)
 	}
@@ -163,6 +192,9 @@ func (f *searchFlags) indexURI(ctx context.Context, store blob.Store) (string, e
 // printResult prints one description's documents.
 func printResult(w io.Writer, r activities.SearchResult, context int, bold bool) {
 	fmt.Fprintf(w, "\n%q: %d documents\n", r.Query, len(r.Docs))
+	if line := weakLine(r); line != "" {
+		fmt.Fprintf(w, "     %s\n", line)
+	}
 	for _, d := range r.Docs {
 		fmt.Fprintf(w, "%3d. %s  %.3f\n", d.Rank, d.DocID, d.Score)
 		fmt.Fprintf(w, "     %s\n", highlight(d.Text, d.Mentions, context, bold))
@@ -172,6 +204,19 @@ func printResult(w io.Writer, r activities.SearchResult, context int, bold bool)
 		}
 		fmt.Fprintf(w, "     mentions: %s\n", strings.Join(ms, "; "))
 	}
+}
+
+// weakLine says that no mention fits a description well, or is empty when
+// one does or no floor applies.
+func weakLine(r activities.SearchResult) string {
+	if !r.Weak || r.Floor == nil {
+		return ""
+	}
+	line := fmt.Sprintf("no mention fits %q well (best score %.3f, below the floor %.2f)", r.Query, r.Best, *r.Floor)
+	if len(r.Docs) > 0 {
+		line += fmt.Sprintf(": the nearest documents follow, not matches (--min-score %.2f leaves them out)", *r.Floor)
+	}
+	return line
 }
 
 // highlight marks the mentions in the text: the whole text, or context code
@@ -237,6 +282,9 @@ func (f *searchFlags) searchBatch(ctx context.Context, env Env, store blob.Store
 	// re-attaches to it or finds it done.
 	h := sha256.New()
 	fmt.Fprintf(h, "%d %v\x00", f.k, f.exact)
+	if f.minScore != nil {
+		fmt.Fprintf(h, "min-score %g\x00", *f.minScore)
+	}
 	h.Write(data)
 	batch := hex.EncodeToString(h.Sum(nil))[:12]
 	dir, err := activities.BatchDir(index, batch)
@@ -255,7 +303,7 @@ func (f *searchFlags) searchBatch(ctx context.Context, env Env, store blob.Store
 		return err
 	}
 	defer closeAll()
-	in := activities.SearchBatchInput{Index: index, Batch: batch, K: f.k, Exact: f.exact, Chunk: f.chunk, Window: f.window}
+	in := activities.SearchBatchInput{Index: index, Batch: batch, K: f.k, Exact: f.exact, MinScore: f.minScore, Chunk: f.chunk, Window: f.window}
 	start := time.Now()
 	wr, err := cl.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       workflows.SearchBatchWorkflowID(index, batch),

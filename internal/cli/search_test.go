@@ -259,3 +259,86 @@ func TestSearchBatchNeedsTemporal(t *testing.T) {
 		t.Errorf("batch folder: %v, %v; want its queries.txt", objs, err)
 	}
 }
+
+func TestSearchWeakMatch(t *testing.T) {
+	_, _, index := tinyIndex(t)
+
+	// --min-score above every score: no documents, the line that says so,
+	// and exit 0: finding nothing is an answer.
+	stdout, stderr, code := runMain(t, "search", "A sports team.", "--index", index, "--min-score", "1", "--color", "never")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"floor 1.00", `"A sports team.": 0 documents`, `no mention fits "A sports team." well (best score 0.`, "below the floor 1.00)"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("--min-score 1: no %q in\n%s", want, stdout)
+		}
+	}
+	if strings.Contains(stdout, "  1. ") || strings.Contains(stdout, "nearest documents follow") {
+		t.Errorf("--min-score 1 printed documents:\n%s", stdout)
+	}
+
+	// The same in JSON: the best score, the floor, weak and no documents.
+	stdout, _, code = runMain(t, "search", "--index", index, "--json", "--min-score", "1", "A sports team.")
+	var r struct {
+		Docs  []json.RawMessage `json:"docs"`
+		Best  *float64          `json:"best_score"`
+		Floor *float64          `json:"floor"`
+		Weak  bool              `json:"weak"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &r); code != 0 || err != nil {
+		t.Fatalf("exit %d, %v:\n%s", code, err, stdout)
+	}
+	if r.Docs == nil || len(r.Docs) != 0 || r.Best == nil || *r.Best <= 0 || r.Floor == nil || *r.Floor != 1 || !r.Weak {
+		t.Errorf("--json --min-score 1: %s; want docs [], a best score, floor 1, weak", stdout)
+	}
+
+	// --min-score -1 leaves everything in.
+	stdout, _, _ = runMain(t, "search", "--index", index, "-k", "2", "--min-score", "-1", "--color", "never", "A city.")
+	if !strings.Contains(stdout, `"A city.": 2 documents`) || strings.Contains(stdout, "no mention fits") {
+		t.Errorf("--min-score -1:\n%s", stdout)
+	}
+
+	// Without --min-score, the default floor of the local encoder with a
+	// head: a description nothing in the index is gets its nearest
+	// documents, marked as such.
+	stdout, _, code = runMain(t, "search", "--index", index, "-k", "2", "--color", "never", "a recipe for lemon cake")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, want := range []string{"floor 0.80", `"a recipe for lemon cake": 2 documents`,
+		`no mention fits "a recipe for lemon cake" well (best score 0.`, "below the floor 0.80): the nearest documents follow, not matches (--min-score 0.80 leaves them out)", "  1. "} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("default floor: no %q in\n%s", want, stdout)
+		}
+	}
+
+	for _, bad := range []string{"2", "-1.5", "x", "NaN"} {
+		_, stderr, code := runMain(t, "search", "--index", index, "--min-score", bad, "A city.")
+		if code == 0 || !strings.Contains(stderr, "min-score") || !strings.Contains(stderr, "want a score from -1 to 1") {
+			t.Errorf("--min-score %s: exit %d, %q; want an error", bad, code, stderr)
+		}
+	}
+}
+
+func TestWeakLine(t *testing.T) {
+	floor := float32(0.8)
+	doc := []activities.DocResult{{Rank: 1, DocID: "d", Score: 0.5}}
+	tests := []struct {
+		name string
+		r    activities.SearchResult
+		want string
+	}{
+		{"fits", activities.SearchResult{Query: "q", Docs: doc, Best: 0.9, Floor: &floor}, ""},
+		{"no floor", activities.SearchResult{Query: "q", Docs: doc, Best: 0.1}, ""},
+		{"weak, nearest kept", activities.SearchResult{Query: "q", Docs: doc, Best: 0.5, Floor: &floor, Weak: true},
+			`no mention fits "q" well (best score 0.500, below the floor 0.80): the nearest documents follow, not matches (--min-score 0.80 leaves them out)`},
+		{"weak, none left", activities.SearchResult{Query: "q", Docs: []activities.DocResult{}, Best: 0.5, Floor: &floor, Weak: true},
+			`no mention fits "q" well (best score 0.500, below the floor 0.80)`},
+	}
+	for _, tt := range tests {
+		if got := weakLine(tt.r); got != tt.want {
+			t.Errorf("%s: weakLine = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
