@@ -96,6 +96,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -508,9 +509,13 @@ func readRows[T any](c *codec[T], r sizedReaderAt) ([]T, error) {
 	if err != nil {
 		return nil, err
 	}
-	// A corrupt footer can claim any number of rows: cap the guess.
-	out := make([]T, 0, min(pf.NumRows(), rowGroupRows))
+	out := []T{}
 	for rg := 0; rg < pf.NumRowGroups(); rg++ {
+		// Room for the row group, so that a table of millions of rows is
+		// not copied over and over as it grows. A corrupt footer can
+		// claim any number of rows: cap the guess.
+		want := pf.MetaData().RowGroup(rg).NumRows()
+		out = slices.Grow(out, int(min(max(want, 0), rowGroupRows)))
 		// One row group at a time, checking its row count: Arrow v17
 		// silently skips the rest of a column chunk after a corrupt page
 		// header, which would shift that column against the others.
@@ -518,7 +523,7 @@ func readRows[T any](c *codec[T], r sizedReaderAt) ([]T, error) {
 		if out, err = readRowGroup(c, fr, rg, leaves, out); err != nil {
 			return nil, fmt.Errorf("row group %d: %w", rg, err)
 		}
-		if want := pf.MetaData().RowGroup(rg).NumRows(); int64(len(out)-n) != want {
+		if int64(len(out)-n) != want {
 			return nil, fmt.Errorf("row group %d: read %d of %d rows", rg, len(out)-n, want)
 		}
 	}
