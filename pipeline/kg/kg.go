@@ -172,14 +172,25 @@ func (b *Builder) Add(doc pipeline.Document, ms []pipeline.Mention) {
 	}
 	inDoc := make(map[string]bool)
 	bySent := make(map[int][]string)
+	// A document repeats its names, a long one millions of times: each
+	// label and text is normalized and hashed once.
+	type labelText struct{ label, text string }
+	type named struct{ id, form string }
+	names := make(map[labelText]named)
+	b.links = slices.Grow(b.links, len(ms))
 	for _, m := range ms {
-		id := ID(m.Label, Normalize(m.Text))
+		nm, ok := names[labelText{m.Label, m.Text}]
+		if !ok {
+			nm = named{ID(m.Label, Normalize(m.Text)), strings.Join(strings.Fields(m.Text), " ")}
+			names[labelText{m.Label, m.Text}] = nm
+		}
+		id := nm.id
 		e := b.ents[id]
 		if e == nil {
 			e = &entity{label: m.Label, forms: make(map[string]int), archs: make(map[pipeline.Archetype]int)}
 			b.ents[id] = e
 		}
-		e.forms[strings.Join(strings.Fields(m.Text), " ")]++
+		e.forms[nm.form]++
 		e.archs[m.Archetype]++
 		e.mentions++
 		if !inDoc[id] {

@@ -366,24 +366,34 @@ func (b *Backend) choose(d *doc, i, j int, arch pipeline.Archetype) (int, float6
 	}
 	ai := archIndex[string(arch)]
 	// Evidence from the kind the lexicon or cue words gave, the mention's
-	// own words, and its context.
-	var kindEv []evidence
+	// own words, and its context. Choose runs once per mention, millions
+	// of times for a long document: the evidence and scores live on the
+	// stack unless they outgrow these buffers.
+	var kindBuf, ownBuf [8]evidence
+	var ctxBuf [24]evidence
+	var scoreBuf [32]float64
+	kindEv := kindBuf[:0]
 	if wt.kind != kNone && (wt.arch == arch || wt.sure) {
 		for n, w := range kinds[wt.kind].desc {
 			kindEv = append(kindEv, evidence{w, 1 / (1 + 0.25*float64(n))})
 		}
 	}
-	var own []evidence
+	own := ownBuf[:0]
 	for k := i; k < j; k++ {
 		if hasLetter(d.words[k]) && !funcWords[d.low[k]] {
 			own = append(own, evidence{stem(d.words[k]), 1})
 		}
 	}
-	ctx := around(d, i, j, nil)
+	ctx := around(d, i, j, ctxBuf[:0])
 
 	best, second := -1.0, -1.0
 	bi := -1
-	scores := make([]float64, len(b.labels))
+	scores := scoreBuf[:0]
+	if len(b.labels) <= len(scoreBuf) {
+		scores = scoreBuf[:len(b.labels)]
+	} else {
+		scores = make([]float64, len(b.labels))
+	}
 	for li := range b.labels {
 		p := &b.labels[li]
 		km := 0.0

@@ -17,7 +17,15 @@ const (
 
 // propose returns the non-overlapping spans of one document, in order.
 func (b *Backend) propose(d *doc) []cand {
-	var cs []cand
+	// About one span per capitalised word: sized so, a long document's
+	// spans are not copied over and over as they are found.
+	n := 0
+	for _, f := range d.flags {
+		if f&(fCap|fMixed) != 0 {
+			n++
+		}
+	}
+	cs := make([]cand, 0, n+8)
 	cs = b.lexMatches(d, cs)
 	cs = b.capRuns(d, cs)
 	cs = b.eventPatterns(d, cs)
@@ -74,10 +82,10 @@ func (b *Backend) lookup(d *doc, i, j int) (kindSet, bool) {
 	}
 	last := d.low[j-1]
 	if len(last) > 3 && strings.HasSuffix(last, "s") && !strings.HasSuffix(last, "ss") {
-		low := make([]string, j-i)
-		copy(low, d.low[i:j])
-		low[len(low)-1] = last[:len(last)-1]
-		return lx.fold[strings.Join(low, " ")], false
+		// The key without the final "s" of its last word.
+		var buf [128]byte
+		key := joinKey(buf[:0], d.low[i:j])
+		return lx.fold[string(key[:len(key)-1])], false
 	}
 	return 0, false
 }
@@ -248,50 +256,22 @@ func andJoins(d *doc, start, j int) bool {
 // to capitalised event names ("2010 FIFA World Cup").
 func (b *Backend) eventPatterns(d *doc, cs []cand) []cand {
 	n := len(d.toks)
+	named := nameRun{last: -1}
+	dated := datedRun{last: -1, joinTo: -1}
 	for e := 0; e < n; e++ {
 		k, ok := tailCues[d.low[e]]
 		if !ok || k != kElection || d.low[e] == "leadership" || d.low[e] == "primary" {
 			if hk := headCues[d.words[e]]; (hk == kEvent || hk == kFestival || hk == kElection) && !d.nameLike(e+1) {
 				// Capitalised event name: take a year before its run.
-				s := e
-				for s > 0 && (d.nameLike(s-1) || connectors[d.low[s-1]] && d.nameLike(s-2)) && !d.is(s, fSentStart) {
-					s--
-				}
-				if s > 0 && d.is(s-1, fYear) {
+				if s := named.start(d, e); s > 0 && d.is(s-1, fYear) {
 					cs = append(cs, cand{s - 1, e + 1, prioPattern})
 				}
 			}
 			continue
 		}
-		s := e
-		hasYear, hasName := false, false
-		for s > 0 {
-			p := s - 1
-			if skipStart(d, p) {
-				break
-			}
-			switch {
-			case d.is(p, fYear):
-				hasYear = true
-			case d.nameLike(p):
-				hasName = true
-			case electionWords[d.low[p]] || d.low[p] == "-" || d.low[p] == "–":
-			case connectors[d.low[p]] && d.nameLike(p-1):
-			default:
-				p = -1
-			}
-			if p < 0 {
-				break
-			}
-			s = p
-			if d.is(s, fSentStart) {
-				break
-			}
-		}
+		s, hasYear, hasName := dated.start(d, e)
 		// Trim leading joiners and a month before the year only if a year follows.
-		for s < e && !d.is(s, fYear) && !d.nameLike(s) && !electionWords[d.low[s]] {
-			s++
-		}
+		s = min(dated.joinersEnd(d, s), e)
 		if !hasYear && !hasName {
 			continue
 		}
@@ -306,6 +286,97 @@ func (b *Backend) eventPatterns(d *doc, cs []cand) []cand {
 		cs = append(cs, cand{s, end, prioPattern})
 	}
 	return cs
+}
+
+// nameRun finds where the capitalised name that ends at token e starts: back
+// over names and connectors, not past a sentence start. Asked for tokens in
+// increasing order, it reads each token once, so a document of one endless
+// name ("Festival of Festival of ...") costs O(n), not O(n²).
+type nameRun struct {
+	last int // the token last asked about, or -1
+	from int // where its name starts
+}
+
+func (r *nameRun) start(d *doc, e int) int {
+	for s := e; s > r.last; s-- {
+		if s == 0 || d.is(s, fSentStart) || !(d.nameLike(s-1) || connectors[d.low[s-1]] && d.nameLike(s-2)) {
+			r.last, r.from = e, s
+			return s
+		}
+	}
+	// No break since the token last asked about: the same name goes on.
+	r.last = e
+	return r.from
+}
+
+// datedRun finds where the dated phrase before an election word at token e
+// starts ("2004 Canadian federal"), and whether it has a year and a name.
+// Asked for tokens in increasing order, it reads each token once, as
+// nameRun does.
+type datedRun struct {
+	last       int // the token last asked about, or -1
+	from       int // where its phrase starts
+	year, name int // the last year and the last name in its phrase, or -1
+
+	// Tokens [joinFrom, joinTo) are joiners, and joinTo is not.
+	joinFrom, joinTo int
+}
+
+func (r *datedRun) start(d *doc, e int) (s int, hasYear, hasName bool) {
+	year, name := -1, -1
+	s = -1
+	for p := e - 1; p >= 0 && p >= r.last; p-- {
+		if skipStart(d, p) {
+			s = p + 1
+			break
+		}
+		switch {
+		case d.is(p, fYear):
+			year = max(year, p)
+		case d.nameLike(p):
+			name = max(name, p)
+		case electionWords[d.low[p]] || d.low[p] == "-" || d.low[p] == "–":
+		case connectors[d.low[p]] && d.nameLike(p-1):
+		default:
+			s = p + 1
+		}
+		if s >= 0 {
+			break
+		}
+		if d.is(p, fSentStart) {
+			s = p
+			break
+		}
+	}
+	switch {
+	case s >= 0:
+	case r.last < 0:
+		s = 0
+	default:
+		// No break since the token last asked about: the same phrase
+		// goes on.
+		s = r.from
+		if year < 0 {
+			year = r.year
+		}
+		if name < 0 {
+			name = r.name
+		}
+	}
+	r.last, r.from, r.year, r.name = e, s, year, name
+	return s, year >= 0, name >= 0
+}
+
+// joinersEnd returns the first token from s on that is a year, a name or an
+// election word. Asked for s in increasing order, it reads each token once.
+func (r *datedRun) joinersEnd(d *doc, s int) int {
+	if s < r.joinFrom || s > r.joinTo {
+		r.joinFrom, r.joinTo = s, s
+		for r.joinTo < len(d.toks) && !d.is(r.joinTo, fYear) && !d.nameLike(r.joinTo) && !electionWords[d.low[r.joinTo]] {
+			r.joinTo++
+		}
+	}
+	return r.joinTo
 }
 
 // quoted proposes short capitalised titles in quotes, without the quotes.

@@ -213,11 +213,32 @@ func (l *lexicon) start(tok string, n int) {
 // lookup returns the kinds of the entry spelled by toks (original and lower
 // case), and whether it matched with exact case. Exact matches win.
 func (l *lexicon) lookup(toks, low []string) (kindSet, bool) {
-	if len(toks) == 0 {
+	switch len(toks) {
+	case 0:
 		return 0, false
+	case 1:
+		if s := l.exact[toks[0]]; s != 0 {
+			return s, true
+		}
+		return l.fold[low[0]], false
 	}
-	if s := l.exact[strings.Join(toks, " ")]; s != 0 {
+	// Lookups run at almost every token of a document: keys are joined in
+	// a buffer on the stack, and indexing with string(key) copies nothing.
+	var buf [128]byte
+	key := joinKey(buf[:0], toks)
+	if s := l.exact[string(key)]; s != 0 {
 		return s, true
 	}
-	return l.fold[strings.Join(low, " ")], false
+	return l.fold[string(joinKey(key[:0], low))], false
+}
+
+// joinKey appends words joined by one space, as lexicon keys are, to dst.
+func joinKey(dst []byte, words []string) []byte {
+	for i, w := range words {
+		if i > 0 {
+			dst = append(dst, ' ')
+		}
+		dst = append(dst, w...)
+	}
+	return dst
 }

@@ -142,8 +142,10 @@ func (b *Backend) each(ctx context.Context, docs []pipeline.Document, ms []pipel
 				Reason: fmt.Sprintf("mention [%d,%d) covers no token", m.Start, m.End)})
 			continue
 		}
-		f(d, i, j, &m)
+		// f works on the copy in place: a pointer to m would put every
+		// mention on the heap.
 		res.Mentions = append(res.Mentions, m)
+		f(d, i, j, &res.Mentions[len(res.Mentions)-1])
 	}
 	return res, nil
 }

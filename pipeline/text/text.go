@@ -124,7 +124,7 @@ func IsAbbrev(w string) bool {
 // punctuation mark or symbol is its own token, except that emoji sequences
 // joined by ZWJ, variation selectors or skin tones stay whole.
 func Tokenize(s string) []Token {
-	toks := make([]Token, 0, len(s)/5+1)
+	toks := make([]Token, 0, len(s)/4+1)
 	// No token holds or looks past white space, so the text is tokenized one
 	// run of other code points at a time: a long document is never held as
 	// []rune whole. A string with invalid UTF-8 has each bad byte read as
