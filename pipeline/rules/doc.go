@@ -26,25 +26,32 @@ const (
 
 // doc is a tokenised document with per-token shape.
 type doc struct {
-	toks  []text.Token
-	words []string // token texts
-	low   []string // lower-cased texts
+	toks  []text.Span // token offsets in code points
+	words []string    // token texts
+	low   []string    // lower-cased texts
 	flags []flags
 }
 
 func newDoc(s string) *doc {
-	toks := text.Tokenize(s)
+	// About one token per space, and a quarter more for punctuation; the
+	// slices grow if there are more. A token keeps its offsets, not a
+	// text.Token, whose text words already holds: a long document has
+	// millions of tokens.
+	n := strings.Count(s, " ") + strings.Count(s, "\n")
+	n += n/4 + 16
 	d := &doc{
-		toks:  toks,
-		words: make([]string, len(toks)),
-		low:   make([]string, len(toks)),
-		flags: make([]flags, len(toks)),
+		toks:  make([]text.Span, 0, n),
+		words: make([]string, 0, n),
+		low:   make([]string, 0, n),
+		flags: make([]flags, 0, n),
 	}
-	for i, t := range toks {
-		d.words[i] = t.Text
-		d.low[i] = strings.ToLower(t.Text)
-		d.flags[i] = shape(t.Text)
+	for t := range text.Tokens(s) {
+		d.toks = append(d.toks, text.Span{Start: t.Start, End: t.End})
+		d.words = append(d.words, t.Text)
+		d.low = append(d.low, strings.ToLower(t.Text))
+		d.flags = append(d.flags, shape(t.Text))
 	}
+	toks := d.toks
 	// Sentence starts: the first token, and the first token of each
 	// sentence the splitter finds. Most inputs are one sentence.
 	if len(toks) > 0 {

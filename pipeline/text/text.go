@@ -4,6 +4,8 @@
 package text
 
 import (
+	"iter"
+	"slices"
 	"sort"
 	"strings"
 	"unicode"
@@ -124,42 +126,51 @@ func IsAbbrev(w string) bool {
 // punctuation mark or symbol is its own token, except that emoji sequences
 // joined by ZWJ, variation selectors or skin tones stay whole.
 func Tokenize(s string) []Token {
-	toks := make([]Token, 0, len(s)/4+1)
-	// No token holds or looks past white space, so the text is tokenized one
-	// run of other code points at a time: a long document is never held as
-	// []rune whole. A string with invalid UTF-8 has each bad byte read as
-	// U+FFFD, as []rune does.
-	valid := utf8.ValidString(s)
-	var rs []rune // the current run, reused
-	pos := 0      // code point offset of byte offset b
-	for b := 0; b < len(s); {
-		r, w := utf8.DecodeRuneInString(s[b:])
-		if classify(r) == space {
-			b += w
-			pos++
-			continue
-		}
-		start := b
-		rs = rs[:0]
-		for b < len(s) {
-			r, w = utf8.DecodeRuneInString(s[b:])
-			if classify(r) == space {
-				break
-			}
-			rs = append(rs, r)
-			b += w
-		}
-		toks = appendTokens(toks, s[start:b], rs, pos, valid)
-		pos += len(rs)
-	}
-	return toks
+	return slices.AppendSeq(make([]Token, 0, len(s)/4+1), Tokens(s))
 }
 
-// appendTokens appends the tokens of run, a text without white space at
-// code point offset base, whose code points are rs. A token's text is a
-// slice of run, not a copy, unless run has invalid UTF-8: a document's
-// tokens then cost their headers only.
-func appendTokens(toks []Token, run string, rs []rune, base int, valid bool) []Token {
+// Tokens yields the tokens of s in order, as Tokenize returns them, without
+// holding them all: a caller that keeps less of each token than a Token
+// saves that much on a long document.
+func Tokens(s string) iter.Seq[Token] {
+	return func(yield func(Token) bool) {
+		// No token holds or looks past white space, so the text is
+		// tokenized one run of other code points at a time: a long
+		// document is never held as []rune whole. A string with invalid
+		// UTF-8 has each bad byte read as U+FFFD, as []rune does.
+		valid := utf8.ValidString(s)
+		var rs []rune // the current run, reused
+		pos := 0      // code point offset of byte offset b
+		for b := 0; b < len(s); {
+			r, w := utf8.DecodeRuneInString(s[b:])
+			if classify(r) == space {
+				b += w
+				pos++
+				continue
+			}
+			start := b
+			rs = rs[:0]
+			for b < len(s) {
+				r, w = utf8.DecodeRuneInString(s[b:])
+				if classify(r) == space {
+					break
+				}
+				rs = append(rs, r)
+				b += w
+			}
+			if !runTokens(s[start:b], rs, pos, valid, yield) {
+				return
+			}
+			pos += len(rs)
+		}
+	}
+}
+
+// runTokens yields the tokens of run, a text without white space at code
+// point offset base, whose code points are rs, and reports whether yield
+// wants more. A token's text is a slice of run, not a copy, unless run has
+// invalid UTF-8: a document's tokens then cost their headers only.
+func runTokens(run string, rs []rune, base int, valid bool, yield func(Token) bool) bool {
 	n := len(rs)
 	pos, b := 0, 0 // the code point at byte offset b of run
 	for i := 0; i < n; {
@@ -195,9 +206,11 @@ func appendTokens(toks []Token, run string, rs []rune, base int, valid bool) []T
 		} else {
 			text = string(rs[start:i])
 		}
-		toks = append(toks, Token{Text: text, Start: base + start, End: base + i})
+		if !yield(Token{Text: text, Start: base + start, End: base + i}) {
+			return false
+		}
 	}
-	return toks
+	return true
 }
 
 // symbolEnd returns the end of the symbol at i with what modifies it:
