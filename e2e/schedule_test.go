@@ -131,6 +131,12 @@ func TestScheduleAnnotatesOnlyNewObjects(t *testing.T) {
 		t.Errorf("describe after unpause: want zeroner's own note\n%s", out)
 	}
 	starter("delete", "nightly")
+	starter("create", "--id", "cron", "--cron", "0 2 * * *", "--job", "sched-cron",
+		"--corpus", filepath.Join(dir, "corpus"), "--schema", schema, "--out", filepath.Join(dir, "out"))
+	if out := starter("describe", "cron"); !strings.Contains(out, "cron       0 2 * * *") {
+		t.Errorf("describe of a cron schedule: want its spec\n%s", out)
+	}
+	starter("delete", "cron")
 	if _, err := cl.ScheduleClient().GetHandle(ctx, "nightly").Describe(ctx); err == nil {
 		t.Error("the schedule still exists after delete")
 	}

@@ -124,17 +124,17 @@ func exportCmd(ctx context.Context, args []string, env Env) error {
 	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 	switch {
 	case f.run == "":
-		return errors.New("--run is required")
+		return usageError(errors.New("--run is required"))
 	case f.out == "":
-		return errors.New("--out is required")
+		return usageError(errors.New("--out is required"))
 	case f.devShare < 0 || f.devShare > 1:
-		return fmt.Errorf("--dev-share %v: want 0 to 1", f.devShare)
+		return usageError(fmt.Errorf("--dev-share %v: want 0 to 1", f.devShare))
 	case f.recall && (set["min-score"] || set["min-votes"]):
-		return errors.New("--recall keeps every mention: drop --min-score and --min-votes")
+		return usageError(errors.New("--recall keeps every mention: drop --min-score and --min-votes"))
 	}
 	formats, err := f.formats()
 	if err != nil {
-		return err
+		return usageError(err)
 	}
 	filter := silver.Filter{MinScore: f.minScore, MinVotes: f.minVotes, SeedFree: f.seedFree}
 	if f.recall {

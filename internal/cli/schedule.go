@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -216,6 +217,10 @@ func scheduleDescribe(ctx context.Context, cl client.Client, h client.ScheduleHa
 		for _, c := range s.Spec.CronExpressions {
 			fmt.Fprintf(w, "  cron       %s\n", c)
 		}
+		// The server keeps a cron spec as calendar ranges.
+		for _, c := range s.Spec.Calendars {
+			fmt.Fprintf(w, "  cron       %s\n", calendarCron(c))
+		}
 	}
 	if s.State != nil {
 		fmt.Fprintf(w, "  paused     %t %s\n", s.State.Paused, s.State.Note)
@@ -248,4 +253,32 @@ func lastWorkflow(rs []client.ScheduleActionResult) string {
 		}
 	}
 	return "-"
+}
+
+// calendarCron writes a calendar spec as the cron fields it came from:
+// minute, hour, day of month, month, day of week.
+func calendarCron(c client.ScheduleCalendarSpec) string {
+	field := func(rs []client.ScheduleRange, lo, hi int) string {
+		if len(rs) == 0 || (len(rs) == 1 && rs[0].Start <= lo && rs[0].End >= hi && rs[0].Step <= 1) {
+			return "*"
+		}
+		parts := make([]string, len(rs))
+		for i, r := range rs {
+			p := strconv.Itoa(r.Start)
+			if r.End > r.Start {
+				p += "-" + strconv.Itoa(r.End)
+			}
+			if r.Step > 1 {
+				p += "/" + strconv.Itoa(r.Step)
+			}
+			parts[i] = p
+		}
+		return strings.Join(parts, ",")
+	}
+	out := strings.Join([]string{field(c.Minute, 0, 59), field(c.Hour, 0, 23), field(c.DayOfMonth, 1, 31),
+		field(c.Month, 1, 12), field(c.DayOfWeek, 0, 6)}, " ")
+	if c.Comment != "" {
+		out += "  # " + c.Comment
+	}
+	return out
 }

@@ -106,9 +106,12 @@ func printRun(w io.Writer, s activities.Summary, elapsed time.Duration) {
 	if s.Pending > 0 {
 		fmt.Fprintf(w, "  pending    %d objects not annotated (see the first line)\n", s.Pending)
 	}
-	if u := s.Usage; u.Requests+u.CacheHits > 0 {
+	if u := s.Usage; u.Requests+u.CacheHits+u.BatchRequests > 0 {
 		fmt.Fprintf(w, "  llm        %d requests, %d cache hits, %d prompt tokens (%d cached), %d completion tokens\n",
 			u.Requests, u.CacheHits, u.PromptTokens, u.CachedTokens, u.CompletionTokens)
+		if u.BatchRequests > 0 {
+			fmt.Fprintf(w, "  batch      %d answers through the batch provider, %d of the tokens above\n", u.BatchRequests, u.BatchTokens)
+		}
 	}
 	if rss := peakRSS(); rss > 0 {
 		fmt.Fprintf(w, "  peak RSS   %.0f MiB (this process)\n", float64(rss)/(1<<20))
