@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -47,7 +48,17 @@ func (a *Activities) Graph(ctx context.Context, run Run) (GraphStats, error) {
 		if err != nil {
 			return GraphStats{}, err
 		}
-		for _, m := range toMentions(rows) {
+		ms := toMentions(rows)
+		// Room first: a document may have millions of mentions, and a
+		// slice grown one append at a time is copied over and over.
+		count := make(map[string]int)
+		for _, m := range ms {
+			count[m.DocID]++
+		}
+		for id, n := range count {
+			byDoc[id] = slices.Grow(byDoc[id], n)
+		}
+		for _, m := range ms {
 			byDoc[m.DocID] = append(byDoc[m.DocID], m)
 		}
 	}
