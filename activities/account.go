@@ -9,18 +9,14 @@ import (
 	"github.com/zeroner/zeroner/io/table"
 )
 
-// account decides, for every object of the run's manifest, whether it was
+// account decides, for every object of the run's manifest m, whether it was
 // annotated: all of its documents went through every stage. An object is
 // pending when a shard holding its documents failed, when a chunk of one of
 // its documents failed, or when none of its documents could be read
 // (rejected whole; an empty object has nothing to annotate and is done).
 // chunks are the failed chunks' rows by shard. It returns the outcomes by
 // URI and the pending objects grouped by cause.
-func (a *Activities) account(ctx context.Context, run Run, failed []ShardFailure, chunks map[int][]table.Reject) (map[string]objectOutcome, []Problem, error) {
-	var m Manifest
-	if err := a.readJSON(ctx, run.Manifest(), &m); err != nil {
-		return nil, nil, err
-	}
+func (a *Activities) account(ctx context.Context, run Run, m Manifest, failed []ShardFailure, chunks map[int][]table.Reject) (map[string]objectOutcome, []Problem, error) {
 	index, err := a.objectIndex(ctx, run)
 	if err != nil {
 		return nil, nil, err

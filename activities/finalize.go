@@ -81,6 +81,14 @@ type Summary struct {
 	Outputs  Outputs          `json:"outputs"`
 }
 
+// AddProblems adds objects not annotated, by cause, to the summary.
+func (s *Summary) AddProblems(ps ...Problem) {
+	s.Problems = append(s.Problems, ps...)
+	for _, p := range ps {
+		s.Pending += p.Count
+	}
+}
+
 // Ledger is the token ledger's totals in run.json; the per-document rows are
 // in the usage table.
 type Ledger struct {
@@ -129,6 +137,10 @@ type RunReport struct {
 // then returns its summary.
 func (a *Activities) Finalize(ctx context.Context, in FinalizeInput) (Summary, error) {
 	run := in.Plan.Run
+	var m Manifest
+	if err := a.readJSON(ctx, run.Manifest(), &m); err != nil {
+		return Summary{}, err
+	}
 	var done RunReport
 	if err := a.readJSON(ctx, run.Summary(), &done); err == nil {
 		chunks := make(map[int][]table.Reject)
@@ -137,11 +149,11 @@ func (a *Activities) Finalize(ctx context.Context, in FinalizeInput) (Summary, e
 				return Summary{}, err
 			}
 		}
-		out, _, err := a.account(ctx, run, done.FailedShards, chunks)
+		out, _, err := a.account(ctx, run, m, done.FailedShards, chunks)
 		if err != nil {
 			return Summary{}, err
 		}
-		return done.Summary, a.recordRun(ctx, in, done.Summary, out)
+		return done.Summary, a.recordRun(ctx, in, m, done.Summary, out)
 	} else if !blob.IsNotExist(err) {
 		return Summary{}, err
 	}
@@ -241,14 +253,12 @@ func (a *Activities) Finalize(ctx context.Context, in FinalizeInput) (Summary, e
 		}
 	}
 
-	outcomes, probs, err := a.account(ctx, run, in.Failed, chunks)
+	outcomes, probs, err := a.account(ctx, run, m, in.Failed, chunks)
 	if err != nil {
 		return Summary{}, err
 	}
-	sum.Problems = append(probs, in.Plan.Pending...)
-	for _, p := range sum.Problems {
-		sum.Pending += p.Count
-	}
+	sum.AddProblems(probs...)
+	sum.AddProblems(in.Plan.Pending...)
 	sum.Resumed, sum.Reannotated = in.Plan.Resumed, in.Plan.Reannotated
 	if w := lowerCaseWarning(in.Config.Backend, in.Sharding, sum.Mentions); w != "" {
 		sum.Warnings = append(sum.Warnings, w)
@@ -278,18 +288,14 @@ func (a *Activities) Finalize(ctx context.Context, in FinalizeInput) (Summary, e
 		return Summary{}, err
 	}
 	a.log.Info("finalized run", "run", run.ID, "documents", sum.Docs, "mentions", sum.Mentions, "pending", sum.Pending)
-	return sum, a.recordRun(ctx, in, sum, outcomes)
+	return sum, a.recordRun(ctx, in, m, sum, outcomes)
 }
 
 // recordRun adds the finalized run to its job's dataset: the objects it
 // annotated, which the next incremental run skips, and those it left
 // pending, which the next run annotates.
-func (a *Activities) recordRun(ctx context.Context, in FinalizeInput, sum Summary, out map[string]objectOutcome) error {
+func (a *Activities) recordRun(ctx context.Context, in FinalizeInput, m Manifest, sum Summary, out map[string]objectOutcome) error {
 	run := in.Plan.Run
-	var m Manifest
-	if err := a.readJSON(ctx, run.Manifest(), &m); err != nil {
-		return err
-	}
 	s, err := a.schema(ctx, run)
 	if err != nil {
 		return err

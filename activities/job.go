@@ -63,9 +63,18 @@ type PendingObject struct {
 // jobStateURI is where the job's state lives; a job name cannot place it
 // outside the output prefix.
 func jobStateURI(cfg Config) (string, error) {
-	u, err := blob.JoinUnder(cfg.Output, "jobs", cfg.Job+".json")
+	u, err := JobStateURI(cfg.Output, cfg.Job)
 	if err != nil {
-		return "", badInput(fmt.Errorf("job %q: %w", cfg.Job, err))
+		return "", badInput(err)
+	}
+	return u, nil
+}
+
+// JobStateURI is where the dataset of job lives under the output prefix.
+func JobStateURI(output, job string) (string, error) {
+	u, err := blob.JoinUnder(output, "jobs", job+".json")
+	if err != nil {
+		return "", fmt.Errorf("job %q: %w", job, err)
 	}
 	return u, nil
 }

@@ -55,6 +55,17 @@ type Plan struct {
 	Pending []Problem `json:"pending,omitempty"`
 }
 
+// UpToDateSummary is the summary of a job whose plan found nothing to do:
+// its latest run, and the objects that stay pending.
+func (p Plan) UpToDateSummary(job string) Summary {
+	sum := Summary{Job: job, UpToDate: true, RunID: p.Run.ID}
+	if p.Run.ID != "" {
+		sum.Outputs.Summary = p.Run.Summary()
+	}
+	sum.AddProblems(p.Pending...)
+	return sum
+}
+
 // Problem is one cause of objects not annotated, with the first few of them.
 type Problem struct {
 	Cause   string   `json:"cause"`

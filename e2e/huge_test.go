@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
@@ -10,8 +9,6 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
-
-	"go.temporal.io/sdk/client"
 
 	"github.com/zeroner/zeroner/activities"
 	"github.com/zeroner/zeroner/io/blob"
@@ -44,22 +41,10 @@ func TestHugeDocument(t *testing.T) {
 
 	peak := watchMemory(100 * time.Millisecond)
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	st := workflows.CorpusState{Config: activities.Config{
+	sum := h.run(t, workflows.CorpusState{Config: activities.Config{
 		Job: "huge", Corpus: corpus, Schema: schema, Output: blob.Join(root, "out"),
 		Backend: activities.BackendSpec{Name: "rules"}, ShardSize: 1000, Window: 2,
-	}}
-	wr, err := h.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID: workflows.WorkflowID(st.Config.Job), TaskQueue: queue,
-	}, workflows.AnnotateCorpus, st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum activities.Summary
-	if err := wr.Get(ctx, &sum); err != nil {
-		t.Fatalf("job: %v (after %s)", err, time.Since(start).Round(time.Second))
-	}
+	}})
 	took := time.Since(start)
 	heap, sys := peak()
 	t.Logf("%d MB document: job took %s; peak Go heap %d MiB, peak memory from the OS %d MiB (the test's own copies of the text included)",

@@ -98,15 +98,8 @@ func AnnotateCorpus(ctx workflow.Context, st CorpusState) (activities.Summary, e
 	}
 	if st.Plan.UpToDate {
 		phase = "done"
-		last := st.Plan.Run
-		sum := activities.Summary{Job: st.Config.Job, UpToDate: true, RunID: last.ID,
-			Problems: st.Plan.Pending, Earlier: st.Earlier}
-		if last.ID != "" {
-			sum.Outputs.Summary = last.Summary()
-		}
-		for _, p := range sum.Problems {
-			sum.Pending += p.Count
-		}
+		sum := st.Plan.UpToDateSummary(st.Config.Job)
+		sum.Earlier = st.Earlier
 		return sum, nil
 	}
 	if st.Plan.Finished {

@@ -43,14 +43,7 @@ func Distill(ctx workflow.Context, in DistillInput) (DistillSummary, error) {
 		return DistillSummary{}, fmt.Errorf("plan: %w", err)
 	}
 	if plan.UpToDate {
-		sum := activities.Summary{Job: cfg.Job, UpToDate: true, RunID: plan.Run.ID, Problems: plan.Pending}
-		if plan.Run.ID != "" {
-			sum.Outputs.Summary = plan.Run.Summary()
-		}
-		for _, p := range plan.Pending {
-			sum.Pending += p.Count
-		}
-		return DistillSummary{Summary: sum}, nil
+		return DistillSummary{Summary: plan.UpToDateSummary(cfg.Job)}, nil
 	}
 	t.Planned = workflow.Now(ctx).UTC()
 	var sh activities.Sharding

@@ -242,8 +242,7 @@ func latestRun(ctx context.Context, w io.Writer, store blob.Store, uri, job stri
 		fmt.Fprintf(w, "  checks     %d since, nothing new (last %s)\n", st.Checks.Count, st.Checks.Last.Format(time.RFC3339))
 	}
 	sum := run.Summary
-	sum.Pending += check.Pending
-	sum.Problems = append(sum.Problems, check.Problems...)
+	sum.AddProblems(check.Problems...)
 	if p := problemLine(sum); p != "" {
 		fmt.Fprintf(w, "  %s\n", p)
 	}
@@ -267,7 +266,7 @@ func readDataset(ctx context.Context, store blob.Store, out, job string) (activi
 	if err != nil {
 		return st, err
 	}
-	uri, err := blob.JoinUnder(prefix, "jobs", job+".json")
+	uri, err := activities.JobStateURI(prefix, job)
 	if err != nil {
 		return st, err
 	}

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"go.temporal.io/sdk/client"
 	"strings"
 	"testing"
 
@@ -50,45 +49,5 @@ func TestSummaryFailures(t *testing.T) {
 				t.Errorf("outcome %v (exit %d), want exit %d with %q", err, code, tt.code, tt.hint)
 			}
 		})
-	}
-}
-
-func TestNoHoldout(t *testing.T) {
-	tests := []struct {
-		shards      int
-		docs        int64
-		every, held int
-		size        int
-		want        string
-	}{
-		{1, 271, 10, 5, 1000, "made 1 shard(s) of --shard-size 1000, and holding one sampled shard out needs 41; run again with --shard-size 6 or less"},
-		{3, 30, 10, 5, 10, "the corpus is too small"},
-	}
-	for _, tt := range tests {
-		if got := noHoldout(tt.shards, tt.docs, tt.every, tt.held, tt.size); !strings.Contains(got, tt.want) {
-			t.Errorf("noHoldout(%d, %d, %d, %d, %d) = %q, want %q", tt.shards, tt.docs, tt.every, tt.held, tt.size, got, tt.want)
-		}
-	}
-}
-
-// The server keeps a cron spec as calendar ranges; describe writes it back.
-func TestCalendarCron(t *testing.T) {
-	r := func(start, end, step int) client.ScheduleRange {
-		return client.ScheduleRange{Start: start, End: end, Step: step}
-	}
-	tests := []struct {
-		c    client.ScheduleCalendarSpec
-		want string
-	}{
-		{client.ScheduleCalendarSpec{Minute: []client.ScheduleRange{r(0, 0, 1)}, Hour: []client.ScheduleRange{r(2, 2, 1)},
-			DayOfMonth: []client.ScheduleRange{r(1, 31, 1)}, Month: []client.ScheduleRange{r(1, 12, 1)},
-			DayOfWeek: []client.ScheduleRange{r(0, 6, 1)}}, "0 2 * * *"},
-		{client.ScheduleCalendarSpec{Minute: []client.ScheduleRange{r(0, 59, 15)}, Hour: []client.ScheduleRange{r(9, 17, 1)},
-			DayOfWeek: []client.ScheduleRange{r(1, 5, 1)}, Comment: "work hours"}, "0-59/15 9-17 * * 1-5  # work hours"},
-	}
-	for _, tt := range tests {
-		if got := calendarCron(tt.c); got != tt.want {
-			t.Errorf("calendarCron = %q, want %q", got, tt.want)
-		}
 	}
 }

@@ -49,7 +49,7 @@ var taggedCodec = &codec[Tagged]{
 		return n + 8*len(r.Tags)
 	},
 	decode: func(cols []arrow.Array, out []Tagged) []Tagged {
-		id, toks, tags := strs(cols[0]), lists(cols[1]), int64Lists(cols[2])
+		id, toks, tags := strs(cols[0]), lists(cols[1]), tagLists[int64, *array.Int64](cols[2])
 		for i := range id {
 			out = append(out, Tagged{ID: id[i], Tokens: toks[i], Tags: tags[i]})
 		}
@@ -75,7 +75,7 @@ var taggedCodec32 = &codec[Tagged]{
 		return n + 4*len(r.Tags)
 	},
 	decode: func(cols []arrow.Array, out []Tagged) []Tagged {
-		id, toks, tags := strs(cols[0]), lists(cols[1]), int32Lists(cols[2])
+		id, toks, tags := strs(cols[0]), lists(cols[1]), tagLists[int32, *array.Int32](cols[2])
 		for i := range id {
 			out = append(out, Tagged{ID: id[i], Tokens: toks[i], Tags: tags[i]})
 		}
@@ -149,27 +149,11 @@ func ReadTagged(r blob.ReaderAt) ([]Tagged, error) {
 	return rows, err
 }
 
-// int32Lists reads a list<int32> column as lists works for strings.
-func int32Lists(a arrow.Array) [][]int32 {
+// tagLists reads a list column of integer tag ids (list<int32> from early
+// exports, list<int64> now) as []int32 lists.
+func tagLists[T int32 | int64, V interface{ Value(int) T }](a arrow.Array) [][]int32 {
 	l := a.(*array.List)
-	v := l.ListValues().(*array.Int32)
-	out := make([][]int32, l.Len())
-	for i := range out {
-		if l.IsNull(i) {
-			continue
-		}
-		start, end := l.ValueOffsets(i)
-		for k := start; k < end; k++ {
-			out[i] = append(out[i], v.Value(int(k)))
-		}
-	}
-	return out
-}
-
-// int64Lists reads a list<int64> column of tag ids as []int32 lists.
-func int64Lists(a arrow.Array) [][]int32 {
-	l := a.(*array.List)
-	v := l.ListValues().(*array.Int64)
+	v := l.ListValues().(V)
 	out := make([][]int32, l.Len())
 	for i := range out {
 		if l.IsNull(i) {
