@@ -17,7 +17,6 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/zeroner/zeroner/io/blob"
-	"github.com/zeroner/zeroner/io/corpus"
 	"github.com/zeroner/zeroner/pipeline"
 	"github.com/zeroner/zeroner/pipeline/rules"
 )
@@ -306,7 +305,7 @@ func TestAccountingFailedChunk(t *testing.T) {
 func TestAccountingWrongFormatThenRight(t *testing.T) {
 	f := newAccountFixture(t)
 	wrong := f.cfg
-	wrong.Reader = corpus.Options{Format: "bio"}
+	wrong.Reader = Reader{Format: "bio"}
 	first := f.run(t, wrong)
 	if first.Pending != 3 || first.Docs != 0 || !strings.Contains(first.Problems[0].Cause, "rejected whole") {
 		t.Fatalf("wrong format: %+v; want 3 objects rejected whole", first)

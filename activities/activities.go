@@ -14,45 +14,10 @@ import (
 
 	"github.com/zeroner/zeroner/internal/metrics"
 	"github.com/zeroner/zeroner/io/blob"
-	"github.com/zeroner/zeroner/io/corpus"
 	"github.com/zeroner/zeroner/io/llm"
 	"github.com/zeroner/zeroner/pipeline"
 	"github.com/zeroner/zeroner/pipeline/rules"
 )
-
-// Config is a job's configuration. It crosses workflow boundaries, so it holds
-// URIs and settings only, never data or secrets.
-type Config struct {
-	Job       string         `json:"job"`
-	Corpus    string         `json:"corpus"` // URI prefix of the corpus objects
-	Output    string         `json:"output"` // URI prefix the job writes under
-	Schema    string         `json:"schema"` // URI of the schema file
-	Backend   BackendSpec    `json:"backend"`
-	Reader    corpus.Options `json:"reader"`
-	ShardSize int            `json:"shard_size"` // documents per shard
-	Window    int            `json:"window"`     // shards annotated at once
-	// Prefixes, when set, are all the prefixes to read (a backfill over
-	// several prefixes or dates); Corpus is then the first.
-	Prefixes []string `json:"prefixes,omitempty"`
-	// Full annotates every object, not only those new or changed since
-	// the job's last completed run.
-	Full bool `json:"full,omitempty"`
-	// MaxTokens is the run's ceiling on model tokens (prompt and
-	// completion); 0 is none. Reaching it stops the job at a shard
-	// boundary without finishing the run. It is not part of the run's
-	// identity, so a later job with a higher ceiling resumes the run.
-	MaxTokens int64 `json:"max_tokens,omitempty"`
-	// RetryFailed re-runs the failed chunks of the job's last completed
-	// run instead of planning a new run (see Activities.Reopen).
-	RetryFailed bool `json:"retry_failed,omitempty"`
-	// Tried lists the runs this job execution reopened already: Plan does
-	// not reopen them again, so a failure that persists ends the job.
-	Tried []string `json:"tried,omitempty"`
-}
-
-// Version is part of every run's identity: bump it when a change to the code
-// must invalidate earlier outputs.
-const Version = "1"
 
 // Activities carries what the activities share: the store and the backends
 // built so far, keyed by run. Register a *Activities with a worker.
@@ -70,18 +35,6 @@ type Activities struct {
 	// build their clients.
 	clientsMu sync.Mutex
 	clients   map[string]*llm.Client
-}
-
-// BackendSpec says which backend annotates a run and how it reaches its
-// model. It crosses workflow boundaries and lands in run.json, so it holds
-// no secret: workers read the API key from their own environment.
-type BackendSpec struct {
-	Name  string    `json:"name"` // "rules", or "sam" for SAM-NER over an LLM
-	LLM   LLMConfig `json:"llm"`
-	Cache string    `json:"cache,omitempty"` // URI prefix of the LLM response cache
-	// Batch, when its Mode is set, sends the model's requests through a
-	// batch provider instead of online (see batch.go).
-	Batch BatchConfig `json:"batch,omitzero"`
 }
 
 // BackendFactory builds a backend for a schema.

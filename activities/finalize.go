@@ -18,77 +18,6 @@ const partRows = 500_000
 // has all of them.
 const maxListedRejects = 1000
 
-// ShardFailure is a shard whose annotation failed for good.
-type ShardFailure struct {
-	Shard  int    `json:"shard"`
-	Reason string `json:"reason"`         // the activity's error, once
-	Type   string `json:"type,omitempty"` // its error type, as ErrUnavailable
-	// Cause is the innermost error, with the stage: failures are
-	// grouped by it.
-	Cause string `json:"cause,omitempty"`
-}
-
-// Timings are the wall-clock moments of a run's phases, from the workflow.
-type Timings struct {
-	Started   time.Time `json:"started"`
-	Planned   time.Time `json:"planned"`
-	Sharded   time.Time `json:"sharded"`
-	Annotated time.Time `json:"annotated"`
-	Finished  time.Time `json:"finished"`
-}
-
-// FinalizeInput is what the workflow knows at the end of a run.
-type FinalizeInput struct {
-	Config   Config         `json:"config"`
-	Plan     Plan           `json:"plan"`
-	Sharding Sharding       `json:"sharding"`
-	Failed   []ShardFailure `json:"failed_shards"`
-	Timings  Timings        `json:"timings"`
-}
-
-// Summary is a run's outcome, as the starter prints it and run.json keeps it.
-type Summary struct {
-	RunID    string `json:"run_id"`
-	Job      string `json:"job"`
-	Docs     int64  `json:"documents"`
-	Mentions int64  `json:"mentions"`
-	Rejects  int64  `json:"rejects"`
-	Failures int64  `json:"failures"` // documents a stage could not process
-	Shards   int    `json:"shards"`
-	// UpToDate says there was nothing to do: no object was new or
-	// changed since the job's last completed run.
-	UpToDate bool `json:"up_to_date,omitempty"`
-	// Stopped says why the job stopped before finishing the run.
-	Stopped      string         `json:"stopped,omitempty"`
-	FailedShards []ShardFailure `json:"failed_shards,omitempty"`
-	// Pending counts the objects not annotated (left for the next run),
-	// and Problems says why, grouped by cause.
-	Pending  int       `json:"pending,omitempty"`
-	Problems []Problem `json:"problems,omitempty"`
-	// Resumed says the run is an earlier one that this job finished;
-	// Reannotated says why objects annotated before were annotated again.
-	Resumed     bool     `json:"resumed,omitempty"`
-	Reannotated []string `json:"reannotated,omitempty"`
-	// Earlier are the runs this job finished before this one, in the same
-	// execution (an earlier run resumed first, then the new objects).
-	Earlier []Summary `json:"earlier,omitempty"`
-	// Warnings are what the user should know about the outcome, such as
-	// a backend unfit for the corpus.
-	Warnings []string         `json:"warnings,omitempty"`
-	Labels   map[string]int64 `json:"mentions_per_label"`
-	Graph    GraphStats       `json:"graph"` // the knowledge graph's size, once built
-	Usage    pipeline.Usage   `json:"usage"` // the run's model usage (the ledger's total)
-	Outputs  Outputs          `json:"outputs"`
-}
-
-// AddProblems adds objects not annotated, by cause, to the summary.
-func (s *Summary) AddProblems(ps ...Problem) {
-	s.Problems = append(s.Problems, ps...)
-	for _, p := range ps {
-		s.Pending += p.Count
-	}
-}
-
 // Ledger is the token ledger's totals in run.json; the per-document rows are
 // in the usage table.
 type Ledger struct {
@@ -100,17 +29,6 @@ type Ledger struct {
 type ShardUsage struct {
 	Shard int `json:"shard"`
 	pipeline.Usage
-}
-
-// Outputs are the URIs of a run's tables.
-type Outputs struct {
-	Mentions  string `json:"mentions"`
-	Documents string `json:"documents"`
-	Rejects   string `json:"rejects"`
-	Usage     string `json:"usage,omitempty"` // the token ledger, when a model was used
-	Entities  string `json:"entities,omitempty"`
-	Edges     string `json:"edges,omitempty"`
-	Summary   string `json:"run_json"`
 }
 
 // RunReport is the content of run.json.

@@ -13,13 +13,6 @@ import (
 	"github.com/zeroner/zeroner/pipeline/kg"
 )
 
-// GraphStats counts a run's knowledge graph.
-type GraphStats struct {
-	Entities int64 `json:"entities"`
-	Edges    int64 `json:"edges"`
-	Mentions int64 `json:"mentions"` // mentions linked to an entity
-}
-
 // Graph builds the run's knowledge graph (see pipeline/kg) from its
 // mentions table and documents, and writes the entities, edges and
 // mention_entities tables. The entities table is written last and marks the

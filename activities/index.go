@@ -35,39 +35,6 @@ import (
 // Every path derives from the index folder and the shard number, and every
 // step returns at once when its output exists, as the run's activities do.
 
-// IndexVersion is part of every index's plan: bump it when a change to the
-// code must invalidate earlier indexes.
-const IndexVersion = "1"
-
-// Defaults of an index's settings.
-const (
-	DefaultShardRows   = 50_000  // mentions per index shard
-	DefaultApproxMin   = 200_000 // mentions from which an approximate index is built
-	DefaultTrainPerTag = 5_000   // silver mentions per label kept for training
-	encodeBatch        = 2_048   // mentions per encoder call, between heartbeats
-)
-
-// EncoderSpec says which encoder makes an index's vectors. It crosses
-// workflow boundaries and lands in index.json, so it holds no secret: the
-// API key comes from the worker's (or searcher's) OPENAI_API_KEY.
-type EncoderSpec struct {
-	// Kind is "local" (the built-in hashed encoder), "embeddings" (an
-	// OpenAI-compatible embeddings endpoint) or "hidden" (a hidden-state
-	// endpoint).
-	Kind string `json:"kind"`
-	// Dim is the width: local's (0: 1024), the embeddings' "dimensions"
-	// (0: the model's), the hidden states' (0: the server's).
-	Dim   int    `json:"dim,omitempty"`
-	URL   string `json:"url,omitempty"`
-	Model string `json:"model,omitempty"`
-	Layer int    `json:"layer,omitempty"` // hidden: the layer (0: the server's)
-	// Window is the context each side of a mention, in code points (0:
-	// the encoder's default).
-	Window        int    `json:"window,omitempty"`
-	QueryTemplate string `json:"query_template,omitempty"` // embeddings: "{}" is the description
-	MaxConcurrent int    `json:"max_concurrent,omitempty"` // requests in flight per activity
-}
-
 // NewEncoder builds the encoder of spec; apiKey is sent to the endpoints.
 func NewEncoder(ctx context.Context, spec EncoderSpec, apiKey string) (retriever.Encoder, error) {
 	switch spec.Kind {
@@ -84,47 +51,6 @@ func NewEncoder(ctx context.Context, spec EncoderSpec, apiKey string) (retriever
 			Layer: spec.Layer, Dim: spec.Dim, Window: spec.Window, MaxConcurrent: spec.MaxConcurrent})
 	}
 	return nil, badInput(fmt.Errorf("unknown encoder %q: want local, embeddings or hidden", spec.Kind))
-}
-
-// HeadSpec shapes the projection head and its training. Zero values take
-// the paper's settings.
-type HeadSpec struct {
-	Skip      bool   `json:"skip,omitempty"` // index the encoder's vectors as they are
-	Hidden    int    `json:"hidden,omitempty"`
-	Out       int    `json:"out,omitempty"`
-	Epochs    int    `json:"epochs,omitempty"`
-	Positives int    `json:"positives,omitempty"` // per label
-	Negatives int    `json:"negatives,omitempty"` // per label
-	Seed      uint64 `json:"seed,omitempty"`
-	// PerLabel bounds the silver mentions of one label read for training
-	// (0: DefaultTrainPerTag); they are chosen by a hash of their id.
-	PerLabel int `json:"per_label,omitempty"`
-}
-
-// ApproxSpec says when and how the approximate index is built.
-type ApproxSpec struct {
-	// Min is the mention count from which it is built (0:
-	// DefaultApproxMin; negative: never).
-	Min int64 `json:"min,omitempty"`
-	// Bits and Rerank shape the sketch index (see vecindex.ApproxOptions;
-	// 0: its defaults).
-	Bits   int `json:"bits,omitempty"`
-	Rerank int `json:"rerank,omitempty"`
-	// RecallQueries is how many indexed vectors are used as queries to
-	// measure its recall@10 against exact search (0: 200).
-	RecallQueries int `json:"recall_queries,omitempty"`
-}
-
-// IndexConfig is the index workflow's input: a finished run, where its
-// index goes, and how it is built.
-type IndexConfig struct {
-	Run       Run         `json:"run"`
-	Index     string      `json:"index"` // URI of the index folder
-	Encoder   EncoderSpec `json:"encoder"`
-	Head      HeadSpec    `json:"head"`
-	Approx    ApproxSpec  `json:"approx"`
-	ShardRows int         `json:"shard_rows,omitempty"` // 0: DefaultShardRows
-	Window    int         `json:"window,omitempty"`     // shards encoded at once
 }
 
 // identity is what an index folder's content depends on: a second build
@@ -201,16 +127,6 @@ func DefaultIndexURI(run Run) string {
 	return blob.Join(out, "indexes", run.ID)
 }
 
-// IndexShardInput is what an index shard is made from: a row range of one
-// part of the run's mentions table, and the documents shards holding
-// those mentions' documents.
-type IndexShardInput struct {
-	Mentions string   `json:"mentions"` // URI of the mentions part
-	Lo       int      `json:"lo"`       // first row
-	Hi       int      `json:"hi"`       // past the last row
-	Docs     []string `json:"docs"`     // URIs of documents shards
-}
-
 // indexPlan is plan.json.
 type indexPlan struct {
 	Version  string            `json:"version"`
@@ -221,14 +137,6 @@ type indexPlan struct {
 	Mentions int64             `json:"mentions"`
 	Labels   map[string]int64  `json:"mentions_per_label"`
 	Shards   []IndexShardInput `json:"shards"`
-}
-
-// IndexPlan is what PlanIndex returns to the workflow.
-type IndexPlan struct {
-	Shards   int    `json:"shards"`
-	Mentions int64  `json:"mentions"`
-	Encoder  string `json:"encoder"`
-	Dim      int    `json:"dim"`
 }
 
 func (p indexPlan) summary() IndexPlan {
@@ -338,17 +246,6 @@ func (a *Activities) readIndexPlan(ctx context.Context, index string) (indexPlan
 	return p, nil
 }
 
-// IndexShardTask names one shard of an index.
-type IndexShardTask struct {
-	Index string `json:"index"`
-	Shard int    `json:"shard"`
-}
-
-// IndexShardStats counts a shard's rows.
-type IndexShardStats struct {
-	Rows int64 `json:"rows"`
-}
-
 // EncodeIndexShard encodes one shard's mentions, each in its document, and
 // writes their vectors: to raw/ when a head is to be trained, else straight
 // to shards/.
@@ -447,21 +344,6 @@ func (a *Activities) documentTexts(ctx context.Context, docs []string, ms []tabl
 		}
 	}
 	return texts, nil
-}
-
-// HeadStats records a head's training, in head.json and index.json.
-type HeadStats struct {
-	Labels    []string  `json:"labels"`     // the labels with triplets
-	Mentions  int       `json:"mentions"`   // silver mentions read
-	Triplets  int       `json:"triplets"`   // training triplets
-	Epochs    int       `json:"epochs"`     // epochs run
-	LossStart float64   `json:"loss_start"` // mean triplet loss before training
-	LossEnd   float64   `json:"loss_end"`   // and after
-	Seconds   float64   `json:"seconds"`
-	Digest    string    `json:"digest"` // of the head's weights
-	In        int       `json:"in"`
-	Out       int       `json:"out"`
-	Trained   time.Time `json:"trained"`
 }
 
 // TrainIndexHead trains the projection head on the run's silver labels:

@@ -20,41 +20,6 @@ import (
 	"github.com/zeroner/zeroner/pipeline/vecindex"
 )
 
-// IndexTimings are the wall-clock moments of an index build, from the
-// workflow.
-type IndexTimings struct {
-	Started   time.Time `json:"started"`
-	Encoded   time.Time `json:"encoded"`
-	Trained   time.Time `json:"trained,omitzero"`
-	Projected time.Time `json:"projected"`
-	Finished  time.Time `json:"finished"`
-}
-
-// FinalizeIndexInput is what the workflow knows at the end of a build.
-type FinalizeIndexInput struct {
-	Index   string       `json:"index"`
-	Timings IndexTimings `json:"timings"`
-}
-
-// IndexShardInfo is one shard in index.json.
-type IndexShardInfo struct {
-	File string   `json:"file"` // relative to the index folder
-	Rows int64    `json:"rows"`
-	Docs []string `json:"docs"` // the documents shards holding its mentions' documents
-}
-
-// ApproxInfo describes an index's approximate index in index.json.
-type ApproxInfo struct {
-	File   string `json:"file"` // relative to the index folder
-	Bits   int    `json:"bits"`
-	Rerank int    `json:"rerank"`
-	// RecallAt10 is the mean recall@10 against exact search over Queries
-	// indexed vectors taken as queries.
-	RecallAt10 float64 `json:"recall_at_10"`
-	Queries    int     `json:"recall_queries"`
-	Seconds    float64 `json:"seconds"` // to build it
-}
-
 // IndexManifest is index.json: what a search needs to know of an index.
 type IndexManifest struct {
 	Version string      `json:"version"`
@@ -74,20 +39,6 @@ type IndexManifest struct {
 	Approx     *ApproxInfo      `json:"approx,omitempty"`
 	Timings    IndexTimings     `json:"timings"`
 	Seconds    float64          `json:"seconds"`
-}
-
-// IndexSummary is an index build's outcome, as the starter prints it.
-type IndexSummary struct {
-	Index     string      `json:"index"`    // the folder's URI
-	Manifest  string      `json:"manifest"` // index.json's URI
-	RunID     string      `json:"run_id"`
-	Name      string      `json:"name"`
-	Dim       int         `json:"dim"`
-	Mentions  int64       `json:"mentions"`
-	Shards    int         `json:"shards"`
-	HeadStats *HeadStats  `json:"head_stats,omitempty"`
-	Approx    *ApproxInfo `json:"approx,omitempty"`
-	Seconds   float64     `json:"seconds"`
 }
 
 func (m IndexManifest) summary(index string) IndexSummary {
@@ -623,39 +574,6 @@ func (s *Searcher) approxHits(ctx context.Context, qs [][]float32, fetch []int) 
 		}
 	}
 	return out, nil
-}
-
-// SearchBatchInput is a batch of descriptions to answer against an index.
-// The descriptions are in batches/<Batch>/queries.txt in the index folder,
-// one per line; empty lines and lines starting with # are skipped.
-type SearchBatchInput struct {
-	Index string `json:"index"`
-	Batch string `json:"batch"` // the batch's folder name
-	K     int    `json:"k"`
-	Exact bool   `json:"exact,omitempty"`
-	// MinScore is SearchOptions.MinScore.
-	MinScore *float32 `json:"min_score,omitempty"`
-	Chunk    int      `json:"chunk,omitempty"`  // descriptions per activity (0: 16)
-	Window   int      `json:"window,omitempty"` // activities at once
-}
-
-// SearchBatchPlan is a batch cut into chunks.
-type SearchBatchPlan struct {
-	Batch   SearchBatchInput `json:"batch"`
-	Queries int              `json:"queries"`
-	Chunks  int              `json:"chunks"`
-}
-
-// SearchChunkTask names one chunk of a batch.
-type SearchChunkTask struct {
-	Batch SearchBatchInput `json:"batch"`
-	Chunk int              `json:"chunk"`
-}
-
-// SearchBatchSummary is a batch's outcome.
-type SearchBatchSummary struct {
-	Results string `json:"results"` // URI of results.jsonl
-	Queries int    `json:"queries"`
 }
 
 const defaultSearchChunk = 16

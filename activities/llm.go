@@ -10,37 +10,6 @@ import (
 	"github.com/zeroner/zeroner/pipeline/sam"
 )
 
-// LLMConfig says how to reach an OpenAI-compatible model and how to decode.
-type LLMConfig struct {
-	BaseURL string            `json:"base_url,omitempty"`
-	Model   string            `json:"model,omitempty"`
-	Models  map[string]string `json:"models,omitempty"` // per stage: anchor, explorer, mediate, calibrate, map
-
-	Temperature      float32 `json:"temperature,omitempty"`
-	TopP             float32 `json:"top_p,omitempty"`
-	MaxTokens        int     `json:"max_tokens,omitempty"`
-	StructuredOutput string  `json:"structured_output,omitempty"` // json_schema, json_object, auto
-	LogProbs         bool    `json:"logprobs,omitempty"`
-	// Extractors are the discovery voters: anchor, explorer, rules.
-	Extractors []string `json:"extractors,omitempty"`
-	// MinVotes keeps a discovered span proposed by this many voters (0: the
-	// backend's default, 2); NoSingleWordRule turns off SAM-NER's rule for
-	// the explorer's single words.
-	MinVotes         int  `json:"min_votes,omitempty"`
-	NoSingleWordRule bool `json:"no_single_word_rule,omitempty"`
-	// PassagesPerRequest caps the sentences or chunks packed into one
-	// request (0: the backend's default; 1: one sentence per request).
-	PassagesPerRequest int `json:"passages_per_request,omitempty"`
-
-	// Limits and retries, per worker process.
-	TimeoutSeconds    float64 `json:"timeout_seconds,omitempty"`
-	MaxConcurrent     int     `json:"max_concurrent,omitempty"`
-	RequestsPerMinute int     `json:"requests_per_minute,omitempty"`
-	TokensPerMinute   int     `json:"tokens_per_minute,omitempty"`
-	MaxRetries        int     `json:"max_retries,omitempty"`
-	MaxReasks         int     `json:"max_reasks,omitempty"`
-}
-
 // identity is what of the spec changes a run's outputs: the backend, models,
 // prompts and decoding; not where the server is or how fast it may be asked.
 func (b BackendSpec) identity() []byte {

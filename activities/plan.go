@@ -9,102 +9,10 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/zeroner/zeroner/io/blob"
 	"github.com/zeroner/zeroner/pipeline"
 )
-
-// Manifest lists the corpus objects a run reads, with what identifies their
-// content, so a changed object makes a new run.
-type Manifest struct {
-	Corpus  string         `json:"corpus"`
-	Objects []ManifestItem `json:"objects"`
-}
-
-// ManifestItem is one corpus object.
-type ManifestItem struct {
-	URI        string    `json:"uri"`
-	Size       int64     `json:"size"`
-	ModTime    time.Time `json:"mod_time"`
-	Generation int64     `json:"generation,omitempty"`
-}
-
-// Plan is what the plan activity decided: the run and the size of its input.
-// A plan with UpToDate set has no run: nothing is new or changed.
-type Plan struct {
-	UpToDate bool  `json:"up_to_date,omitempty"`
-	Run      Run   `json:"run"`
-	Objects  int   `json:"objects"`
-	Bytes    int64 `json:"bytes"`
-	// Finished says the run already has its run.json: there is nothing
-	// to do but report it.
-	Finished bool `json:"finished"`
-	// Resumed says the run is an earlier one, reopened to finish the
-	// objects it left pending.
-	Resumed bool `json:"resumed,omitempty"`
-	// More says objects other than the run's need annotating too: the job
-	// plans again once this run is finalized.
-	More bool `json:"more,omitempty"`
-	// Reannotated says why objects annotated before are annotated again
-	// ("3 objects were annotated with backend rules; this run uses sam").
-	Reannotated []string `json:"reannotated,omitempty"`
-	// Pending are the objects this plan leaves out although they are not
-	// annotated: rejected whole and unchanged since, or just tried again
-	// by this job. They are reported, and make the job end with failures.
-	Pending []Problem `json:"pending,omitempty"`
-}
-
-// UpToDateSummary is the summary of a job whose plan found nothing to do:
-// its latest run, and the objects that stay pending.
-func (p Plan) UpToDateSummary(job string) Summary {
-	sum := Summary{Job: job, UpToDate: true, RunID: p.Run.ID}
-	if p.Run.ID != "" {
-		sum.Outputs.Summary = p.Run.Summary()
-	}
-	sum.AddProblems(p.Pending...)
-	return sum
-}
-
-// Problem is one cause of objects not annotated, with the first few of them.
-type Problem struct {
-	Cause   string   `json:"cause"`
-	Objects []string `json:"objects"` // the first few
-	Count   int      `json:"count"`
-	// Rejected says the objects could not be read at all: running again
-	// cannot help until they or the reader settings change.
-	Rejected bool `json:"rejected,omitempty"`
-}
-
-// maxProblemObjects bounds the objects named under each cause.
-const maxProblemObjects = 3
-
-// Problems groups objects not annotated by cause, in order of first
-// appearance, naming the first few of each.
-type Problems struct {
-	list []Problem
-	at   map[string]int
-}
-
-// List returns the causes with their objects.
-func (p *Problems) List() []Problem { return p.list }
-
-// Add counts object under cause.
-func (p *Problems) Add(cause, object string, rejected bool) {
-	if p.at == nil {
-		p.at = make(map[string]int)
-	}
-	i, ok := p.at[cause]
-	if !ok {
-		i = len(p.list)
-		p.at[cause] = i
-		p.list = append(p.list, Problem{Cause: cause, Rejected: rejected})
-	}
-	if len(p.list[i].Objects) < maxProblemObjects {
-		p.list[i].Objects = append(p.list[i].Objects, object)
-	}
-	p.list[i].Count++
-}
 
 // Plan decides the job's next run. First, an earlier run of the job with
 // the same settings that left objects pending (a failed shard or chunk)

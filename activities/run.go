@@ -7,24 +7,6 @@ import (
 	"github.com/zeroner/zeroner/io/blob"
 )
 
-// Run is the folder of one run: every path an activity reads or writes is
-// derived from it, so outputs are found again after a crash or on a re-run.
-//
-//	<output>/runs/<run-id>/
-//	  manifest.json  config.json  schema.yaml
-//	  documents/shard-NNNNN.parquet   documents/_index.json   documents/_objects.json
-//	  rejects/part-00000.parquet
-//	  stages/<stage>/shard-NNNNN.parquet  stages/<stage>/failures-NNNNN.parquet
-//	  stages/<stage>/usage-NNNNN.parquet
-//	  mentions/part-NNNNN.parquet  usage/part-00000.parquet
-//	  entities/part-00000.parquet  edges/part-00000.parquet
-//	  mention_entities/part-00000.parquet
-//	  run.json
-type Run struct {
-	ID  string `json:"id"`
-	URI string `json:"uri"`
-}
-
 // path is the URI of elem in the run's folder. A run id or name that would
 // climb out of the folder (a "/" or ".." from a hostile or broken caller of
 // the workflow) gives a URI that no store accepts, so every read and write

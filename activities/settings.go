@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/zeroner/zeroner/io/corpus"
 	"github.com/zeroner/zeroner/pipeline"
 	"github.com/zeroner/zeroner/pipeline/sam"
 )
@@ -85,7 +84,7 @@ func (s Settings) change(earlier Settings) string {
 }
 
 // readerString is the reader's options as "key=value" words.
-func readerString(o corpus.Options) string {
+func readerString(o Reader) string {
 	return fmt.Sprintf("format=%s id_field=%s text_field=%s bio_order=%s sentences_per_doc=%d max_doc_bytes=%d",
 		o.Format, o.IDField, o.TextField, o.BIOOrder, o.SentencesPerDoc, o.MaxDocBytes)
 }

@@ -12,18 +12,6 @@ import (
 	"github.com/zeroner/zeroner/io/table"
 )
 
-// Sharding is how the corpus was cut into Parquet batches.
-type Sharding struct {
-	Shards  int   `json:"shards"`
-	Docs    int64 `json:"docs"`
-	Rejects int64 `json:"rejects"`
-	// Words and Capitalised count the documents' words and those that
-	// begin with an upper-case letter: the rules backend, which looks for
-	// capitalised names, finds little in lower-case text.
-	Words       int64 `json:"words"`
-	Capitalised int64 `json:"capitalised"`
-}
-
 // ObjectShards is where one corpus object's documents went: shards First to
 // Last (objects are read in order, so they are contiguous), with the count
 // of its documents and rejects, and the first reject's reason. Finalize uses
@@ -113,7 +101,7 @@ func (a *Activities) Shard(ctx context.Context, cfg Config, p Plan) (_ Sharding,
 			cur.Rejects++
 			rejects = append(rejects, table.Reject{RunID: run.ID, Object: r.Object, Line: int64(r.Line), Reason: r.Reason})
 		}
-		if err := corpus.Read(ctx, a.store, obj, cfg.Reader, emit, reject); err != nil {
+		if err := corpus.Read(ctx, a.store, obj, corpus.Options(cfg.Reader), emit, reject); err != nil {
 			if ctx.Err() != nil {
 				return Sharding{}, ctx.Err()
 			}

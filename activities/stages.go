@@ -17,31 +17,6 @@ import (
 	"github.com/zeroner/zeroner/pipeline"
 )
 
-// The stages, in order. Each reads the previous stage's output.
-const (
-	StageDiscover  = "discover"
-	StageMediate   = "mediate"
-	StageCalibrate = "calibrate"
-)
-
-// ShardTask names one shard of a run for a stage activity.
-type ShardTask struct {
-	Run     Run         `json:"run"`
-	Shard   int         `json:"shard"`
-	Backend BackendSpec `json:"backend"`
-	// Rounds is how many batch rounds ran for the stage before the stage
-	// activity (batch mode only).
-	Rounds int `json:"rounds,omitempty"`
-}
-
-// StageStats counts what a stage did for a shard.
-type StageStats struct {
-	Docs     int            `json:"docs"`
-	Mentions int            `json:"mentions"`
-	Failures int            `json:"failures"`
-	Usage    pipeline.Usage `json:"usage"`
-}
-
 // Discover proposes the shard's entity spans.
 func (a *Activities) Discover(ctx context.Context, t ShardTask) (StageStats, error) {
 	return a.stage(ctx, t, StageDiscover)

@@ -27,7 +27,7 @@ func TestDistill(t *testing.T) {
 	put(t, store, blob.Join(root, "s.yaml"), schemaFile(t))
 	h := newHarness(t, store, nil)
 	cfg := activities.Config{Job: "distill", Corpus: data, Schema: blob.Join(root, "s.yaml"), Output: blob.Join(root, "out"),
-		Backend: activities.BackendSpec{Name: "rules"}, Reader: corpus.Options{Format: corpus.FormatBIO}, ShardSize: 20, Window: 4}
+		Backend: activities.BackendSpec{Name: "rules"}, Reader: activities.Reader{Format: corpus.FormatBIO}, ShardSize: 20, Window: 4}
 	wr, err := h.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "distill", TaskQueue: queue},
 		workflows.Distill, workflows.DistillInput{Config: cfg, Every: 4, HoldoutEvery: 3})
 	if err != nil {

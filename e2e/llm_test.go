@@ -88,7 +88,7 @@ func llmJob(t *testing.T, root, domain, baseURL string, llm activities.LLMConfig
 	return activities.Config{
 		Job: "llm-" + domain, Corpus: uri, Schema: schema, Output: out,
 		Backend:   activities.BackendSpec{Name: "sam", LLM: llm, Cache: blob.Join(out, "cache", "llm")},
-		Reader:    corpus.Options{Format: corpus.FormatBIO},
+		Reader:    activities.Reader{Format: corpus.FormatBIO},
 		ShardSize: 100, Window: 4,
 	}, uri, path
 }
@@ -302,7 +302,7 @@ func TestLLMLongDocument(t *testing.T) {
 	store, root := localStore(t)
 	put(t, store, blob.Join(root, "corpus", "long.jsonl"), jsonl([2]string{"long", string(text)}))
 	cfg, _, _ := llmJob(t, root, "politics", url, activities.LLMConfig{})
-	cfg.Corpus, cfg.Reader = blob.Join(root, "corpus")+"/", corpus.Options{}
+	cfg.Corpus, cfg.Reader = blob.Join(root, "corpus")+"/", activities.Reader{}
 	h := newHarnessOpts(t, store, activities.Options{APIKey: "sk-zeroner-test-secret"})
 	sum := h.run(t, workflows.CorpusState{Config: cfg})
 	if sum.Docs != 1 || sum.Failures != 0 {

@@ -169,7 +169,7 @@ func TestRunIndexSearchCrossNER(t *testing.T) {
 	}
 	cfg := activities.Config{Job: "politics", Corpus: uri(filepath.Dir(data)) + "/", Output: uri(filepath.Join(tmp, "out")),
 		Schema:  uri(filepath.Join("..", "schemas", "crossner-politics.yaml")),
-		Backend: activities.BackendSpec{Name: "rules"}, Reader: corpus.Options{Format: corpus.FormatBIO, SentencesPerDoc: 1},
+		Backend: activities.BackendSpec{Name: "rules"}, Reader: activities.Reader{Format: corpus.FormatBIO, SentencesPerDoc: 1},
 		ShardSize: 100, Window: 2}
 	env.ExecuteWorkflow(AnnotateCorpus, CorpusState{Config: cfg})
 	if err := env.GetWorkflowError(); err != nil {

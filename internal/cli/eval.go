@@ -366,7 +366,7 @@ func readGold(ctx context.Context, store blob.Store, cfg activities.Config) ([]e
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", o.URI, err)
 		}
-		err = corpus.ReadBIO(rc, o.URI, cfg.Reader, func(d corpus.Doc) error {
+		err = corpus.ReadBIO(rc, o.URI, corpus.Options(cfg.Reader), func(d corpus.Doc) error {
 			gold := make([]eval.Span, len(d.Gold))
 			for i, g := range d.Gold {
 				gold[i] = eval.Span{Start: g.Start, End: g.End, Label: g.Label}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/zeroner/zeroner/io/corpus"
+	"github.com/zeroner/zeroner/activities"
 )
 
 func TestEvalDatasets(t *testing.T) {
@@ -103,7 +103,7 @@ func TestEvalConfig(t *testing.T) {
 	if cfg.Job != "crossner-ai-t1" || cfg.ShardSize != 50 || cfg.Backend.Name != "rules" {
 		t.Errorf("config %+v: want job crossner-ai-t1, shard size 50, rules", cfg)
 	}
-	want := corpus.Options{Format: "bio", IDField: "id", TextField: "text", BIOOrder: "token-tag", SentencesPerDoc: 1}
+	want := activities.Reader{Format: "bio", IDField: "id", TextField: "text", BIOOrder: "token-tag", SentencesPerDoc: 1}
 	if cfg.Reader != want {
 		t.Errorf("reader %+v, want %+v", cfg.Reader, want)
 	}

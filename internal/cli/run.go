@@ -211,7 +211,7 @@ func (f *runFlags) settings() (activities.Config, error) {
 	}
 	cfg := activities.Config{
 		Job: f.job, Corpus: prefixes[0], Schema: schema, Output: out,
-		Backend: backend, Reader: f.reader, ShardSize: f.shardSize, Window: f.window, Full: f.full, MaxTokens: f.maxTokens, RetryFailed: f.retryFailed,
+		Backend: backend, Reader: activities.Reader(f.reader), ShardSize: f.shardSize, Window: f.window, Full: f.full, MaxTokens: f.maxTokens, RetryFailed: f.retryFailed,
 	}
 	if len(prefixes) > 1 {
 		cfg.Prefixes = prefixes

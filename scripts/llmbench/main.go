@@ -217,7 +217,7 @@ func (b *bench) run(ctx context.Context, opt llmsim.Options, passages, concurren
 				Backend: activities.BackendSpec{Name: "sam", Cache: blob.Join(out, d, "cache"), LLM: activities.LLMConfig{
 					BaseURL: hs.URL + "/v1", Model: "llmsim", MaxConcurrent: concurrency, PassagesPerRequest: passages,
 				}},
-				Reader: corpus.Options{Format: corpus.FormatBIO}, ShardSize: 20, Window: 64,
+				Reader: activities.Reader{Format: corpus.FormatBIO}, ShardSize: 20, Window: 64,
 			}
 			wr, err := b.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: workflows.WorkflowID(cfg.Job), TaskQueue: workflows.TaskQueue},
 				workflows.AnnotateCorpus, workflows.CorpusState{Config: cfg})
