@@ -1,187 +1,32 @@
 package activities
 
-import (
-	"context"
-	"fmt"
-	"time"
-
-	"github.com/zeroner/zeroner/io/blob"
-	"github.com/zeroner/zeroner/io/table"
-	"github.com/zeroner/zeroner/pipeline"
-	"github.com/zeroner/zeroner/pipeline/eval"
-	"github.com/zeroner/zeroner/pipeline/sae"
-)
-
-// saeOptions are the estimator's settings in a distill run: the best on the
-// CrossNER dev splits (scripts/saestudy, docs/RESULTS.md).
-var saeOptions = sae.Options{Decode: sae.DecodeProduct, Alpha: 0.1, MinSupport: 1}
-
-// Estimate estimates the SAE-NER feature -> type map from the sampled shards
-// that are not held out (their calibrated mentions are the labels), and
-// writes it as the run's sae/map.parquet table.
-func (a *Activities) Estimate(ctx context.Context, run Run, s Sample) (EstimateStats, error) {
-	stop := heartbeat(ctx, 5*time.Second)
-	defer stop()
-	var sample []sae.Labeled
-	for shard := range s.Shards {
-		if !s.Sampled(shard) || s.Holdout(shard) {
-			continue
-		}
-		docs, byDoc, err := a.annotated(ctx, run, shard)
-		if err != nil {
-			return EstimateStats{}, err
-		}
-		for _, d := range docs {
-			l := sae.Labeled{Text: d.Text}
-			for _, m := range byDoc[d.DocID] {
-				l.Spans = append(l.Spans, sae.Span{Start: int(m.Start), End: int(m.End), Label: m.Label})
-			}
-			sample = append(sample, l)
-		}
-	}
-	if len(sample) == 0 {
-		return EstimateStats{}, badInput(fmt.Errorf("run %s: no sampled documents to estimate from", run.ID))
-	}
-	m, err := sae.Estimate(ctx, sae.NewLocal(nil), sample, saeOptions)
-	if err != nil {
-		return EstimateStats{}, fmt.Errorf("estimate %s: %w", run.ID, err)
-	}
-	es := m.Entries()
-	rows := make([]table.FeatureType, len(es))
-	for i, e := range es {
-		rows[i] = table.FeatureType(e)
-	}
-	if err := a.store.Replace(ctx, run.SAEMap(), rowsTo(table.NewFeatureTypeWriter, rows)); err != nil {
-		return EstimateStats{}, err
-	}
-	return EstimateStats{Docs: len(sample), Entries: len(rows)}, nil
+// Sample says which shards of a distill run the configured backend annotates
+// (every Every-th) and which of those are held out from estimation to
+// measure agreement (every HoldoutEvery-th sampled shard; 0: none).
+type Sample struct {
+	Shards       int `json:"shards"`
+	Every        int `json:"every"`
+	HoldoutEvery int `json:"holdout_every"`
 }
 
-// Tag annotates a shard with the run's estimated map: the CPU-speed tagger
-// writes the shard's final stage output, as if the three stages had run.
-func (a *Activities) Tag(ctx context.Context, t ShardTask) (StageStats, error) {
-	out := t.Run.Stage(StageCalibrate, t.Shard)
-	if ms, err := a.readMentions(ctx, out); err == nil {
-		return StageStats{Mentions: len(ms)}, nil
-	} else if !blob.IsNotExist(err) {
-		return StageStats{}, err
-	}
-	b, err := a.saeBackend(ctx, t.Run)
-	if err != nil {
-		return StageStats{}, err
-	}
-	rows, err := a.readDocuments(ctx, t.Run.Documents(t.Shard))
-	if err != nil {
-		return StageStats{}, err
-	}
-	ms, err := tagDocs(ctx, b, rows)
-	if err != nil {
-		return StageStats{}, fmt.Errorf("tag shard %d: %w", t.Shard, err)
-	}
-	err = a.store.Create(ctx, out, rowsTo(table.NewMentionWriter, fromMentions(t.Run.ID, ms)))
-	if err != nil && !blob.IsExist(err) {
-		return StageStats{}, err
-	}
-	return StageStats{Docs: len(rows), Mentions: len(ms)}, nil
+// Sampled reports whether shard is annotated by the configured backend.
+func (s Sample) Sampled(shard int) bool { return s.Every > 0 && shard%s.Every == 0 }
+
+// Holdout reports whether a sampled shard is held out from estimation.
+func (s Sample) Holdout(shard int) bool {
+	return s.Sampled(shard) && s.HoldoutEvery > 0 && (shard/s.Every)%s.HoldoutEvery == s.HoldoutEvery-1
 }
 
-// Agree tags the held-out shards with the map, scores the tags against the
-// configured backend's annotations, and writes sae/agreement.json.
-func (a *Activities) Agree(ctx context.Context, run Run, s Sample) (Agreement, error) {
-	b, err := a.saeBackend(ctx, run)
-	if err != nil {
-		return Agreement{}, err
-	}
-	var scored []eval.Doc
-	for shard := range s.Shards {
-		if !s.Holdout(shard) {
-			continue
-		}
-		docs, byDoc, err := a.annotated(ctx, run, shard)
-		if err != nil {
-			return Agreement{}, err
-		}
-		tags, err := tagDocs(ctx, b, docs)
-		if err != nil {
-			return Agreement{}, err
-		}
-		pred := make(map[string][]eval.Span)
-		for _, m := range tags {
-			pred[m.DocID] = append(pred[m.DocID], eval.Span{Start: m.Start, End: m.End, Label: m.Label})
-		}
-		for _, d := range docs {
-			ed := eval.Doc{ID: d.DocID, Text: d.Text, Pred: pred[d.DocID]}
-			for _, m := range byDoc[d.DocID] {
-				ed.Gold = append(ed.Gold, eval.Span{Start: int(m.Start), End: int(m.End), Label: m.Label})
-			}
-			scored = append(scored, ed)
-		}
-	}
-	var ag Agreement
-	if len(scored) > 0 {
-		r, err := eval.Score(run.ID, scored, eval.Options{})
-		if err != nil {
-			return Agreement{}, fmt.Errorf("agreement of %s: %w", run.ID, err)
-		}
-		ag = Agreement{Docs: r.Docs, StrictF1: r.Strict.F1, SpanF1: r.Span.F1}
-	}
-	return ag, a.writeJSON(ctx, run.path("sae", "agreement.json"), ag)
+// EstimateStats describes an estimated map.
+type EstimateStats struct {
+	Docs    int `json:"docs"`    // sample documents it was estimated from
+	Entries int `json:"entries"` // rows of the feature -> type table
 }
 
-// annotated returns a shard's documents and its calibrated mentions by
-// document.
-func (a *Activities) annotated(ctx context.Context, run Run, shard int) ([]table.Document, map[string][]table.Mention, error) {
-	docs, err := a.readDocuments(ctx, run.Documents(shard))
-	if err != nil {
-		return nil, nil, err
-	}
-	ms, err := a.readMentions(ctx, run.Stage(StageCalibrate, shard))
-	if err != nil {
-		return nil, nil, err
-	}
-	byDoc := make(map[string][]table.Mention)
-	for _, m := range ms {
-		byDoc[m.DocID] = append(byDoc[m.DocID], m)
-	}
-	return docs, byDoc, nil
-}
-
-// saeBackend returns the run's estimated map as a backend, loaded once per
-// run and worker: every tagged shard uses it.
-func (a *Activities) saeBackend(ctx context.Context, run Run) (pipeline.Backend, error) {
-	key := "sae\x00" + run.SAEMap()
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if b, ok := a.backends[key]; ok {
-		return b, nil
-	}
-	rows, err := readTable(ctx, a.store, run.SAEMap(), table.ReadFeatureTypes)
-	if err != nil {
-		return nil, err
-	}
-	es := make([]sae.Entry, len(rows))
-	for i, r := range rows {
-		es[i] = sae.Entry(r)
-	}
-	m, err := sae.FromEntries(es, saeOptions)
-	if err != nil {
-		return nil, badInput(fmt.Errorf("map %s: %w", run.SAEMap(), err))
-	}
-	s, err := a.schema(ctx, run)
-	if err != nil {
-		return nil, err
-	}
-	b := sae.NewBackend(sae.NewTagger(m, sae.NewLocal(nil)), s)
-	a.backends[key] = b
-	return b, nil
-}
-
-// tagDocs runs a backend's three stages over documents.
-func tagDocs(ctx context.Context, b pipeline.Backend, rows []table.Document) ([]pipeline.Mention, error) {
-	docs := toDocuments(rows)
-	r, err := pipeline.Annotate(ctx, b, docs)
-	if err != nil {
-		return nil, err
-	}
-	return r.Mentions, pipeline.CheckMentions(docs, r.Mentions)
+// Agreement is how the tagger agrees with the configured backend on the
+// held-out sample: F1 in percent, the backend's mentions taken as gold.
+type Agreement struct {
+	Docs     int     `json:"docs"`
+	StrictF1 float64 `json:"strict_f1"`
+	SpanF1   float64 `json:"span_f1"`
 }

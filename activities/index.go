@@ -1,61 +1,214 @@
 package activities
 
 import (
-	"bytes"
-	"cmp"
-	"container/heap"
-	"context"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
-	"io"
-	"maps"
-	"slices"
-	"strings"
 	"time"
-
-	"github.com/zeroner/zeroner/io/blob"
-	"github.com/zeroner/zeroner/io/embed"
-	"github.com/zeroner/zeroner/io/table"
-	"github.com/zeroner/zeroner/pipeline"
-	"github.com/zeroner/zeroner/pipeline/retriever"
 )
 
-// An index of NER Retriever (METHODS.md §2) is a folder beside its run,
-// by default <output>/indexes/<run-id>/:
-//
-//	plan.json                   the configuration and the shards' inputs
-//	raw/part-NNNNN.parquet      the encoder's vectors (with a head only)
-//	head.bin  head.json         the projection head and its training
-//	shards/part-NNNNN.parquet   the vectors searched
-//	ann.idx                     the approximate index (vecindex.Approx), past ApproxSpec.Min mentions
-//	index.json                  the manifest; its presence means the index is done
-//	batches/<id>/               the answers of "search --batch"
-//
-// Every path derives from the index folder and the shard number, and every
-// step returns at once when its output exists, as the run's activities do.
+// IndexVersion is part of every index's plan: bump it when a change to the
+// code must invalidate earlier indexes.
+const IndexVersion = "1"
 
-// NewEncoder builds the encoder of spec; apiKey is sent to the endpoints.
-func NewEncoder(ctx context.Context, spec EncoderSpec, apiKey string) (retriever.Encoder, error) {
-	switch spec.Kind {
-	case "", "local":
-		if spec.Dim < 0 {
-			return nil, badInput(fmt.Errorf("local encoder: negative dimension %d", spec.Dim))
-		}
-		return retriever.NewLocal(spec.Dim), nil
-	case "embeddings":
-		return embed.NewOpenAI(ctx, embed.OpenAIConfig{BaseURL: spec.URL, APIKey: apiKey, Model: spec.Model,
-			Dimensions: spec.Dim, Window: spec.Window, QueryTemplate: spec.QueryTemplate, MaxConcurrent: spec.MaxConcurrent})
-	case "hidden":
-		return embed.NewHidden(ctx, embed.HiddenConfig{BaseURL: spec.URL, APIKey: apiKey, Model: spec.Model,
-			Layer: spec.Layer, Dim: spec.Dim, Window: spec.Window, MaxConcurrent: spec.MaxConcurrent})
-	}
-	return nil, badInput(fmt.Errorf("unknown encoder %q: want local, embeddings or hidden", spec.Kind))
+// Defaults of an index's settings.
+const (
+	DefaultShardRows   = 50_000  // mentions per index shard
+	DefaultApproxMin   = 200_000 // mentions from which an approximate index is built
+	DefaultTrainPerTag = 5_000   // silver mentions per label kept for training
+)
+
+// EncoderSpec says which encoder makes an index's vectors. It crosses
+// workflow boundaries and lands in index.json, so it holds no secret: the
+// API key comes from the worker's (or searcher's) OPENAI_API_KEY.
+type EncoderSpec struct {
+	// Kind is "local" (the built-in hashed encoder), "embeddings" (an
+	// OpenAI-compatible embeddings endpoint) or "hidden" (a hidden-state
+	// endpoint).
+	Kind string `json:"kind"`
+	// Dim is the width: local's (0: 1024), the embeddings' "dimensions"
+	// (0: the model's), the hidden states' (0: the server's).
+	Dim   int    `json:"dim,omitempty"`
+	URL   string `json:"url,omitempty"`
+	Model string `json:"model,omitempty"`
+	Layer int    `json:"layer,omitempty"` // hidden: the layer (0: the server's)
+	// Window is the context each side of a mention, in code points (0:
+	// the encoder's default).
+	Window        int    `json:"window,omitempty"`
+	QueryTemplate string `json:"query_template,omitempty"` // embeddings: "{}" is the description
+	MaxConcurrent int    `json:"max_concurrent,omitempty"` // requests in flight per activity
 }
 
-// identity is what an index folder's content depends on: a second build
+// HeadSpec shapes the projection head and its training. Zero values take
+// the paper's settings.
+type HeadSpec struct {
+	Skip      bool   `json:"skip,omitempty"` // index the encoder's vectors as they are
+	Hidden    int    `json:"hidden,omitempty"`
+	Out       int    `json:"out,omitempty"`
+	Epochs    int    `json:"epochs,omitempty"`
+	Positives int    `json:"positives,omitempty"` // per label
+	Negatives int    `json:"negatives,omitempty"` // per label
+	Seed      uint64 `json:"seed,omitempty"`
+	// PerLabel bounds the silver mentions of one label read for training
+	// (0: DefaultTrainPerTag); they are chosen by a hash of their id.
+	PerLabel int `json:"per_label,omitempty"`
+}
+
+// ApproxSpec says when and how the approximate index is built.
+type ApproxSpec struct {
+	// Min is the mention count from which it is built (0:
+	// DefaultApproxMin; negative: never).
+	Min int64 `json:"min,omitempty"`
+	// Bits and Rerank shape the sketch index (see vecindex.ApproxOptions;
+	// 0: its defaults).
+	Bits   int `json:"bits,omitempty"`
+	Rerank int `json:"rerank,omitempty"`
+	// RecallQueries is how many indexed vectors are used as queries to
+	// measure its recall@10 against exact search (0: 200).
+	RecallQueries int `json:"recall_queries,omitempty"`
+}
+
+// IndexConfig is the index workflow's input: a finished run, where its
+// index goes, and how it is built.
+type IndexConfig struct {
+	Run       Run         `json:"run"`
+	Index     string      `json:"index"` // URI of the index folder
+	Encoder   EncoderSpec `json:"encoder"`
+	Head      HeadSpec    `json:"head"`
+	Approx    ApproxSpec  `json:"approx"`
+	ShardRows int         `json:"shard_rows,omitempty"` // 0: DefaultShardRows
+	Window    int         `json:"window,omitempty"`     // shards encoded at once
+}
+
+// IndexShardInput is what an index shard is made from: a row range of one
+// part of the run's mentions table, and the documents shards holding
+// those mentions' documents.
+type IndexShardInput struct {
+	Mentions string   `json:"mentions"` // URI of the mentions part
+	Lo       int      `json:"lo"`       // first row
+	Hi       int      `json:"hi"`       // past the last row
+	Docs     []string `json:"docs"`     // URIs of documents shards
+}
+
+// IndexPlan is what PlanIndex returns to the workflow.
+type IndexPlan struct {
+	Shards   int    `json:"shards"`
+	Mentions int64  `json:"mentions"`
+	Encoder  string `json:"encoder"`
+	Dim      int    `json:"dim"`
+}
+
+// IndexShardTask names one shard of an index.
+type IndexShardTask struct {
+	Index string `json:"index"`
+	Shard int    `json:"shard"`
+}
+
+// IndexShardStats counts a shard's rows.
+type IndexShardStats struct {
+	Rows int64 `json:"rows"`
+}
+
+// HeadStats records a head's training, in head.json and index.json.
+type HeadStats struct {
+	Labels    []string  `json:"labels"`     // the labels with triplets
+	Mentions  int       `json:"mentions"`   // silver mentions read
+	Triplets  int       `json:"triplets"`   // training triplets
+	Epochs    int       `json:"epochs"`     // epochs run
+	LossStart float64   `json:"loss_start"` // mean triplet loss before training
+	LossEnd   float64   `json:"loss_end"`   // and after
+	Seconds   float64   `json:"seconds"`
+	Digest    string    `json:"digest"` // of the head's weights
+	In        int       `json:"in"`
+	Out       int       `json:"out"`
+	Trained   time.Time `json:"trained"`
+}
+
+// IndexTimings are the wall-clock moments of an index build, from the
+// workflow.
+type IndexTimings struct {
+	Started   time.Time `json:"started"`
+	Encoded   time.Time `json:"encoded"`
+	Trained   time.Time `json:"trained,omitzero"`
+	Projected time.Time `json:"projected"`
+	Finished  time.Time `json:"finished"`
+}
+
+// FinalizeIndexInput is what the workflow knows at the end of a build.
+type FinalizeIndexInput struct {
+	Index   string       `json:"index"`
+	Timings IndexTimings `json:"timings"`
+}
+
+// IndexShardInfo is one shard in index.json.
+type IndexShardInfo struct {
+	File string   `json:"file"` // relative to the index folder
+	Rows int64    `json:"rows"`
+	Docs []string `json:"docs"` // the documents shards holding its mentions' documents
+}
+
+// ApproxInfo describes an index's approximate index in index.json.
+type ApproxInfo struct {
+	File   string `json:"file"` // relative to the index folder
+	Bits   int    `json:"bits"`
+	Rerank int    `json:"rerank"`
+	// RecallAt10 is the mean recall@10 against exact search over Queries
+	// indexed vectors taken as queries.
+	RecallAt10 float64 `json:"recall_at_10"`
+	Queries    int     `json:"recall_queries"`
+	Seconds    float64 `json:"seconds"` // to build it
+}
+
+// IndexSummary is an index build's outcome, as the starter prints it.
+type IndexSummary struct {
+	Index     string      `json:"index"`    // the folder's URI
+	Manifest  string      `json:"manifest"` // index.json's URI
+	RunID     string      `json:"run_id"`
+	Name      string      `json:"name"`
+	Dim       int         `json:"dim"`
+	Mentions  int64       `json:"mentions"`
+	Shards    int         `json:"shards"`
+	HeadStats *HeadStats  `json:"head_stats,omitempty"`
+	Approx    *ApproxInfo `json:"approx,omitempty"`
+	Seconds   float64     `json:"seconds"`
+}
+
+// SearchBatchInput is a batch of descriptions to answer against an index.
+// The descriptions are in batches/<Batch>/queries.txt in the index folder,
+// one per line; empty lines and lines starting with # are skipped.
+type SearchBatchInput struct {
+	Index string `json:"index"`
+	Batch string `json:"batch"` // the batch's folder name
+	K     int    `json:"k"`
+	Exact bool   `json:"exact,omitempty"`
+	// MinScore is SearchOptions.MinScore.
+	MinScore *float32 `json:"min_score,omitempty"`
+	Chunk    int      `json:"chunk,omitempty"`  // descriptions per activity (0: 16)
+	Window   int      `json:"window,omitempty"` // activities at once
+}
+
+// SearchBatchPlan is a batch cut into chunks.
+type SearchBatchPlan struct {
+	Batch   SearchBatchInput `json:"batch"`
+	Queries int              `json:"queries"`
+	Chunks  int              `json:"chunks"`
+}
+
+// SearchChunkTask names one chunk of a batch.
+type SearchChunkTask struct {
+	Batch SearchBatchInput `json:"batch"`
+	Chunk int              `json:"chunk"`
+}
+
+// SearchBatchSummary is a batch's outcome.
+type SearchBatchSummary struct {
+	Results string `json:"results"` // URI of results.jsonl
+	Queries int    `json:"queries"`
+}
+
+// Identity is what an index folder's content depends on: a second build
 // into the same folder with another identity is refused.
-func (c IndexConfig) identity() string {
+func (c IndexConfig) Identity() string {
 	c.Window = 0
 	c.Approx = ApproxSpec{} // the approximate index is rebuilt by finalize
 	c.Encoder.MaxConcurrent = 0
@@ -68,619 +221,6 @@ func (c IndexConfig) identity() string {
 func (c IndexConfig) Hash() string {
 	c.Index = ""
 	h := fnv.New64a()
-	h.Write([]byte(c.identity()))
+	h.Write([]byte(c.Identity()))
 	return fmt.Sprintf("%016x", h.Sum64())[:8]
-}
-
-// IndexDir is an index folder: every path of an index derives from it.
-type IndexDir string
-
-func (d IndexDir) path(elem ...string) string {
-	p, err := blob.JoinUnder(string(d), elem...)
-	if err != nil {
-		return "refused:" + err.Error()
-	}
-	return p
-}
-
-// Plan is plan.json.
-func (d IndexDir) Plan() string { return d.path("plan.json") }
-
-// Manifest is index.json.
-func (d IndexDir) Manifest() string { return d.path("index.json") }
-
-// Raw is a shard of the encoder's vectors.
-func (d IndexDir) Raw(shard int) string { return d.path(RawShardFile(shard)) }
-
-// Shard is a shard of the vectors searched.
-func (d IndexDir) Shard(shard int) string { return d.path(ShardFile(shard)) }
-
-// Head is the projection head's file.
-func (d IndexDir) Head() string { return d.path(HeadFile) }
-
-// HeadStats is the head's training record.
-func (d IndexDir) HeadStats() string { return d.path("head.json") }
-
-// Approx is the approximate index's file.
-func (d IndexDir) Approx() string { return d.path(ApproxFile) }
-
-// File is a file named relative to the folder, as index.json names them.
-func (d IndexDir) File(rel string) string { return d.path(rel) }
-
-// Files of an index, relative to its folder.
-const (
-	HeadFile   = "head.bin"
-	ApproxFile = "ann.idx"
-)
-
-// ShardFile is the searched shard's file, relative to the index folder.
-func ShardFile(shard int) string { return fmt.Sprintf("shards/part-%05d.parquet", shard) }
-
-// RawShardFile is the raw shard's file, relative to the index folder.
-func RawShardFile(shard int) string { return fmt.Sprintf("raw/part-%05d.parquet", shard) }
-
-// DefaultIndexURI is where a run's index goes by default: <output>/indexes/<run-id>,
-// beside <output>/runs/<run-id>.
-func DefaultIndexURI(run Run) string {
-	out := strings.TrimSuffix(strings.TrimRight(run.URI, "/"), "/"+run.ID)
-	out = strings.TrimSuffix(out, "/runs")
-	return blob.Join(out, "indexes", run.ID)
-}
-
-// indexPlan is plan.json.
-type indexPlan struct {
-	Version  string            `json:"version"`
-	Config   IndexConfig       `json:"config"`
-	Identity string            `json:"identity"`
-	Encoder  string            `json:"encoder"` // the raw encoder's name
-	Dim      int               `json:"dim"`     // the raw encoder's width
-	Mentions int64             `json:"mentions"`
-	Labels   map[string]int64  `json:"mentions_per_label"`
-	Shards   []IndexShardInput `json:"shards"`
-}
-
-func (p indexPlan) summary() IndexPlan {
-	return IndexPlan{Shards: len(p.Shards), Mentions: p.Mentions, Encoder: p.Encoder, Dim: p.Dim}
-}
-
-// PlanIndex checks that the run is finished and the encoder answers, cuts
-// the run's mentions into index shards of cfg.ShardRows and finds the
-// documents shards each needs, and writes plan.json. A folder planned with
-// another configuration is refused, so an index never mixes two.
-func (a *Activities) PlanIndex(ctx context.Context, cfg IndexConfig) (_ IndexPlan, err error) {
-	dir := IndexDir(cfg.Index)
-	log := a.log.With("index", cfg.Index, "run", cfg.Run.ID)
-	var done indexPlan
-	if err := a.readJSON(ctx, dir.Plan(), &done); err == nil {
-		if done.Identity != cfg.identity() {
-			return IndexPlan{}, badInput(fmt.Errorf("%s holds an index of another configuration (%s); delete it or give another --out",
-				cfg.Index, done.Encoder))
-		}
-		return done.summary(), nil
-	} else if !blob.IsNotExist(err) {
-		return IndexPlan{}, err
-	}
-	if _, err := a.store.Stat(ctx, cfg.Run.Summary()); err != nil {
-		if blob.IsNotExist(err) {
-			return IndexPlan{}, badInput(fmt.Errorf("run %s is not finished: no %s", cfg.Run.ID, cfg.Run.Summary()))
-		}
-		return IndexPlan{}, err
-	}
-	stop := heartbeat(ctx, 5*time.Second)
-	defer stop()
-	// Not bad input as such: a remote encoder's constructor asks its
-	// server, which may be down for a while. NewEncoder marks its own.
-	enc, err := NewEncoder(ctx, cfg.Encoder, a.apiKey)
-	if err != nil {
-		return IndexPlan{}, err
-	}
-
-	// Which documents shard holds each document: mentions name documents
-	// only by id.
-	docShards, err := a.parquetParts(ctx, cfg.Run.DocumentsDir())
-	if err != nil {
-		return IndexPlan{}, err
-	}
-	shardOf := make(map[string]int32)
-	for i, uri := range docShards {
-		docs, err := a.readDocuments(ctx, uri)
-		if err != nil {
-			return IndexPlan{}, err
-		}
-		for _, d := range docs {
-			shardOf[d.DocID] = int32(i)
-		}
-	}
-	parts, err := a.parquetParts(ctx, cfg.Run.MentionsDir())
-	if err != nil {
-		return IndexPlan{}, err
-	}
-	if len(parts) == 0 {
-		return IndexPlan{}, badInput(fmt.Errorf("run %s has no mentions table at %s", cfg.Run.ID, cfg.Run.MentionsDir()))
-	}
-	size := cmp.Or(cfg.ShardRows, DefaultShardRows)
-	p := indexPlan{Version: IndexVersion, Config: cfg, Identity: cfg.identity(), Encoder: enc.Name(), Dim: enc.Dim(),
-		Labels: make(map[string]int64)}
-	for _, uri := range parts {
-		ms, err := a.readMentions(ctx, uri)
-		if err != nil {
-			return IndexPlan{}, err
-		}
-		for lo := 0; lo < len(ms); lo += size {
-			hi := min(lo+size, len(ms))
-			need := make(map[int32]bool)
-			for _, m := range ms[lo:hi] {
-				s, ok := shardOf[m.DocID]
-				if !ok {
-					return IndexPlan{}, badInput(fmt.Errorf("mention %q of document %q: the run has no such document", m.Text, m.DocID))
-				}
-				need[s] = true
-				p.Labels[m.Label]++
-			}
-			in := IndexShardInput{Mentions: uri, Lo: lo, Hi: hi}
-			for _, s := range slices.Sorted(maps.Keys(need)) {
-				in.Docs = append(in.Docs, docShards[s])
-			}
-			p.Shards = append(p.Shards, in)
-		}
-		p.Mentions += int64(len(ms))
-	}
-	if p.Mentions == 0 {
-		return IndexPlan{}, badInput(fmt.Errorf("run %s has no mentions: nothing to index", cfg.Run.ID))
-	}
-	if err := a.writeJSON(ctx, dir.Plan(), p); err != nil {
-		return IndexPlan{}, err
-	}
-	log.Info("planned index", "shards", len(p.Shards), "mentions", p.Mentions, "encoder", p.Encoder)
-	return p.summary(), nil
-}
-
-func (a *Activities) readIndexPlan(ctx context.Context, index string) (indexPlan, error) {
-	var p indexPlan
-	if err := a.readJSON(ctx, IndexDir(index).Plan(), &p); err != nil {
-		if blob.IsNotExist(err) {
-			return p, badInput(fmt.Errorf("index %s is not planned: %w", index, err))
-		}
-		return p, err
-	}
-	return p, nil
-}
-
-// EncodeIndexShard encodes one shard's mentions, each in its document, and
-// writes their vectors: to raw/ when a head is to be trained, else straight
-// to shards/.
-func (a *Activities) EncodeIndexShard(ctx context.Context, t IndexShardTask) (_ IndexShardStats, err error) {
-	defer classify(ctx, &err)
-	p, err := a.readIndexPlan(ctx, t.Index)
-	if err != nil {
-		return IndexShardStats{}, err
-	}
-	if t.Shard < 0 || t.Shard >= len(p.Shards) {
-		return IndexShardStats{}, badInput(fmt.Errorf("index %s has no shard %d", t.Index, t.Shard))
-	}
-	dir := IndexDir(t.Index)
-	out := dir.Shard(t.Shard)
-	if !p.Config.Head.Skip {
-		out = dir.Raw(t.Shard)
-	}
-	if n, err := a.countRows(ctx, out); err == nil {
-		return IndexShardStats{Rows: n}, nil
-	} else if !blob.IsNotExist(err) {
-		return IndexShardStats{}, err
-	}
-	stop := heartbeat(ctx, 5*time.Second)
-	defer stop()
-	in := p.Shards[t.Shard]
-	all, err := a.readMentions(ctx, in.Mentions)
-	if err != nil {
-		return IndexShardStats{}, err
-	}
-	if in.Hi > len(all) || in.Lo > in.Hi {
-		return IndexShardStats{}, badInput(fmt.Errorf("%s has %d rows, the plan reads [%d, %d)", in.Mentions, len(all), in.Lo, in.Hi))
-	}
-	ms := all[in.Lo:in.Hi]
-	texts, err := a.documentTexts(ctx, in.Docs, ms)
-	if err != nil {
-		return IndexShardStats{}, err
-	}
-	// Not bad input as such: a remote encoder's constructor asks its
-	// server, which may be down for a while. NewEncoder marks its own.
-	enc, err := NewEncoder(ctx, p.Config.Encoder, a.apiKey)
-	if err != nil {
-		return IndexShardStats{}, err
-	}
-	if enc.Name() != p.Encoder {
-		return IndexShardStats{}, badInput(fmt.Errorf("the encoder is now %s, the index was planned with %s", enc.Name(), p.Encoder))
-	}
-	rows := make([]table.Vector, len(ms))
-	for lo := 0; lo < len(ms); lo += encodeBatch {
-		hi := min(lo+encodeBatch, len(ms))
-		batch := make([]retriever.Mention, hi-lo)
-		for i, m := range ms[lo:hi] {
-			batch[i] = retriever.Mention{Text: texts[m.DocID], Start: int(m.Start), End: int(m.End)}
-		}
-		vecs, err := enc.Mentions(ctx, batch)
-		if err != nil {
-			err = fmt.Errorf("encode shard %d of %s: %w", t.Shard, t.Index, err)
-			if k := p.Config.Encoder.Kind; k == "" || k == "local" {
-				err = badInput(err) // a local encoder fails only on bad spans
-			}
-			return IndexShardStats{}, err
-		}
-		for i, m := range ms[lo:hi] {
-			rows[lo+i] = table.Vector{MentionID: table.MentionID(m.DocID, m.Start, m.End), DocID: m.DocID,
-				Start: m.Start, End: m.End, Text: m.Text, Label: m.Label, Vector: vecs[i]}
-		}
-	}
-	if err := a.writeVectors(ctx, out, p.Dim, rows); err != nil {
-		return IndexShardStats{}, err
-	}
-	return IndexShardStats{Rows: int64(len(rows))}, nil
-}
-
-// documentTexts reads the texts of the documents that ms mention from the
-// documents shards docs.
-func (a *Activities) documentTexts(ctx context.Context, docs []string, ms []table.Mention) (map[string]string, error) {
-	texts := make(map[string]string)
-	for _, m := range ms {
-		texts[m.DocID] = ""
-	}
-	found := make(map[string]bool, len(texts))
-	for _, uri := range docs {
-		rows, err := a.readDocuments(ctx, uri)
-		if err != nil {
-			return nil, err
-		}
-		for _, d := range rows {
-			if _, ok := texts[d.DocID]; ok {
-				texts[d.DocID] = d.Text
-				found[d.DocID] = true
-			}
-		}
-	}
-	for id := range texts {
-		if !found[id] {
-			return nil, badInput(fmt.Errorf("document %q is in none of the documents shards %v", id, docs))
-		}
-	}
-	return texts, nil
-}
-
-// TrainIndexHead trains the projection head on the run's silver labels:
-// each label's description in the run's schema is the anchor, mentions the
-// run gave that label are positives, mentions of other labels negatives.
-// It writes head.bin and head.json.
-func (a *Activities) TrainIndexHead(ctx context.Context, index string) (HeadStats, error) {
-	dir := IndexDir(index)
-	var done HeadStats
-	if err := a.readJSON(ctx, dir.HeadStats(), &done); err == nil {
-		if _, err := a.store.Stat(ctx, dir.Head()); err == nil {
-			return done, nil
-		}
-	} else if !blob.IsNotExist(err) {
-		return HeadStats{}, err
-	}
-	p, err := a.readIndexPlan(ctx, index)
-	if err != nil {
-		return HeadStats{}, err
-	}
-	if p.Config.Head.Skip {
-		return HeadStats{}, badInput(fmt.Errorf("index %s is built without a head", index))
-	}
-	stop := heartbeat(ctx, 5*time.Second)
-	defer stop()
-	start := time.Now()
-	schema, err := a.schema(ctx, p.Config.Run)
-	if err != nil {
-		return HeadStats{}, err
-	}
-	// Not bad input as such: a remote encoder's constructor asks its
-	// server, which may be down for a while. NewEncoder marks its own.
-	enc, err := NewEncoder(ctx, p.Config.Encoder, a.apiKey)
-	if err != nil {
-		return HeadStats{}, err
-	}
-	// Each label is an anchor twice: by its description, which is how the
-	// schema's labels are queried, and by its name, so that the head also
-	// learns where short queries go.
-	names := schema.Names()
-	anchors := make([]map[string][]float32, 0, 2)
-	for _, by := range []func(l *pipeline.Label) string{LabelQuery, labelName} {
-		texts := make([]string, len(names))
-		for i, n := range names {
-			texts[i] = by(schema.Label(n))
-		}
-		vecs, err := enc.Queries(ctx, texts)
-		if err != nil {
-			return HeadStats{}, fmt.Errorf("encode the labels: %w", err)
-		}
-		queries := make(map[string][]float32, len(names))
-		for i, n := range names {
-			queries[n] = vecs[i]
-		}
-		anchors = append(anchors, queries)
-	}
-	queries := anchors[0]
-
-	// A bounded sample of each label's mentions, the same on every retry:
-	// the run's most confident ones (by their label score), ties broken by
-	// a hash of their ids.
-	scores := make(map[string]float64)
-	for _, uri := range uniqueParts(p.Shards) {
-		ms, err := a.readMentions(ctx, uri)
-		if err != nil {
-			return HeadStats{}, err
-		}
-		for _, m := range ms {
-			scores[table.MentionID(m.DocID, m.Start, m.End)] = m.Score
-		}
-	}
-	per := cmp.Or(p.Config.Head.PerLabel, DefaultTrainPerTag)
-	samples := make(map[string]*bestK)
-	for shard := range p.Shards {
-		rows, _, err := a.readVectors(ctx, dir.Raw(shard))
-		if err != nil {
-			return HeadStats{}, err
-		}
-		for _, r := range rows {
-			if _, ok := queries[r.Label]; !ok {
-				continue
-			}
-			s := samples[r.Label]
-			if s == nil {
-				s = &bestK{k: per}
-				samples[r.Label] = s
-			}
-			s.add(ranked{score: scores[r.MentionID], h: hashID(sampleKey(r.MentionID)), vec: r.Vector})
-		}
-	}
-	var (
-		vecs   [][]float32
-		labels []string
-	)
-	for _, l := range slices.Sorted(maps.Keys(samples)) {
-		for _, it := range samples[l].sorted() {
-			vecs = append(vecs, it.vec)
-			labels = append(labels, l)
-		}
-	}
-	hs := p.Config.Head
-	var trips []retriever.Triplet
-	for i, queries := range anchors {
-		opt := retriever.TripletOptions{Positives: hs.Positives, Negatives: hs.Negatives, Seed: hs.Seed + uint64(i)}
-		trips = append(trips, retriever.Triplets(queries, vecs, labels, opt)...)
-	}
-	if len(trips) == 0 {
-		return HeadStats{}, badInput(fmt.Errorf("no training triplets: the run needs mentions of at least two labels of its schema (it has %d mentions of %d labels)",
-			len(vecs), len(samples)))
-	}
-	head := retriever.NewHead(p.Dim, retriever.HeadOptions{Hidden: hs.Hidden, Out: hs.Out, Seed: hs.Seed})
-	before := head.Loss(trips)
-	st, err := head.TrainContext(ctx, trips, retriever.TrainOptions{Epochs: hs.Epochs, Seed: hs.Seed})
-	if err != nil {
-		return HeadStats{}, fmt.Errorf("train the head of %s: %w", index, err)
-	}
-	var tl []string
-	for _, t := range trips {
-		if len(tl) == 0 || tl[len(tl)-1] != t.Label {
-			tl = append(tl, t.Label)
-		}
-	}
-	out := HeadStats{Labels: slices.Compact(slices.Sorted(slices.Values(tl))), Mentions: len(vecs), Triplets: len(trips),
-		Epochs: len(st.Epochs), LossStart: before, LossEnd: head.Loss(trips), Seconds: time.Since(start).Seconds(),
-		Digest: head.Digest(), In: head.In(), Out: head.Out(), Trained: time.Now().UTC()}
-	// head.bin first: head.json marks the head done.
-	if err := a.store.Replace(ctx, dir.Head(), func(w io.Writer) error {
-		_, err := head.WriteTo(w)
-		return err
-	}); err != nil {
-		return HeadStats{}, err
-	}
-	if err := a.writeJSON(ctx, dir.HeadStats(), out); err != nil {
-		return HeadStats{}, err
-	}
-	a.log.Info("trained head", "index", index, "triplets", out.Triplets, "loss_start", out.LossStart, "loss_end", out.LossEnd)
-	return out, nil
-}
-
-// LabelQuery is the text a label is queried by: its description, or its
-// name when it has none.
-func LabelQuery(l *pipeline.Label) string {
-	if l == nil {
-		return ""
-	}
-	if d := strings.TrimSpace(l.Description); d != "" {
-		return d
-	}
-	return l.Name
-}
-
-// labelName is a label's name as words: "political_party" is "political
-// party".
-func labelName(l *pipeline.Label) string {
-	if l == nil {
-		return ""
-	}
-	return strings.Join(strings.FieldsFunc(l.Name, func(r rune) bool { return r == '_' || r == '-' }), " ")
-}
-
-// sampleKey is the part of a mention id that ties are broken by: without
-// the folders of the document's URI, so that the head trained on a corpus
-// does not depend on where the corpus lives.
-func sampleKey(mentionID string) string {
-	return mentionID[strings.LastIndexByte(mentionID, '/')+1:]
-}
-
-func hashID(s string) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(s))
-	return h.Sum64()
-}
-
-// bestK keeps the k best items: highest score, then lowest hash.
-type bestK struct {
-	k     int
-	items rankHeap
-}
-
-type ranked struct {
-	score float64
-	h     uint64
-	vec   []float32
-}
-
-// before reports whether x ranks before y.
-func (x ranked) before(y ranked) bool {
-	return x.score > y.score || (x.score == y.score && x.h < y.h)
-}
-
-// rankHeap is a heap whose root is the worst item kept, dropped first.
-type rankHeap []ranked
-
-func (h rankHeap) Len() int           { return len(h) }
-func (h rankHeap) Less(i, j int) bool { return h[j].before(h[i]) }
-func (h rankHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *rankHeap) Push(x any)        { *h = append(*h, x.(ranked)) }
-func (h *rankHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
-}
-
-// add offers r. A kept vector is copied: the rows of a vector table share
-// one backing array per batch, and keeping a slice of it would keep the
-// whole batch alive.
-func (b *bestK) add(r ranked) {
-	if len(b.items) < b.k {
-		r.vec = slices.Clone(r.vec)
-		heap.Push(&b.items, r)
-		return
-	}
-	if r.before(b.items[0]) {
-		r.vec = slices.Clone(r.vec)
-		b.items[0] = r
-		heap.Fix(&b.items, 0)
-	}
-}
-
-// sorted returns the items kept, best first.
-func (b *bestK) sorted() []ranked {
-	out := slices.Clone(b.items)
-	slices.SortFunc(out, func(x, y ranked) int {
-		if x.before(y) {
-			return -1
-		}
-		if y.before(x) {
-			return 1
-		}
-		return 0
-	})
-	return out
-}
-
-// uniqueParts lists the mentions parts the shards read, once each.
-func uniqueParts(shards []IndexShardInput) []string {
-	var out []string
-	for _, s := range shards {
-		if len(out) == 0 || out[len(out)-1] != s.Mentions {
-			out = append(out, s.Mentions)
-		}
-	}
-	return out
-}
-
-// ProjectIndexShard projects a raw shard through the head and writes the
-// searched shard.
-func (a *Activities) ProjectIndexShard(ctx context.Context, t IndexShardTask) (IndexShardStats, error) {
-	dir := IndexDir(t.Index)
-	out := dir.Shard(t.Shard)
-	if n, err := a.countRows(ctx, out); err == nil {
-		return IndexShardStats{Rows: n}, nil
-	} else if !blob.IsNotExist(err) {
-		return IndexShardStats{}, err
-	}
-	stop := heartbeat(ctx, 5*time.Second)
-	defer stop()
-	head, err := a.readHead(ctx, dir.Head())
-	if err != nil {
-		return IndexShardStats{}, err
-	}
-	rows, dim, err := a.readVectors(ctx, dir.Raw(t.Shard))
-	if err != nil {
-		return IndexShardStats{}, err
-	}
-	if len(rows) > 0 && dim != head.In() {
-		return IndexShardStats{}, badInput(fmt.Errorf("%s holds %d-wide vectors, the head takes %d", dir.Raw(t.Shard), dim, head.In()))
-	}
-	vecs := make([][]float32, len(rows))
-	for i, r := range rows {
-		vecs[i] = r.Vector
-	}
-	for i, v := range head.ApplyBatch(vecs) {
-		rows[i].Vector = v
-	}
-	if err := a.writeVectors(ctx, out, head.Out(), rows); err != nil {
-		return IndexShardStats{}, err
-	}
-	return IndexShardStats{Rows: int64(len(rows))}, nil
-}
-
-func (a *Activities) readHead(ctx context.Context, uri string) (*retriever.Head, error) {
-	return ReadHead(ctx, a.store, uri)
-}
-
-// ReadHead reads a projection head file.
-func ReadHead(ctx context.Context, store blob.Store, uri string) (*retriever.Head, error) {
-	data, err := blob.ReadAll(ctx, store, uri)
-	if err != nil {
-		return nil, err
-	}
-	h, err := retriever.ReadHead(bytes.NewReader(data))
-	if err != nil {
-		return nil, badInput(fmt.Errorf("%s: %w", uri, err))
-	}
-	return h, nil
-}
-
-func (a *Activities) readVectors(ctx context.Context, uri string) ([]table.Vector, int, error) {
-	return readVectors(ctx, a.store, uri)
-}
-
-func readVectors(ctx context.Context, store blob.Store, uri string) ([]table.Vector, int, error) {
-	var dim int
-	rows, err := readTable(ctx, store, uri, func(r blob.ReaderAt) ([]table.Vector, error) {
-		rows, d, err := table.ReadVectors(r)
-		dim = d
-		return rows, err
-	})
-	if err != nil {
-		return nil, 0, err
-	}
-	return rows, dim, nil
-}
-
-func (a *Activities) writeVectors(ctx context.Context, uri string, dim int, rows []table.Vector) error {
-	return a.store.Replace(ctx, uri, func(w io.Writer) error {
-		vw := table.NewVectorWriter(w, dim)
-		if err := vw.Write(rows); err != nil {
-			return err
-		}
-		return vw.Close()
-	})
-}
-
-// countRows counts a Parquet file's rows from its footer; it fails with a
-// not-exist error when the file does not exist.
-func (a *Activities) countRows(ctx context.Context, uri string) (int64, error) {
-	r, err := a.store.OpenAt(ctx, uri)
-	if err != nil {
-		return 0, err
-	}
-	defer r.Close()
-	n, err := table.NumRows(r)
-	if err != nil {
-		return 0, badInput(fmt.Errorf("read %s: %w", uri, err))
-	}
-	return n, nil
 }

@@ -1,172 +1,231 @@
 package activities
 
 import (
-	"context"
-	"fmt"
-	"slices"
 	"time"
 
-	"github.com/zeroner/zeroner/io/blob"
+	"github.com/zeroner/zeroner/pipeline"
 )
 
-// JobState is a job's dataset: its runs, and for every corpus object the
-// version annotated, the run that holds its annotations and the settings it
-// was annotated with. An object is recorded as annotated only when all of
-// its documents were; until then it is pending, and the next run annotates
-// it. It lives at <output>/jobs/<job>.json.
-type JobState struct {
-	Job     string                   `json:"job"`
-	Runs    []JobRun                 `json:"runs"`
-	Objects map[string]JobObject     `json:"objects"`           // annotated, by URI
-	Pending map[string]PendingObject `json:"pending,omitempty"` // not annotated, by URI
-	// Checks counts the runs that found nothing to do since the last run
-	// that did work, for status.
-	Checks Checks `json:"checks,omitzero"`
+// ShardFailure is a shard whose annotation failed for good.
+type ShardFailure struct {
+	Shard  int    `json:"shard"`
+	Reason string `json:"reason"`         // the activity's error, once
+	Type   string `json:"type,omitempty"` // its error type, as ErrUnavailable
+	// Cause is the innermost error, with the stage: failures are
+	// grouped by it.
+	Cause string `json:"cause,omitempty"`
 }
 
-// Checks are the up-to-date checks since a job's last run.
-type Checks struct {
-	Count int       `json:"count"`
-	Last  time.Time `json:"last"`
+// Timings are the wall-clock moments of a run's phases, from the workflow.
+type Timings struct {
+	Started   time.Time `json:"started"`
+	Planned   time.Time `json:"planned"`
+	Sharded   time.Time `json:"sharded"`
+	Annotated time.Time `json:"annotated"`
+	Finished  time.Time `json:"finished"`
 }
 
-// JobRun is one finalized run of a job.
-type JobRun struct {
-	ID       string    `json:"id"`
-	URI      string    `json:"uri"`
-	Objects  int       `json:"objects"`
-	Docs     int64     `json:"documents"`
-	Finished time.Time `json:"finished"`
-	Settings Settings  `json:"settings"`
-	// Pending counts the run's objects that it did not annotate.
-	Pending int `json:"pending,omitempty"`
+// FinalizeInput is what the workflow knows at the end of a run.
+type FinalizeInput struct {
+	Config   Config         `json:"config"`
+	Plan     Plan           `json:"plan"`
+	Sharding Sharding       `json:"sharding"`
+	Failed   []ShardFailure `json:"failed_shards"`
+	Timings  Timings        `json:"timings"`
 }
 
-// JobObject is the version of an object that a run annotated.
-type JobObject struct {
-	ManifestItem
-	Run      string `json:"run"`
-	Settings string `json:"settings,omitempty"` // Settings.Hash
+// Summary is a run's outcome, as the starter prints it and run.json keeps it.
+type Summary struct {
+	RunID    string `json:"run_id"`
+	Job      string `json:"job"`
+	Docs     int64  `json:"documents"`
+	Mentions int64  `json:"mentions"`
+	Rejects  int64  `json:"rejects"`
+	Failures int64  `json:"failures"` // documents a stage could not process
+	Shards   int    `json:"shards"`
+	// UpToDate says there was nothing to do: no object was new or
+	// changed since the job's last completed run.
+	UpToDate bool `json:"up_to_date,omitempty"`
+	// Stopped says why the job stopped before finishing the run.
+	Stopped      string         `json:"stopped,omitempty"`
+	FailedShards []ShardFailure `json:"failed_shards,omitempty"`
+	// Pending counts the objects not annotated (left for the next run),
+	// and Problems says why, grouped by cause.
+	Pending  int       `json:"pending,omitempty"`
+	Problems []Problem `json:"problems,omitempty"`
+	// Resumed says the run is an earlier one that this job finished;
+	// Reannotated says why objects annotated before were annotated again.
+	Resumed     bool     `json:"resumed,omitempty"`
+	Reannotated []string `json:"reannotated,omitempty"`
+	// Earlier are the runs this job finished before this one, in the same
+	// execution (an earlier run resumed first, then the new objects).
+	Earlier []Summary `json:"earlier,omitempty"`
+	// Warnings are what the user should know about the outcome, such as
+	// a backend unfit for the corpus.
+	Warnings []string         `json:"warnings,omitempty"`
+	Labels   map[string]int64 `json:"mentions_per_label"`
+	Graph    GraphStats       `json:"graph"` // the knowledge graph's size, once built
+	Usage    pipeline.Usage   `json:"usage"` // the run's model usage (the ledger's total)
+	Outputs  Outputs          `json:"outputs"`
 }
 
-// PendingObject is an object a run read but did not annotate, and why.
-type PendingObject struct {
-	ManifestItem
-	Run      string `json:"run"`
-	Settings string `json:"settings,omitempty"`
-	// Rejected says no document of the object could be read: running the
-	// same run again cannot help, only a changed object or reader.
-	Rejected bool   `json:"rejected,omitempty"`
-	Reason   string `json:"reason"`
-}
-
-// jobStateURI is where the job's state lives; a job name cannot place it
-// outside the output prefix.
-func jobStateURI(cfg Config) (string, error) {
-	u, err := JobStateURI(cfg.Output, cfg.Job)
-	if err != nil {
-		return "", badInput(err)
+// AddProblems adds objects not annotated, by cause, to the summary.
+func (s *Summary) AddProblems(ps ...Problem) {
+	s.Problems = append(s.Problems, ps...)
+	for _, p := range ps {
+		s.Pending += p.Count
 	}
-	return u, nil
 }
 
-// JobStateURI is where the dataset of job lives under the output prefix.
-func JobStateURI(output, job string) (string, error) {
-	u, err := blob.JoinUnder(output, "jobs", job+".json")
-	if err != nil {
-		return "", fmt.Errorf("job %q: %w", job, err)
-	}
-	return u, nil
+// Outputs are the URIs of a run's tables.
+type Outputs struct {
+	Mentions  string `json:"mentions"`
+	Documents string `json:"documents"`
+	Rejects   string `json:"rejects"`
+	Usage     string `json:"usage,omitempty"` // the token ledger, when a model was used
+	Entities  string `json:"entities,omitempty"`
+	Edges     string `json:"edges,omitempty"`
+	Summary   string `json:"run_json"`
 }
 
-// readJobState returns the job's state, or an empty one for a new job.
-func (a *Activities) readJobState(ctx context.Context, cfg Config) (JobState, error) {
-	st := JobState{Job: cfg.Job}
-	uri, err := jobStateURI(cfg)
-	if err != nil {
-		return JobState{}, err
-	}
-	err = a.readJSON(ctx, uri, &st)
-	if err != nil && !blob.IsNotExist(err) {
-		return JobState{}, err
-	}
-	if st.Objects == nil {
-		st.Objects = map[string]JobObject{}
-	}
-	if st.Pending == nil {
-		st.Pending = map[string]PendingObject{}
-	}
-	return st, nil
+// GraphStats counts a run's knowledge graph.
+type GraphStats struct {
+	Entities int64 `json:"entities"`
+	Edges    int64 `json:"edges"`
+	Mentions int64 `json:"mentions"` // mentions linked to an entity
 }
 
-// same reports whether two listings are of the same version of an object.
-func same(x, y ManifestItem) bool {
-	return x.Size == y.Size && x.ModTime.Equal(y.ModTime) && x.Generation == y.Generation
+// Manifest lists the corpus objects a run reads, with what identifies their
+// content, so a changed object makes a new run.
+type Manifest struct {
+	Corpus  string         `json:"corpus"`
+	Objects []ManifestItem `json:"objects"`
 }
 
-// changed reports whether o differs from the version the job annotated.
-func (st JobState) changed(o ManifestItem) bool {
-	prev, ok := st.Objects[o.URI]
-	return !ok || !same(prev.ManifestItem, o)
+// ManifestItem is one corpus object.
+type ManifestItem struct {
+	URI        string    `json:"uri"`
+	Size       int64     `json:"size"`
+	ModTime    time.Time `json:"mod_time"`
+	Generation int64     `json:"generation,omitempty"`
 }
 
-// run returns the job's run with the given id.
-func (st JobState) run(id string) (JobRun, bool) {
-	i := slices.IndexFunc(st.Runs, func(r JobRun) bool { return r.ID == id })
-	if i < 0 {
-		return JobRun{}, false
-	}
-	return st.Runs[i], true
+// Plan is what the plan activity decided: the run and the size of its input.
+// A plan with UpToDate set has no run: nothing is new or changed.
+type Plan struct {
+	UpToDate bool  `json:"up_to_date,omitempty"`
+	Run      Run   `json:"run"`
+	Objects  int   `json:"objects"`
+	Bytes    int64 `json:"bytes"`
+	// Finished says the run already has its run.json: there is nothing
+	// to do but report it.
+	Finished bool `json:"finished"`
+	// Resumed says the run is an earlier one, reopened to finish the
+	// objects it left pending.
+	Resumed bool `json:"resumed,omitempty"`
+	// More says objects other than the run's need annotating too: the job
+	// plans again once this run is finalized.
+	More bool `json:"more,omitempty"`
+	// Reannotated says why objects annotated before are annotated again
+	// ("3 objects were annotated with backend rules; this run uses sam").
+	Reannotated []string `json:"reannotated,omitempty"`
+	// Pending are the objects this plan leaves out although they are not
+	// annotated: rejected whole and unchanged since, or just tried again
+	// by this job. They are reported, and make the job end with failures.
+	Pending []Problem `json:"pending,omitempty"`
+	// Outputs are the URIs of Run's tables and run.json.
+	Outputs Outputs `json:"outputs,omitzero"`
 }
 
-// objectOutcome is what a run did with one object of its manifest.
-type objectOutcome struct {
-	done     bool
-	rejected bool
-	reason   string
+// UpToDateSummary is the summary of a job whose plan found nothing to do:
+// its latest run, and the objects that stay pending.
+func (p Plan) UpToDateSummary(job string) Summary {
+	sum := Summary{Job: job, UpToDate: true, RunID: p.Run.ID}
+	sum.Outputs.Summary = p.Outputs.Summary
+	sum.AddProblems(p.Pending...)
+	return sum
 }
 
-// addRun records a finalized run: the objects it annotated, and those it
-// left pending. A run finalized again (after a crash, or reopened to finish
-// what failed) replaces its earlier record, so adding it twice changes
-// nothing.
-func (a *Activities) addRun(ctx context.Context, cfg Config, r JobRun, m Manifest, out map[string]objectOutcome) error {
-	st, err := a.readJobState(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	for _, o := range m.Objects {
-		res := out[o.URI]
-		if res.done {
-			st.Objects[o.URI] = JobObject{ManifestItem: o, Run: r.ID, Settings: r.Settings.Hash}
-			if p, ok := st.Pending[o.URI]; ok && (p.Run == r.ID || same(p.ManifestItem, o)) {
-				delete(st.Pending, o.URI)
-			}
-			continue
-		}
-		r.Pending++
-		st.Pending[o.URI] = PendingObject{ManifestItem: o, Run: r.ID, Settings: r.Settings.Hash,
-			Rejected: res.rejected, Reason: res.reason}
-	}
-	st.Checks = Checks{}
-	if i := slices.IndexFunc(st.Runs, func(x JobRun) bool { return x.ID == r.ID }); i >= 0 {
-		st.Runs = slices.Delete(st.Runs, i, i+1)
-	}
-	st.Runs = append(st.Runs, r)
-	uri, err := jobStateURI(cfg)
-	if err != nil {
-		return err
-	}
-	return a.writeJSON(ctx, uri, st)
+// Problem is one cause of objects not annotated, with the first few of them.
+type Problem struct {
+	Cause   string   `json:"cause"`
+	Objects []string `json:"objects"` // the first few
+	Count   int      `json:"count"`
+	// Rejected says the objects could not be read at all: running again
+	// cannot help until they or the reader settings change.
+	Rejected bool `json:"rejected,omitempty"`
 }
 
-// addCheck records a run that found the job up to date.
-func (a *Activities) addCheck(ctx context.Context, cfg Config, st JobState) error {
-	st.Checks.Count++
-	st.Checks.Last = time.Now().UTC()
-	uri, err := jobStateURI(cfg)
-	if err != nil {
-		return err
+// maxProblemObjects bounds the objects named under each cause.
+const maxProblemObjects = 3
+
+// Problems groups objects not annotated by cause, in order of first
+// appearance, naming the first few of each.
+type Problems struct {
+	list []Problem
+	at   map[string]int
+}
+
+// List returns the causes with their objects.
+func (p *Problems) List() []Problem { return p.list }
+
+// Add counts object under cause.
+func (p *Problems) Add(cause, object string, rejected bool) {
+	if p.at == nil {
+		p.at = make(map[string]int)
 	}
-	return a.writeJSON(ctx, uri, st)
+	i, ok := p.at[cause]
+	if !ok {
+		i = len(p.list)
+		p.at[cause] = i
+		p.list = append(p.list, Problem{Cause: cause, Rejected: rejected})
+	}
+	if len(p.list[i].Objects) < maxProblemObjects {
+		p.list[i].Objects = append(p.list[i].Objects, object)
+	}
+	p.list[i].Count++
+}
+
+// Run names a run: its id and its folder's URI (runs.Dir is the folder's
+// layout).
+type Run struct {
+	ID  string `json:"id"`
+	URI string `json:"uri"`
+}
+
+// Sharding is how the corpus was cut into Parquet batches.
+type Sharding struct {
+	Shards  int   `json:"shards"`
+	Docs    int64 `json:"docs"`
+	Rejects int64 `json:"rejects"`
+	// Words and Capitalised count the documents' words and those that
+	// begin with an upper-case letter: the rules backend, which looks for
+	// capitalised names, finds little in lower-case text.
+	Words       int64 `json:"words"`
+	Capitalised int64 `json:"capitalised"`
+}
+
+// The stages, in order. Each reads the previous stage's output.
+const (
+	StageDiscover  = "discover"
+	StageMediate   = "mediate"
+	StageCalibrate = "calibrate"
+)
+
+// ShardTask names one shard of a run for a stage activity.
+type ShardTask struct {
+	Run     Run         `json:"run"`
+	Shard   int         `json:"shard"`
+	Backend BackendSpec `json:"backend"`
+	// Rounds is how many batch rounds ran for the stage before the stage
+	// activity (batch mode only).
+	Rounds int `json:"rounds,omitempty"`
+}
+
+// StageStats counts what a stage did for a shard.
+type StageStats struct {
+	Docs     int            `json:"docs"`
+	Mentions int            `json:"mentions"`
+	Failures int            `json:"failures"`
+	Usage    pipeline.Usage `json:"usage"`
 }

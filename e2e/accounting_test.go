@@ -9,6 +9,9 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/zeroner/zeroner/activities/runs"
+	"github.com/zeroner/zeroner/internal/wire"
+
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -54,7 +57,7 @@ func TestScheduledJobSurvivesEndpointOutage(t *testing.T) {
 	var down atomic.Bool
 	var calls atomic.Int64
 	factory := func(spec activities.BackendSpec, s *pipeline.Schema) (pipeline.Backend, error) {
-		b, err := activities.NewBackend(spec, s)
+		b, err := wire.NewBackend(spec, s)
 		return outage{b, &down, &calls}, err
 	}
 	h := newHarness(t, store, factory)
@@ -134,7 +137,7 @@ func TestRefusalStopsTheJob(t *testing.T) {
 	store, root := localStore(t)
 	var calls atomic.Int64
 	factory := func(spec activities.BackendSpec, s *pipeline.Schema) (pipeline.Backend, error) {
-		b, err := activities.NewBackend(spec, s)
+		b, err := wire.NewBackend(spec, s)
 		return refusing{b, &calls}, err
 	}
 	h := newHarness(t, store, factory)
@@ -171,13 +174,13 @@ func (r refusing) Discover(ctx context.Context, docs []pipeline.Document) (pipel
 	return pipeline.Result{}, temporal.NewNonRetryableApplicationError("llm: 401 Unauthorized: invalid API key", activities.ErrRefused, nil)
 }
 
-func jobState(t *testing.T, s blob.Store, uri string) activities.JobState {
+func jobState(t *testing.T, s blob.Store, uri string) runs.JobState {
 	t.Helper()
 	data, err := blob.ReadAll(context.Background(), s, uri)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var st activities.JobState
+	var st runs.JobState
 	if err := json.Unmarshal(data, &st); err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zeroner/zeroner/activities/runs"
+
 	"go.temporal.io/sdk/client"
 
 	"github.com/zeroner/zeroner/activities"
@@ -24,15 +26,15 @@ import (
 )
 
 // runJSON reads the parts of a run's run.json that the batch tests check.
-func batchRunJSON(t *testing.T, s blob.Store, sum activities.Summary) (ledger activities.Ledger, batch map[string]activities.BatchSummary) {
+func batchRunJSON(t *testing.T, s blob.Store, sum activities.Summary) (ledger runs.Ledger, batch map[string]runs.BatchSummary) {
 	t.Helper()
 	data, err := blob.ReadAll(context.Background(), s, sum.Outputs.Summary)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var v struct {
-		Ledger activities.Ledger                  `json:"ledger"`
-		Batch  map[string]activities.BatchSummary `json:"batch"`
+		Ledger runs.Ledger                  `json:"ledger"`
+		Batch  map[string]runs.BatchSummary `json:"batch"`
 	}
 	if err := json.Unmarshal(data, &v); err != nil {
 		t.Fatal(err)

@@ -17,6 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zeroner/zeroner/activities/registry"
+	"github.com/zeroner/zeroner/internal/wire"
+
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/server/temporaltest"
@@ -52,17 +55,17 @@ type harness struct {
 	server *temporaltest.TestServer
 }
 
-func newHarness(t *testing.T, store blob.Store, factory activities.BackendFactory) *harness {
+func newHarness(t *testing.T, store blob.Store, factory wire.BackendFactory) *harness {
 	t.Helper()
-	return newHarnessOpts(t, store, activities.Options{Factory: factory})
+	return newHarnessOpts(t, store, wire.Options{Factory: factory})
 }
 
-func newHarnessOpts(t *testing.T, store blob.Store, opt activities.Options) *harness {
+func newHarnessOpts(t *testing.T, store blob.Store, opt wire.Options) *harness {
 	t.Helper()
 	ts := temporaltest.NewServer(temporaltest.WithT(t))
 	ts.NewWorker(queue, func(r worker.Registry) {
 		workflows.Register(r)
-		r.RegisterActivity(activities.New(store, slog.New(slog.DiscardHandler), opt))
+		registry.Register(r, wire.New(store, slog.New(slog.DiscardHandler), opt))
 	})
 	return &harness{client: ts.GetDefaultClient(), store: store, server: ts}
 }
@@ -143,9 +146,9 @@ func (c countingBackend) Calibrate(ctx context.Context, docs []pipeline.Document
 	return c.Backend.Calibrate(ctx, docs, ms)
 }
 
-func counting(n *atomic.Int64) activities.BackendFactory {
+func counting(n *atomic.Int64) wire.BackendFactory {
 	return func(spec activities.BackendSpec, s *pipeline.Schema) (pipeline.Backend, error) {
-		b, err := activities.NewBackend(spec, s)
+		b, err := wire.NewBackend(spec, s)
 		return countingBackend{b, n}, err
 	}
 }
@@ -184,7 +187,7 @@ func expected(t *testing.T, runID string, schema []byte, docs []pipeline.Documen
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := activities.NewBackend(activities.BackendSpec{Name: "rules"}, s)
+	b, err := wire.NewBackend(activities.BackendSpec{Name: "rules"}, s)
 	if err != nil {
 		t.Fatal(err)
 	}

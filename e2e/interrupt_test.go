@@ -17,6 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zeroner/zeroner/activities/registry"
+	"github.com/zeroner/zeroner/internal/wire"
+
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/server/temporaltest"
@@ -231,9 +234,9 @@ func TestCancelCommand(t *testing.T) {
 	ts := temporaltest.NewServer(temporaltest.WithT(t))
 	ts.NewWorker(queue, func(r worker.Registry) {
 		workflows.Register(r)
-		r.RegisterActivity(activities.New(store, slog.New(slog.DiscardHandler), activities.Options{
+		registry.Register(r, wire.New(store, slog.New(slog.DiscardHandler), wire.Options{
 			Factory: func(spec activities.BackendSpec, s *pipeline.Schema) (pipeline.Backend, error) {
-				b, err := activities.NewBackend(spec, s)
+				b, err := wire.NewBackend(spec, s)
 				return blocking{b, release}, err
 			}}))
 	})

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/zeroner/zeroner/activities/runs"
+
 	"github.com/fsouza/fake-gcs-server/fakestorage"
 
 	"github.com/zeroner/zeroner/activities"
@@ -277,7 +279,7 @@ func TestIncrementalRun(t *testing.T) {
 	if len(got) != 10 || !got["doc-1000"] || !got["doc-1009"] {
 		t.Errorf("incremental run has mentions for %d documents (%v), want doc-1000 to doc-1009", len(got), got)
 	}
-	var state activities.JobState
+	var state runs.JobState
 	data, err := blob.ReadAll(ctx, store, blob.Join(root, "out", "jobs", "inc.json"))
 	if err != nil {
 		t.Fatal(err)

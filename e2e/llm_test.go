@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zeroner/zeroner/internal/wire"
+
 	"github.com/fsouza/fake-gcs-server/fakestorage"
 
 	"github.com/zeroner/zeroner/activities"
@@ -303,7 +305,7 @@ func TestLLMLongDocument(t *testing.T) {
 	put(t, store, blob.Join(root, "corpus", "long.jsonl"), jsonl([2]string{"long", string(text)}))
 	cfg, _, _ := llmJob(t, root, "politics", url, activities.LLMConfig{})
 	cfg.Corpus, cfg.Reader = blob.Join(root, "corpus")+"/", activities.Reader{}
-	h := newHarnessOpts(t, store, activities.Options{APIKey: "sk-zeroner-test-secret"})
+	h := newHarnessOpts(t, store, wire.Options{APIKey: "sk-zeroner-test-secret"})
 	sum := h.run(t, workflows.CorpusState{Config: cfg})
 	if sum.Docs != 1 || sum.Failures != 0 {
 		t.Fatalf("summary %+v: want one document, no failures", sum)

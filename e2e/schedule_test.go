@@ -10,11 +10,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zeroner/zeroner/activities/registry"
+	"github.com/zeroner/zeroner/activities/runs"
+	"github.com/zeroner/zeroner/internal/wire"
+
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 
-	"github.com/zeroner/zeroner/activities"
 	"github.com/zeroner/zeroner/internal/cli"
 	"github.com/zeroner/zeroner/internal/devserver"
 	"github.com/zeroner/zeroner/io/blob"
@@ -44,7 +47,7 @@ func TestScheduleAnnotatesOnlyNewObjects(t *testing.T) {
 	}
 	w := worker.New(cl, queue, worker.Options{})
 	workflows.Register(w)
-	w.RegisterActivity(activities.New(store, quiet, activities.Options{}))
+	registry.Register(w, wire.New(store, quiet, wire.Options{}))
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -74,15 +77,15 @@ func TestScheduleAnnotatesOnlyNewObjects(t *testing.T) {
 	starter("create", "--id", "nightly", "--every", "2s", "--job", "sched",
 		"--corpus", filepath.Join(dir, "corpus"), "--schema", schema, "--out", filepath.Join(dir, "out"))
 
-	state := func() activities.JobState {
-		var st activities.JobState
+	state := func() runs.JobState {
+		var st runs.JobState
 		data, err := blob.ReadAll(ctx, store, blob.Join(root, "out", "jobs", "sched.json"))
 		if err == nil {
 			json.Unmarshal(data, &st)
 		}
 		return st
 	}
-	waitRuns := func(n int) activities.JobState {
+	waitRuns := func(n int) runs.JobState {
 		t.Helper()
 		for {
 			if st := state(); len(st.Runs) >= n {

@@ -13,6 +13,9 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/zeroner/zeroner/activities/registry"
+	"github.com/zeroner/zeroner/internal/wire"
+
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/server/temporaltest"
@@ -75,7 +78,7 @@ func TestAPIKeyStaysSecret(t *testing.T) {
 	ts := temporaltest.NewServer(temporaltest.WithT(t))
 	ts.NewWorker(queue, func(r worker.Registry) {
 		workflows.Register(r)
-		r.RegisterActivity(activities.New(store, log, activities.Options{APIKey: secret}))
+		registry.Register(r, wire.New(store, log, wire.Options{APIKey: secret}))
 	})
 	h := &harness{client: ts.GetDefaultClient(), store: store, server: ts}
 	sum := h.run(t, workflows.CorpusState{Config: cfg})

@@ -217,3 +217,24 @@ func (s *Schema) Hash() string {
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:8])
 }
+
+// Query is the text a label is queried by: its description, or its
+// name when it has none.
+func (l *Label) Query() string {
+	if l == nil {
+		return ""
+	}
+	if d := strings.TrimSpace(l.Description); d != "" {
+		return d
+	}
+	return l.Name
+}
+
+// Words is a label's name as words: "political_party" is "political
+// party".
+func (l *Label) Words() string {
+	if l == nil {
+		return ""
+	}
+	return strings.Join(strings.FieldsFunc(l.Name, func(r rune) bool { return r == '_' || r == '-' }), " ")
+}

@@ -21,20 +21,19 @@ const SignalResume = "resume"
 // the configured rounds; what is then still missing fails its chunks in the
 // stage activity.
 func batchRounds(ctx workflow.Context, task activities.ShardTask, stage string) (int, error) {
-	var a *activities.Activities
 	cfg := task.Backend.Batch
 	rounds := 0
 	for r := range cfg.Rounds() {
 		bt := activities.BatchTask{ShardTask: task, Stage: stage, Round: r}
 		var p activities.BatchRound
-		if err := workflow.ExecuteActivity(ctx, a.BatchPrepare, bt).Get(ctx, &p); err != nil {
+		if err := workflow.ExecuteActivity(ctx, activities.BatchPrepareActivity, bt).Get(ctx, &p); err != nil {
 			return rounds, err
 		}
 		if p.Requests == 0 {
 			break
 		}
 		var ref activities.BatchRef
-		if err := workflow.ExecuteActivity(withOptions(ctx, 10*time.Minute, 20*time.Second), a.BatchSubmit, bt).Get(ctx, &ref); err != nil {
+		if err := workflow.ExecuteActivity(withOptions(ctx, 10*time.Minute, 20*time.Second), activities.BatchSubmitActivity, bt).Get(ctx, &ref); err != nil {
 			return rounds, err
 		}
 		rounds++
@@ -43,7 +42,7 @@ func batchRounds(ctx workflow.Context, task activities.ShardTask, stage string) 
 			return rounds, err
 		}
 		var c activities.BatchCollected
-		if err := workflow.ExecuteActivity(withOptions(ctx, 30*time.Minute, 20*time.Second), a.BatchCollect, bt, st).Get(ctx, &c); err != nil {
+		if err := workflow.ExecuteActivity(withOptions(ctx, 30*time.Minute, 20*time.Second), activities.BatchCollectActivity, bt, st).Get(ctx, &c); err != nil {
 			return rounds, err
 		}
 		workflow.GetLogger(ctx).Info("batch round collected", "stage", stage, "shard", task.Shard, "round", r,
@@ -57,7 +56,6 @@ func batchRounds(ctx workflow.Context, task activities.ShardTask, stage string) 
 // once when a resume signal arrives. A file-exchange round gives up after
 // its longest wait (what has no answer by then goes to the next round).
 func waitBatch(ctx workflow.Context, bt activities.BatchTask, ref activities.BatchRef) (activities.BatchStatus, error) {
-	var a *activities.Activities
 	cfg := bt.Backend.Batch
 	poll, longest := cfg.Poll()
 	deadline := workflow.Now(ctx).Add(cfg.MaxWait())
@@ -71,7 +69,7 @@ func waitBatch(ctx workflow.Context, bt activities.BatchTask, ref activities.Bat
 		sel.Select(ctx)
 		cancel()
 		var st activities.BatchStatus
-		if err := workflow.ExecuteActivity(pctx, a.BatchPoll, bt, ref).Get(ctx, &st); err != nil {
+		if err := workflow.ExecuteActivity(pctx, activities.BatchPollActivity, bt, ref).Get(ctx, &st); err != nil {
 			return st, err
 		}
 		if st.Done {

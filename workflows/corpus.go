@@ -63,7 +63,6 @@ type Progress struct {
 // shard in a sliding window, then finalize. Every step is idempotent, so the
 // job can be restarted at any point and redoes nothing finished.
 func AnnotateCorpus(ctx workflow.Context, st CorpusState) (activities.Summary, error) {
-	var a *activities.Activities
 	phase := "plan"
 	err := workflow.SetQueryHandler(ctx, QueryProgress, func() (Progress, error) {
 		p := Progress{Phase: phase, ShardsDone: st.Done, Docs: st.Docs, Mentions: st.Mentions, Failed: len(st.Failed),
@@ -86,9 +85,9 @@ func AnnotateCorpus(ctx workflow.Context, st CorpusState) (activities.Summary, e
 
 	if st.Plan == nil {
 		var p activities.Plan
-		plan := a.Plan
+		plan := activities.PlanActivity
 		if st.Config.RetryFailed {
-			plan = a.Reopen
+			plan = activities.ReopenActivity
 		}
 		if err := workflow.ExecuteActivity(withOptions(ctx, 10*time.Minute, 0), plan, st.Config).Get(ctx, &p); err != nil {
 			return activities.Summary{}, fmt.Errorf("plan: %w", err)
@@ -110,7 +109,7 @@ func AnnotateCorpus(ctx workflow.Context, st CorpusState) (activities.Summary, e
 		phase = "shard"
 		var s activities.Sharding
 		actx := withOptions(ctx, 12*time.Hour, time.Minute)
-		if err := workflow.ExecuteActivity(actx, a.Shard, st.Config, *st.Plan).Get(ctx, &s); err != nil {
+		if err := workflow.ExecuteActivity(actx, activities.ShardActivity, st.Config, *st.Plan).Get(ctx, &s); err != nil {
 			return activities.Summary{}, fmt.Errorf("shard: %w", err)
 		}
 		st.Sharding = &s
@@ -148,15 +147,15 @@ func AnnotateCorpus(ctx workflow.Context, st CorpusState) (activities.Summary, e
 	phase = "finalize"
 	in := activities.FinalizeInput{Config: st.Config, Plan: *st.Plan, Sharding: *st.Sharding, Failed: st.Failed, Timings: st.Timings}
 	var sum activities.Summary
-	if err := workflow.ExecuteActivity(withOptions(ctx, 2*time.Hour, time.Minute), a.Finalize, in).Get(ctx, &sum); err != nil {
+	if err := workflow.ExecuteActivity(withOptions(ctx, 2*time.Hour, time.Minute), activities.FinalizeActivity, in).Get(ctx, &sum); err != nil {
 		return activities.Summary{}, fmt.Errorf("finalize: %w", err)
 	}
 	var g activities.GraphStats
-	if err := workflow.ExecuteActivity(withOptions(ctx, 2*time.Hour, time.Minute), a.Graph, st.Plan.Run).Get(ctx, &g); err != nil {
+	if err := workflow.ExecuteActivity(withOptions(ctx, 2*time.Hour, time.Minute), activities.GraphActivity, st.Plan.Run).Get(ctx, &g); err != nil {
 		return activities.Summary{}, fmt.Errorf("graph: %w", err)
 	}
 	sum.Graph = g
-	sum.Outputs.Entities, sum.Outputs.Edges = st.Plan.Run.Entities(), st.Plan.Run.Edges()
+	sum.Outputs.Entities, sum.Outputs.Edges = st.Plan.Outputs.Entities, st.Plan.Outputs.Edges
 	if st.Plan.More {
 		// An earlier run was finished first; the new and changed objects
 		// are planned next, in a fresh history.

@@ -7,6 +7,9 @@ import (
 	"log/slog"
 	"testing"
 
+	"github.com/zeroner/zeroner/activities/registry"
+	"github.com/zeroner/zeroner/internal/wire"
+
 	"github.com/stretchr/testify/mock"
 	commonpb "go.temporal.io/api/common/v1"
 	failurepb "go.temporal.io/api/failure/v1"
@@ -38,29 +41,28 @@ func TestAnnotateCorpus(t *testing.T) {
 			s.SetLogger(sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 			env := s.NewTestWorkflowEnvironment()
 			env.RegisterWorkflow(AnnotateShard)
-			a := activities.New(nil, nil, activities.Options{})
-			env.RegisterActivity(a)
+			registry.Register(env, wire.New(nil, nil, wire.Options{}))
 			run := activities.Run{ID: "job-1", URI: "file:///out/runs/job-1"}
-			env.OnActivity(a.Plan, mock.Anything, mock.Anything).Return(activities.Plan{Run: run, Objects: 1}, nil)
-			env.OnActivity(a.Shard, mock.Anything, mock.Anything, mock.Anything).Return(activities.Sharding{Shards: tt.shards, Docs: int64(10 * tt.shards)}, nil)
+			env.OnActivity(activities.PlanActivity, mock.Anything, mock.Anything).Return(activities.Plan{Run: run, Objects: 1}, nil)
+			env.OnActivity(activities.ShardActivity, mock.Anything, mock.Anything, mock.Anything).Return(activities.Sharding{Shards: tt.shards, Docs: int64(10 * tt.shards)}, nil)
 			stats := activities.StageStats{Docs: 10, Mentions: 7}
-			env.OnActivity(a.Discover, mock.Anything, mock.Anything).Return(
+			env.OnActivity(activities.DiscoverActivity, mock.Anything, mock.Anything).Return(
 				func(_ context.Context, task activities.ShardTask) (activities.StageStats, error) {
 					if task.Shard == tt.badShard {
 						return activities.StageStats{}, temporal.NewNonRetryableApplicationError("corrupt shard", activities.ErrBadInput, nil)
 					}
 					return stats, nil
 				})
-			env.OnActivity(a.Mediate, mock.Anything, mock.Anything).Return(stats, nil)
-			env.OnActivity(a.Calibrate, mock.Anything, mock.Anything).Return(stats, nil)
+			env.OnActivity(activities.MediateActivity, mock.Anything, mock.Anything).Return(stats, nil)
+			env.OnActivity(activities.CalibrateActivity, mock.Anything, mock.Anything).Return(stats, nil)
 			var fin activities.FinalizeInput
-			env.OnActivity(a.Finalize, mock.Anything, mock.Anything).Return(
+			env.OnActivity(activities.FinalizeActivity, mock.Anything, mock.Anything).Return(
 				func(_ context.Context, in activities.FinalizeInput) (activities.Summary, error) {
 					fin = in
 					return activities.Summary{RunID: in.Plan.Run.ID}, nil
 				})
 
-			env.OnActivity(a.Graph, mock.Anything, mock.Anything).Return(activities.GraphStats{Entities: 3}, nil)
+			env.OnActivity(activities.GraphActivity, mock.Anything, mock.Anything).Return(activities.GraphStats{Entities: 3}, nil)
 			env.ExecuteWorkflow(AnnotateCorpus, CorpusState{
 				Config:       activities.Config{Job: "job", Window: 2, ShardSize: 10},
 				ShardsPerRun: tt.perRun,

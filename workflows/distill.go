@@ -35,11 +35,10 @@ type DistillSummary struct {
 // finalizes the run like AnnotateCorpus. Every step is idempotent. It does not
 // continue as new: keep it to a few thousand shards.
 func Distill(ctx workflow.Context, in DistillInput) (DistillSummary, error) {
-	var a *activities.Activities
 	cfg := in.Config
 	t := activities.Timings{Started: workflow.Now(ctx).UTC()}
 	var plan activities.Plan
-	if err := workflow.ExecuteActivity(withOptions(ctx, 10*time.Minute, 0), a.Plan, cfg).Get(ctx, &plan); err != nil {
+	if err := workflow.ExecuteActivity(withOptions(ctx, 10*time.Minute, 0), activities.PlanActivity, cfg).Get(ctx, &plan); err != nil {
 		return DistillSummary{}, fmt.Errorf("plan: %w", err)
 	}
 	if plan.UpToDate {
@@ -47,7 +46,7 @@ func Distill(ctx workflow.Context, in DistillInput) (DistillSummary, error) {
 	}
 	t.Planned = workflow.Now(ctx).UTC()
 	var sh activities.Sharding
-	if err := workflow.ExecuteActivity(withOptions(ctx, 12*time.Hour, time.Minute), a.Shard, cfg, plan).Get(ctx, &sh); err != nil {
+	if err := workflow.ExecuteActivity(withOptions(ctx, 12*time.Hour, time.Minute), activities.ShardActivity, cfg, plan).Get(ctx, &sh); err != nil {
 		return DistillSummary{}, fmt.Errorf("shard: %w", err)
 	}
 	t.Sharded = workflow.Now(ctx).UTC()
@@ -74,7 +73,7 @@ func Distill(ctx workflow.Context, in DistillInput) (DistillSummary, error) {
 	}, fail)
 
 	ectx := withOptions(ctx, time.Hour, time.Minute)
-	if err := workflow.ExecuteActivity(ectx, a.Estimate, run, s).Get(ctx, &out.Estimate); err != nil {
+	if err := workflow.ExecuteActivity(ectx, activities.EstimateActivity, run, s).Get(ctx, &out.Estimate); err != nil {
 		return DistillSummary{}, fmt.Errorf("estimate: %w", err)
 	}
 
@@ -83,20 +82,20 @@ func Distill(ctx workflow.Context, in DistillInput) (DistillSummary, error) {
 	next = 0
 	slide(ctx, &next, sh.Shards, window, func(shard int) bool { return !s.Sampled(shard) }, never, func(shard int) workflow.Future {
 		out.Tagged++
-		return workflow.ExecuteActivity(tctx, a.Tag, activities.ShardTask{Run: run, Shard: shard, Backend: cfg.Backend})
+		return workflow.ExecuteActivity(tctx, activities.TagActivity, activities.ShardTask{Run: run, Shard: shard, Backend: cfg.Backend})
 	}, fail)
-	if err := workflow.ExecuteActivity(ectx, a.Agree, run, s).Get(ctx, &out.Agreement); err != nil {
+	if err := workflow.ExecuteActivity(ectx, activities.AgreeActivity, run, s).Get(ctx, &out.Agreement); err != nil {
 		return DistillSummary{}, fmt.Errorf("agreement: %w", err)
 	}
 	t.Annotated = workflow.Now(ctx).UTC()
 
 	fin := activities.FinalizeInput{Config: cfg, Plan: plan, Sharding: sh, Failed: failed, Timings: t}
-	if err := workflow.ExecuteActivity(withOptions(ctx, 2*time.Hour, time.Minute), a.Finalize, fin).Get(ctx, &out.Summary); err != nil {
+	if err := workflow.ExecuteActivity(withOptions(ctx, 2*time.Hour, time.Minute), activities.FinalizeActivity, fin).Get(ctx, &out.Summary); err != nil {
 		return DistillSummary{}, fmt.Errorf("finalize: %w", err)
 	}
-	if err := workflow.ExecuteActivity(withOptions(ctx, 2*time.Hour, time.Minute), a.Graph, run).Get(ctx, &out.Graph); err != nil {
+	if err := workflow.ExecuteActivity(withOptions(ctx, 2*time.Hour, time.Minute), activities.GraphActivity, run).Get(ctx, &out.Graph); err != nil {
 		return DistillSummary{}, fmt.Errorf("graph: %w", err)
 	}
-	out.Outputs.Entities, out.Outputs.Edges = run.Entities(), run.Edges()
+	out.Outputs.Entities, out.Outputs.Edges = plan.Outputs.Entities, plan.Outputs.Edges
 	return out, nil
 }

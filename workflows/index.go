@@ -35,7 +35,6 @@ type IndexProgress struct {
 // for good fails the build: an index with a hole would answer wrongly
 // without saying so.
 func BuildIndex(ctx workflow.Context, cfg activities.IndexConfig) (activities.IndexSummary, error) {
-	var a *activities.Activities
 	var p IndexProgress
 	p.Phase = "plan"
 	if err := workflow.SetQueryHandler(ctx, QueryIndexProgress, func() (IndexProgress, error) { return p, nil }); err != nil {
@@ -44,7 +43,7 @@ func BuildIndex(ctx workflow.Context, cfg activities.IndexConfig) (activities.In
 	t := activities.IndexTimings{Started: workflow.Now(ctx).UTC()}
 
 	var plan activities.IndexPlan
-	if err := workflow.ExecuteActivity(withOptions(ctx, time.Hour, time.Minute), a.PlanIndex, cfg).Get(ctx, &plan); err != nil {
+	if err := workflow.ExecuteActivity(withOptions(ctx, time.Hour, time.Minute), activities.PlanIndexActivity, cfg).Get(ctx, &plan); err != nil {
 		return activities.IndexSummary{}, fmt.Errorf("plan: %w", err)
 	}
 	p.Shards, p.Mentions = plan.Shards, plan.Mentions
@@ -60,19 +59,19 @@ func BuildIndex(ctx workflow.Context, cfg activities.IndexConfig) (activities.In
 	}
 
 	p.Phase = "encode"
-	if err := eachShard(a.EncodeIndexShard, &p.Encoded); err != nil {
+	if err := eachShard(activities.EncodeIndexShardActivity, &p.Encoded); err != nil {
 		return activities.IndexSummary{}, fmt.Errorf("encode: %w", err)
 	}
 	t.Encoded = workflow.Now(ctx).UTC()
 	if !cfg.Head.Skip {
 		p.Phase = "train"
 		var hs activities.HeadStats
-		if err := workflow.ExecuteActivity(withOptions(ctx, 6*time.Hour, time.Minute), a.TrainIndexHead, cfg.Index).Get(ctx, &hs); err != nil {
+		if err := workflow.ExecuteActivity(withOptions(ctx, 6*time.Hour, time.Minute), activities.TrainIndexHeadActivity, cfg.Index).Get(ctx, &hs); err != nil {
 			return activities.IndexSummary{}, fmt.Errorf("train head: %w", err)
 		}
 		t.Trained = workflow.Now(ctx).UTC()
 		p.Phase = "project"
-		if err := eachShard(a.ProjectIndexShard, &p.Projected); err != nil {
+		if err := eachShard(activities.ProjectIndexShardActivity, &p.Projected); err != nil {
 			return activities.IndexSummary{}, fmt.Errorf("project: %w", err)
 		}
 	}
@@ -81,7 +80,7 @@ func BuildIndex(ctx workflow.Context, cfg activities.IndexConfig) (activities.In
 	p.Phase = "finalize"
 	var sum activities.IndexSummary
 	fin := activities.FinalizeIndexInput{Index: cfg.Index, Timings: t}
-	if err := workflow.ExecuteActivity(withOptions(ctx, 6*time.Hour, time.Minute), a.FinalizeIndex, fin).Get(ctx, &sum); err != nil {
+	if err := workflow.ExecuteActivity(withOptions(ctx, 6*time.Hour, time.Minute), activities.FinalizeIndexActivity, fin).Get(ctx, &sum); err != nil {
 		return activities.IndexSummary{}, fmt.Errorf("finalize: %w", err)
 	}
 	p.Phase = "done"
@@ -99,20 +98,19 @@ func SearchBatchWorkflowID(index, batch string) string {
 // sliding window), each writing its answers, then one that merges them
 // into results.jsonl in the batch's folder.
 func SearchBatch(ctx workflow.Context, in activities.SearchBatchInput) (activities.SearchBatchSummary, error) {
-	var a *activities.Activities
 	var plan activities.SearchBatchPlan
-	if err := workflow.ExecuteActivity(withOptions(ctx, 10*time.Minute, 0), a.PlanSearchBatch, in).Get(ctx, &plan); err != nil {
+	if err := workflow.ExecuteActivity(withOptions(ctx, 10*time.Minute, 0), activities.PlanSearchBatchActivity, in).Get(ctx, &plan); err != nil {
 		return activities.SearchBatchSummary{}, fmt.Errorf("plan: %w", err)
 	}
 	actx := withOptions(ctx, 2*time.Hour, time.Minute)
 	err := slideAll(ctx, plan.Chunks, max(in.Window, 1), "chunk", func(chunk int) workflow.Future {
-		return workflow.ExecuteActivity(actx, a.SearchChunk, activities.SearchChunkTask{Batch: plan.Batch, Chunk: chunk})
+		return workflow.ExecuteActivity(actx, activities.SearchChunkActivity, activities.SearchChunkTask{Batch: plan.Batch, Chunk: chunk})
 	}, func(int) {})
 	if err != nil {
 		return activities.SearchBatchSummary{}, err
 	}
 	var sum activities.SearchBatchSummary
-	if err := workflow.ExecuteActivity(withOptions(ctx, time.Hour, time.Minute), a.MergeSearchBatch, plan).Get(ctx, &sum); err != nil {
+	if err := workflow.ExecuteActivity(withOptions(ctx, time.Hour, time.Minute), activities.MergeSearchBatchActivity, plan).Get(ctx, &sum); err != nil {
 		return activities.SearchBatchSummary{}, fmt.Errorf("merge: %w", err)
 	}
 	return sum, nil

@@ -15,6 +15,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zeroner/zeroner/internal/search"
+
+	"github.com/zeroner/zeroner/activities/index"
+	"github.com/zeroner/zeroner/activities/registry"
+	"github.com/zeroner/zeroner/activities/runs"
+	"github.com/zeroner/zeroner/internal/wire"
+
 	"github.com/stretchr/testify/mock"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
@@ -52,7 +59,7 @@ func TestBuildIndex(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			env := newTestEnv()
-			a := activities.New(nil, nil, activities.Options{})
+			a := index.New(wire.New(nil, nil, wire.Options{}))
 			env.RegisterActivity(a)
 			var (
 				mu    sync.Mutex
@@ -156,10 +163,10 @@ func TestRunIndexSearchCrossNER(t *testing.T) {
 	gold := firstSentences(t, src, data, 300)
 
 	store := blob.NewFile()
-	a := activities.New(store, nil, activities.Options{})
+	deps := wire.New(store, nil, wire.Options{})
 	env := newTestEnv()
 	env.RegisterWorkflow(AnnotateShard)
-	env.RegisterActivity(a)
+	registry.Register(env, deps)
 	uri := func(p string) string {
 		u, err := blob.Normalize(p)
 		if err != nil {
@@ -184,14 +191,14 @@ func TestRunIndexSearchCrossNER(t *testing.T) {
 	}
 
 	run := activities.Run{ID: sum.RunID, URI: blob.Join(cfg.Output, "runs", sum.RunID)}
-	icfg := activities.IndexConfig{Run: run, Index: activities.DefaultIndexURI(run), Encoder: activities.EncoderSpec{Kind: "local"},
+	icfg := activities.IndexConfig{Run: run, Index: runs.DefaultIndexURI(run), Encoder: activities.EncoderSpec{Kind: "local"},
 		Head: activities.HeadSpec{Seed: 1}, Approx: activities.ApproxSpec{Min: 1}, ShardRows: 400, Window: 2}
-	isum := buildIndexEnv(t, a, icfg)
+	isum := buildIndexEnv(t, deps, icfg)
 	if isum.Mentions != sum.Mentions || isum.Shards < 2 || isum.HeadStats == nil || isum.Approx == nil {
 		t.Fatalf("index summary %+v: want the run's %d mentions in several shards, a head and an approximate index", isum, sum.Mentions)
 	}
 
-	s, err := activities.OpenIndex(context.Background(), store, icfg.Index, activities.SearchOptions{Exact: true})
+	s, err := search.OpenIndex(context.Background(), store, icfg.Index, search.SearchOptions{Exact: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +212,7 @@ func TestRunIndexSearchCrossNER(t *testing.T) {
 	}
 	// The documents come through mentions the run labelled politician.
 	for _, d := range docs {
-		if !slices.ContainsFunc(d.Mentions, func(m activities.MentionHit) bool { return m.Label == "politician" }) {
+		if !slices.ContainsFunc(d.Mentions, func(m search.MentionHit) bool { return m.Label == "politician" }) {
 			t.Errorf("%s: no mention labelled politician among %+v", d.DocID, d.Mentions)
 		}
 	}
@@ -266,7 +273,7 @@ func TestBuildIndexRemoteEncoders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := activities.New(store, nil, activities.Options{})
+	deps := wire.New(store, nil, wire.Options{})
 	run := activities.Run{ID: "r1", URI: blob.Join(root, "runs", "r1")}
 	docs, n := writeTinyRun(t, store, run)
 	for _, enc := range []activities.EncoderSpec{
@@ -276,11 +283,11 @@ func TestBuildIndexRemoteEncoders(t *testing.T) {
 		t.Run(enc.Kind, func(t *testing.T) {
 			icfg := activities.IndexConfig{Run: run, Index: blob.Join(root, "idx-"+enc.Kind), Encoder: enc,
 				Head: activities.HeadSpec{Skip: true}, Approx: activities.ApproxSpec{Min: -1}, ShardRows: 2, Window: 2}
-			isum := buildIndexEnv(t, a, icfg)
+			isum := buildIndexEnv(t, deps, icfg)
 			if isum.Mentions != int64(n) || isum.Dim != 64 {
 				t.Fatalf("summary %+v: want %d mentions of width 64", isum, n)
 			}
-			s, err := activities.OpenIndex(context.Background(), store, icfg.Index, activities.SearchOptions{Exact: true})
+			s, err := search.OpenIndex(context.Background(), store, icfg.Index, search.SearchOptions{Exact: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -336,13 +343,13 @@ func firstSentences(t *testing.T, src, dst string, n int) map[string]map[string]
 	return gold
 }
 
-// buildIndexEnv runs BuildIndex over the activities a in the test
+// buildIndexEnv runs BuildIndex over the activities of deps in the test
 // environment and returns its summary.
-func buildIndexEnv(t *testing.T, a *activities.Activities, cfg activities.IndexConfig) activities.IndexSummary {
+func buildIndexEnv(t *testing.T, deps *wire.Deps, cfg activities.IndexConfig) activities.IndexSummary {
 	t.Helper()
 	env := newTestEnv()
 	env.SetTestTimeout(time.Minute) // training a head takes seconds
-	env.RegisterActivity(a)
+	registry.Register(env, deps)
 	env.ExecuteWorkflow(BuildIndex, cfg)
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatal(err)
@@ -384,14 +391,14 @@ func writeTinyRun(t *testing.T, store blob.Store, run activities.Run) (map[strin
 			t.Fatal(err)
 		}
 	}
-	write(run.Documents(0), func(w io.Writer) error {
+	write(runs.Dir(run).Documents(0), func(w io.Writer) error {
 		tw := table.NewDocumentWriter(w)
 		if err := tw.Write(drows); err != nil {
 			return err
 		}
 		return tw.Close()
 	})
-	write(run.Mentions(0), func(w io.Writer) error {
+	write(runs.Dir(run).Mentions(0), func(w io.Writer) error {
 		tw := table.NewMentionWriter(w)
 		if err := tw.Write(mrows); err != nil {
 			return err
@@ -402,7 +409,7 @@ func writeTinyRun(t *testing.T, store blob.Store, run activities.Run) (map[strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	for uri, data := range map[string][]byte{run.Schema(): schema, run.Summary(): []byte(`{"run_id":"r1"}`), run.DocumentIndex(): []byte(`{"shards":1}`)} {
+	for uri, data := range map[string][]byte{runs.Dir(run).Schema(): schema, runs.Dir(run).Summary(): []byte(`{"run_id":"r1"}`), runs.Dir(run).DocumentIndex(): []byte(`{"shards":1}`)} {
 		write(uri, blob.WriteBytes(data))
 	}
 	return docs, len(mrows)

@@ -103,13 +103,12 @@ type ShardResult struct {
 // first runs its batch rounds (see batchRounds).
 func AnnotateShard(ctx workflow.Context, in ShardInput) (ShardResult, error) {
 	ctx = withOptions(ctx, 30*time.Minute, 20*time.Second)
-	var a *activities.Activities
 	task := activities.ShardTask{Run: in.Run, Shard: in.Shard, Backend: in.Backend}
 	var res ShardResult
 	for _, s := range []struct {
 		name string
 		fn   any
-	}{{activities.StageDiscover, a.Discover}, {activities.StageMediate, a.Mediate}, {activities.StageCalibrate, a.Calibrate}} {
+	}{{activities.StageDiscover, activities.DiscoverActivity}, {activities.StageMediate, activities.MediateActivity}, {activities.StageCalibrate, activities.CalibrateActivity}} {
 		if in.Backend.Batch.Mode != "" {
 			rounds, err := batchRounds(ctx, task, s.name)
 			if err != nil {

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/zeroner/zeroner/activities/runs"
+
 	"github.com/zeroner/zeroner/activities"
 	"github.com/zeroner/zeroner/io/blob"
 	"github.com/zeroner/zeroner/io/table"
@@ -366,21 +368,21 @@ func openRun(ctx context.Context, store blob.Store, uriOrPath string) (*runFolde
 	}
 	r := &runFolder{store: store, run: activities.Run{URI: uri}, mentions: make(map[string][]pipeline.Mention),
 		failed: make(map[string]bool)}
-	data, err := blob.ReadAll(ctx, store, r.run.Summary())
+	data, err := blob.ReadAll(ctx, store, runs.Dir(r.run).Summary())
 	if blob.IsNotExist(err) {
 		return nil, fmt.Errorf("run %s: no run.json: not a run folder, or the run has not finished", uri)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", r.run.Summary(), err)
+		return nil, fmt.Errorf("read %s: %w", runs.Dir(r.run).Summary(), err)
 	}
 	if err := json.Unmarshal(data, &r.sum); err != nil {
-		return nil, fmt.Errorf("read %s: %w", r.run.Summary(), err)
+		return nil, fmt.Errorf("read %s: %w", runs.Dir(r.run).Summary(), err)
 	}
 	r.run.ID = r.sum.RunID
-	if data, err := blob.ReadAll(ctx, store, r.run.Schema()); err == nil {
+	if data, err := blob.ReadAll(ctx, store, runs.Dir(r.run).Schema()); err == nil {
 		r.schema, _ = pipeline.ParseSchema(data) // labels come from the mentions then
 	}
-	rows, err := readMentions(ctx, store, r.run.MentionsDir())
+	rows, err := readMentions(ctx, store, runs.Dir(r.run).MentionsDir())
 	if err != nil {
 		return nil, err
 	}
@@ -442,7 +444,7 @@ func (r *runFolder) eachDoc(ctx context.Context, fn func(pipeline.Document) erro
 		if failed[shard] {
 			continue
 		}
-		docs, err := readRows(ctx, r.store, r.run.Documents(shard), table.ReadDocuments)
+		docs, err := readRows(ctx, r.store, runs.Dir(r.run).Documents(shard), table.ReadDocuments)
 		if err != nil {
 			return err
 		}

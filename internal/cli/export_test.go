@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/zeroner/zeroner/activities/runs"
+
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
@@ -69,19 +71,19 @@ func (r testRun) write(t *testing.T) {
 	}
 	docs := 0
 	for i, s := range r.shards {
-		put(run.Documents(i), func(b *bytes.Buffer) error { return writeTable(b, table.NewDocumentWriter, s) })
+		put(runs.Dir(run).Documents(i), func(b *bytes.Buffer) error { return writeTable(b, table.NewDocumentWriter, s) })
 		docs += len(s)
 	}
-	put(run.Mentions(0), func(b *bytes.Buffer) error { return writeTable(b, table.NewMentionWriter, r.ms) })
+	put(runs.Dir(run).Mentions(0), func(b *bytes.Buffer) error { return writeTable(b, table.NewMentionWriter, r.ms) })
 	if len(r.fails) > 0 {
-		put(run.Failures(activities.StageCalibrate, 0), func(b *bytes.Buffer) error { return writeTable(b, table.NewRejectWriter, r.fails) })
+		put(runs.Dir(run).Failures(activities.StageCalibrate, 0), func(b *bytes.Buffer) error { return writeTable(b, table.NewRejectWriter, r.fails) })
 	}
-	put(run.Schema(), func(b *bytes.Buffer) error { _, err := b.WriteString(testSchema); return err })
+	put(runs.Dir(run).Schema(), func(b *bytes.Buffer) error { _, err := b.WriteString(testSchema); return err })
 	sum := activities.Summary{RunID: run.ID, Docs: int64(docs), Mentions: int64(len(r.ms)), Shards: len(r.shards)}
 	for _, s := range r.failed {
 		sum.FailedShards = append(sum.FailedShards, activities.ShardFailure{Shard: s, Reason: "test"})
 	}
-	put(run.Summary(), func(b *bytes.Buffer) error { return json.NewEncoder(b).Encode(sum) })
+	put(runs.Dir(run).Summary(), func(b *bytes.Buffer) error { return json.NewEncoder(b).Encode(sum) })
 }
 
 func writeTable[T any](b *bytes.Buffer, newW func(w io.Writer) *table.Writer[T], rows []T) error {

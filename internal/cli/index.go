@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zeroner/zeroner/activities/runs"
+
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
@@ -135,11 +137,11 @@ func (f *indexFlags) config(run activities.Run, index string) (activities.IndexC
 
 // resolveRun finds a run from a folder (path or URI) or a run id under the
 // output prefix runs.
-func resolveRun(ctx context.Context, store blob.Store, arg, runs string) (activities.Run, error) {
+func resolveRun(ctx context.Context, store blob.Store, arg, prefix string) (activities.Run, error) {
 	uri := ""
 	if !strings.ContainsAny(arg, `/\`) && !strings.Contains(arg, "://") {
 		if _, err := os.Stat(arg); err != nil {
-			base, err := uriFlag("runs", runs)
+			base, err := uriFlag("runs", prefix)
 			if err != nil {
 				return activities.Run{}, usageError(err)
 			}
@@ -154,7 +156,7 @@ func resolveRun(ctx context.Context, store blob.Store, arg, runs string) (activi
 		uri = strings.TrimRight(u, "/")
 	}
 	run := activities.Run{ID: path.Base(uri), URI: uri}
-	if _, err := store.Stat(ctx, run.Summary()); err != nil {
+	if _, err := store.Stat(ctx, runs.Dir(run).Summary()); err != nil {
 		if blob.IsNotExist(err) {
 			return run, usageError(fmt.Errorf("%s is not a finished run: no run.json", uri))
 		}
@@ -169,13 +171,13 @@ func indexCmd(ctx context.Context, args []string, env Env) error {
 		sess   runFlags
 		f      indexFlags
 		out    string
-		runs   string
+		prefix string
 		asJSON bool
 	)
 	sess.registerSession(fs, env)
 	f.register(fs, env)
 	fs.StringVar(&out, "out", "", "index `folder` (default <out>/indexes/<run-id>, beside the run)")
-	fs.StringVar(&runs, "runs", "out", "output `prefix` under which a bare run id is looked up")
+	fs.StringVar(&prefix, "runs", "out", "output `prefix` under which a bare run id is looked up")
 	fs.BoolVar(&asJSON, "json", false, "print the summary as JSON")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -195,11 +197,11 @@ func indexCmd(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
-	run, err := resolveRun(ctx, store, pos[0], runs)
+	run, err := resolveRun(ctx, store, pos[0], prefix)
 	if err != nil {
 		return err
 	}
-	index := activities.DefaultIndexURI(run)
+	index := runs.DefaultIndexURI(run)
 	if out != "" {
 		if index, err = uriFlag("out", out); err != nil {
 			return usageError(err)

@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/zeroner/zeroner/activities/runs"
+	"github.com/zeroner/zeroner/internal/search"
+
 	"github.com/zeroner/zeroner/activities"
 	"github.com/zeroner/zeroner/io/blob"
 	"github.com/zeroner/zeroner/io/table"
@@ -133,15 +136,15 @@ func TestScoreRetrieval(t *testing.T) {
 	_, run, index := tinyIndex(t)
 	ctx := context.Background()
 	store := blob.NewFile()
-	s, err := activities.OpenIndex(ctx, store, index, activities.SearchOptions{})
+	s, err := search.OpenIndex(ctx, store, index, search.SearchOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ms, err := readMentions(ctx, store, run.MentionsDir())
+	ms, err := readMentions(ctx, store, runs.Dir(run).MentionsDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	docs, err := store.OpenAt(ctx, run.Documents(0))
+	docs, err := store.OpenAt(ctx, runs.Dir(run).Documents(0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +170,7 @@ func TestScoreRetrieval(t *testing.T) {
 		t.Fatal(err)
 	}
 	var d RetrievalDataset
-	if err := scoreRetrieval(ctx, &d, gold, ms, schema, map[string]*activities.Searcher{"raw": s, "head": s}); err != nil {
+	if err := scoreRetrieval(ctx, &d, gold, ms, schema, map[string]*search.Searcher{"raw": s, "head": s}); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]struct {

@@ -12,6 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zeroner/zeroner/activities/runs"
+	"github.com/zeroner/zeroner/internal/search"
+
 	"github.com/zeroner/zeroner/activities"
 	"github.com/zeroner/zeroner/io/blob"
 	"github.com/zeroner/zeroner/io/table"
@@ -172,13 +175,13 @@ func retrievalEvalCmd(ctx context.Context, args []string, env Env) error {
 		if err != nil {
 			return fmt.Errorf("schema %s: %w", cfgs[i].Schema, err)
 		}
-		ms, err := readMentions(ctx, store, run.MentionsDir())
+		ms, err := readMentions(ctx, store, runs.Dir(run).MentionsDir())
 		if err != nil {
 			return err
 		}
 		d := RetrievalDataset{Name: ds.name, RunID: run.ID, Sentences: len(docs), Mentions: int64(len(ms)),
 			Indexes: make(map[string]string), Build: make(map[string]float64)}
-		searchers := make(map[string]*activities.Searcher)
+		searchers := make(map[string]*search.Searcher)
 		for _, sys := range []string{"raw", "head"} {
 			fi := f.index
 			fi.noHead = sys == "raw"
@@ -203,7 +206,7 @@ func retrievalEvalCmd(ctx context.Context, args []string, env Env) error {
 			if sys == "head" {
 				d.Head = isum.HeadStats
 			}
-			s, err := activities.OpenIndex(ctx, store, index, activities.SearchOptions{Exact: true, APIKey: env.Getenv("OPENAI_API_KEY")})
+			s, err := search.OpenIndex(ctx, store, index, search.SearchOptions{Exact: true, APIKey: env.Getenv("OPENAI_API_KEY")})
 			if err != nil {
 				return err
 			}
@@ -239,7 +242,7 @@ func retrievalEvalCmd(ctx context.Context, args []string, env Env) error {
 // scoreRetrieval queries every label of the schema that has relevant
 // sentences by its description, with each system, and fills d's scores.
 func scoreRetrieval(ctx context.Context, d *RetrievalDataset, docs []eval.Doc, ms []table.Mention,
-	schema *pipeline.Schema, searchers map[string]*activities.Searcher) error {
+	schema *pipeline.Schema, searchers map[string]*search.Searcher) error {
 	relevant := make(map[string]map[string]bool) // label -> doc ids
 	goldSpans := make(map[string][]eval.Span)    // doc id -> gold spans
 	texts := make([]string, len(docs))
@@ -270,7 +273,7 @@ func scoreRetrieval(ctx context.Context, d *RetrievalDataset, docs []eval.Doc, m
 	for _, name := range schema.Names() {
 		if r := len(relevant[name]); r > 0 {
 			labels = append(labels, name)
-			queries = append(queries, activities.LabelQuery(schema.Label(name)))
+			queries = append(queries, schema.Label(name).Query())
 			ks = append(ks, r)
 		}
 	}

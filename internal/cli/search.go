@@ -16,6 +16,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zeroner/zeroner/activities/runs"
+	"github.com/zeroner/zeroner/internal/search"
+
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
@@ -132,7 +135,7 @@ func searchCmd(ctx context.Context, args []string, env Env) error {
 		return f.searchBatch(ctx, env, store, index)
 	}
 	start := time.Now()
-	s, err := activities.OpenIndex(ctx, store, index, activities.SearchOptions{Exact: f.exact, MinScore: f.minScore,
+	s, err := search.OpenIndex(ctx, store, index, search.SearchOptions{Exact: f.exact, MinScore: f.minScore,
 		APIKey: env.Getenv("OPENAI_API_KEY")})
 	if err != nil {
 		return err
@@ -184,13 +187,13 @@ func (f *searchFlags) indexURI(ctx context.Context, store blob.Store) (string, e
 		if err != nil {
 			return "", err
 		}
-		return activities.DefaultIndexURI(run), nil
+		return runs.DefaultIndexURI(run), nil
 	}
 	return "", usageError(errors.New("--index is required (or --run)"))
 }
 
 // printResult prints one description's documents.
-func printResult(w io.Writer, r activities.SearchResult, context int, bold bool) {
+func printResult(w io.Writer, r search.SearchResult, context int, bold bool) {
 	fmt.Fprintf(w, "\n%q: %d documents\n", r.Query, len(r.Docs))
 	if line := weakLine(r); line != "" {
 		fmt.Fprintf(w, "     %s\n", line)
@@ -208,7 +211,7 @@ func printResult(w io.Writer, r activities.SearchResult, context int, bold bool)
 
 // weakLine says that no mention fits a description well, or is empty when
 // one does or no floor applies.
-func weakLine(r activities.SearchResult) string {
+func weakLine(r search.SearchResult) string {
 	if !r.Weak || r.Floor == nil {
 		return ""
 	}
@@ -222,7 +225,7 @@ func weakLine(r activities.SearchResult) string {
 // highlight marks the mentions in the text: the whole text, or context code
 // points each side of the best (first) mention, with the mentions that fit.
 // Overlapping mentions are marked once, the first by position.
-func highlight(text string, ms []activities.MentionHit, context int, bold bool) string {
+func highlight(text string, ms []search.MentionHit, context int, bold bool) string {
 	rs := []rune(text)
 	lo, hi := 0, len(rs)
 	if context > 0 && len(ms) > 0 {
@@ -231,7 +234,7 @@ func highlight(text string, ms []activities.MentionHit, context int, bold bool) 
 		hi = min(len(rs), int(best.End)+context)
 	}
 	spans := slices.Clone(ms)
-	slices.SortFunc(spans, func(a, b activities.MentionHit) int { return int(a.Start - b.Start) })
+	slices.SortFunc(spans, func(a, b search.MentionHit) int { return int(a.Start - b.Start) })
 	open, closeMark := "[[", "]]"
 	if bold {
 		open, closeMark = "\x1b[1m", "\x1b[0m"
@@ -271,11 +274,11 @@ func (f *searchFlags) searchBatch(ctx context.Context, env Env, store blob.Store
 	if err != nil {
 		return fmt.Errorf("--batch: %w", err)
 	}
-	n := len(activities.ParseQueries(data))
+	n := len(runs.ParseQueries(data))
 	if n == 0 {
 		return fmt.Errorf("--batch %s: no descriptions", f.batch)
 	}
-	if _, err := activities.ReadIndexManifest(ctx, store, index); err != nil {
+	if _, err := (runs.Store{Store: store}).IndexManifest(ctx, index); err != nil {
 		return fmt.Errorf("index %s: %w", index, err)
 	}
 	// The batch is named by what decides its answers, so the same command
@@ -287,11 +290,11 @@ func (f *searchFlags) searchBatch(ctx context.Context, env Env, store blob.Store
 	}
 	h.Write(data)
 	batch := hex.EncodeToString(h.Sum(nil))[:12]
-	dir, err := activities.BatchDir(index, batch)
+	dir, err := runs.BatchDir(index, batch)
 	if err != nil {
 		return err
 	}
-	if err := store.Create(ctx, activities.BatchQueries(dir), blob.WriteBytes(data)); err != nil && !blob.IsExist(err) {
+	if err := store.Create(ctx, runs.BatchQueries(dir), blob.WriteBytes(data)); err != nil && !blob.IsExist(err) {
 		return err
 	}
 	log, err := f.sess.logs.logger(env.Stderr)

@@ -12,6 +12,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/zeroner/zeroner/activities/index"
+	"github.com/zeroner/zeroner/activities/runs"
+	"github.com/zeroner/zeroner/internal/search"
+	"github.com/zeroner/zeroner/internal/wire"
+
 	"github.com/zeroner/zeroner/activities"
 	"github.com/zeroner/zeroner/io/blob"
 	"github.com/zeroner/zeroner/io/table"
@@ -58,14 +63,14 @@ func tinyIndex(t *testing.T) (string, activities.Run, string) {
 			t.Fatal(err)
 		}
 	}
-	write(run.Documents(0), func(w io.Writer) error {
+	write(runs.Dir(run).Documents(0), func(w io.Writer) error {
 		tw := table.NewDocumentWriter(w)
 		if err := tw.Write(docs); err != nil {
 			return err
 		}
 		return tw.Close()
 	})
-	write(run.Mentions(0), func(w io.Writer) error {
+	write(runs.Dir(run).Mentions(0), func(w io.Writer) error {
 		tw := table.NewMentionWriter(w)
 		if err := tw.Write(ms); err != nil {
 			return err
@@ -73,34 +78,34 @@ func tinyIndex(t *testing.T) (string, activities.Run, string) {
 		return tw.Close()
 	})
 	schema := "name: tiny\nlabels:\n  - name: team\n    description: A sports team.\n  - name: city\n    description: A city.\n  - name: person\n    description: A person.\n"
-	write(run.Schema(), blob.WriteBytes([]byte(schema)))
-	write(run.Summary(), blob.WriteBytes([]byte("{}")))
+	write(runs.Dir(run).Schema(), blob.WriteBytes([]byte(schema)))
+	write(runs.Dir(run).Summary(), blob.WriteBytes([]byte("{}")))
 
-	a := activities.New(store, nil, activities.Options{})
-	index := activities.DefaultIndexURI(run)
-	cfg := activities.IndexConfig{Run: run, Index: index, Encoder: activities.EncoderSpec{Kind: "local", Dim: 128},
+	a := index.New(wire.New(store, nil, wire.Options{}))
+	dir := runs.DefaultIndexURI(run)
+	cfg := activities.IndexConfig{Run: run, Index: dir, Encoder: activities.EncoderSpec{Kind: "local", Dim: 128},
 		Head: activities.HeadSpec{Hidden: 32, Out: 32, Seed: 3}, Approx: activities.ApproxSpec{Min: -1}, ShardRows: 5}
 	p, err := a.PlanIndex(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for shard := range p.Shards {
-		if _, err := a.EncodeIndexShard(ctx, activities.IndexShardTask{Index: index, Shard: shard}); err != nil {
+		if _, err := a.EncodeIndexShard(ctx, activities.IndexShardTask{Index: dir, Shard: shard}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := a.TrainIndexHead(ctx, index); err != nil {
+	if _, err := a.TrainIndexHead(ctx, dir); err != nil {
 		t.Fatal(err)
 	}
 	for shard := range p.Shards {
-		if _, err := a.ProjectIndexShard(ctx, activities.IndexShardTask{Index: index, Shard: shard}); err != nil {
+		if _, err := a.ProjectIndexShard(ctx, activities.IndexShardTask{Index: dir, Shard: shard}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := a.FinalizeIndex(ctx, activities.FinalizeIndexInput{Index: index}); err != nil {
+	if _, err := a.FinalizeIndex(ctx, activities.FinalizeIndexInput{Index: dir}); err != nil {
 		t.Fatal(err)
 	}
-	return out, run, index
+	return out, run, dir
 }
 
 func runMain(t *testing.T, args ...string) (stdout, stderr string, code int) {
@@ -134,10 +139,10 @@ func TestSearchCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	var res []activities.SearchResult
+	var res []search.SearchResult
 	dec := json.NewDecoder(strings.NewReader(stdout))
 	for dec.More() {
-		var r activities.SearchResult
+		var r search.SearchResult
 		if err := dec.Decode(&r); err != nil {
 			t.Fatal(err)
 		}
@@ -151,7 +156,7 @@ func TestSearchCommand(t *testing.T) {
 		if len(r.Docs) != 3 {
 			t.Fatalf("%q: %d documents, want 3", r.Query, len(r.Docs))
 		}
-		if !slices.ContainsFunc(r.Docs[0].Mentions, func(m activities.MentionHit) bool { return m.Label == want }) {
+		if !slices.ContainsFunc(r.Docs[0].Mentions, func(m search.MentionHit) bool { return m.Label == want }) {
 			t.Errorf("%q: best document %+v has no %s mention", r.Query, r.Docs[0], want)
 		}
 	}
@@ -191,7 +196,7 @@ func TestSearchCommandErrors(t *testing.T) {
 
 func TestHighlight(t *testing.T) {
 	text := "Zürich and Genève beat Lyon."
-	ms := []activities.MentionHit{{Start: 11, End: 17, Text: "Genève"}, {Start: 0, End: 6, Text: "Zürich"}, {Start: 2, End: 8}}
+	ms := []search.MentionHit{{Start: 11, End: 17, Text: "Genève"}, {Start: 0, End: 6, Text: "Zürich"}, {Start: 2, End: 8}}
 	tests := []struct {
 		name    string
 		context int
@@ -323,17 +328,17 @@ func TestSearchWeakMatch(t *testing.T) {
 
 func TestWeakLine(t *testing.T) {
 	floor := float32(0.8)
-	doc := []activities.DocResult{{Rank: 1, DocID: "d", Score: 0.5}}
+	doc := []search.DocResult{{Rank: 1, DocID: "d", Score: 0.5}}
 	tests := []struct {
 		name string
-		r    activities.SearchResult
+		r    search.SearchResult
 		want string
 	}{
-		{"fits", activities.SearchResult{Query: "q", Docs: doc, Best: 0.9, Floor: &floor}, ""},
-		{"no floor", activities.SearchResult{Query: "q", Docs: doc, Best: 0.1}, ""},
-		{"weak, nearest kept", activities.SearchResult{Query: "q", Docs: doc, Best: 0.5, Floor: &floor, Weak: true},
+		{"fits", search.SearchResult{Query: "q", Docs: doc, Best: 0.9, Floor: &floor}, ""},
+		{"no floor", search.SearchResult{Query: "q", Docs: doc, Best: 0.1}, ""},
+		{"weak, nearest kept", search.SearchResult{Query: "q", Docs: doc, Best: 0.5, Floor: &floor, Weak: true},
 			`no mention fits "q" well (best score 0.500, below the floor 0.80): the nearest documents follow, not matches (--min-score 0.80 leaves them out)`},
-		{"weak, none left", activities.SearchResult{Query: "q", Docs: []activities.DocResult{}, Best: 0.5, Floor: &floor, Weak: true},
+		{"weak, none left", search.SearchResult{Query: "q", Docs: []search.DocResult{}, Best: 0.5, Floor: &floor, Weak: true},
 			`no mention fits "q" well (best score 0.500, below the floor 0.80)`},
 	}
 	for _, tt := range tests {

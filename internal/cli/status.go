@@ -11,6 +11,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/zeroner/zeroner/activities/runs"
+
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
@@ -228,7 +230,7 @@ func runOutcome(ctx context.Context, cl client.Client, id, runID string) string 
 // latestRun prints the run whose run.json is at uri, with the job's checks
 // since from its dataset, and returns status's outcome for it.
 func latestRun(ctx context.Context, w io.Writer, store blob.Store, uri, job string, check activities.Summary) error {
-	var run activities.RunReport
+	var run runs.RunReport
 	data, err := blob.ReadAll(ctx, store, uri)
 	if err == nil {
 		err = json.Unmarshal(data, &run)
@@ -250,7 +252,7 @@ func latestRun(ctx context.Context, w io.Writer, store blob.Store, uri, job stri
 }
 
 // printRunReport prints what status shows of a finished run.
-func printRunReport(w io.Writer, r activities.RunReport) {
+func printRunReport(w io.Writer, r runs.RunReport) {
 	fmt.Fprintf(w, "latest run %s, finished %s\n", r.RunID, r.Timings.Finished.UTC().Format(time.RFC3339))
 	fmt.Fprintf(w, "  objects    %d read, documents %d, mentions %d, rejects %d\n", r.Objects, r.Docs, r.Mentions, r.Rejects)
 	if r.Failures > 0 || len(r.FailedShards) > 0 {
@@ -260,13 +262,13 @@ func printRunReport(w io.Writer, r activities.RunReport) {
 }
 
 // readDataset reads a job's dataset under an output prefix.
-func readDataset(ctx context.Context, store blob.Store, out, job string) (activities.JobState, error) {
-	var st activities.JobState
+func readDataset(ctx context.Context, store blob.Store, out, job string) (runs.JobState, error) {
+	var st runs.JobState
 	prefix, err := blob.Normalize(out)
 	if err != nil {
 		return st, err
 	}
-	uri, err := activities.JobStateURI(prefix, job)
+	uri, err := runs.JobStateURI(prefix, job)
 	if err != nil {
 		return st, err
 	}

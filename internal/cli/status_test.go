@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/zeroner/zeroner/activities/runs"
+
 	enumspb "go.temporal.io/api/enums/v1"
 	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
@@ -202,23 +204,23 @@ func TestStatusWithoutServer(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	report := activities.RunReport{Summary: activities.Summary{RunID: "news-abc", Job: "news", Docs: 271, Mentions: 3722,
+	report := runs.RunReport{Summary: activities.Summary{RunID: "news-abc", Job: "news", Docs: 271, Mentions: 3722,
 		Outputs: activities.Outputs{Summary: blob.Join(run, "run.json")}}, Config: activities.Config{Output: out}, Objects: 3}
 	write(blob.Join(run, "run.json"), report)
-	state := activities.JobState{Job: "news", Runs: []activities.JobRun{{ID: "news-abc", URI: run, Objects: 3, Docs: 271}},
-		Objects: map[string]activities.JobObject{"file:///c/a.jsonl": {}, "file:///c/b.jsonl": {}},
-		Checks:  activities.Checks{Count: 2}}
+	state := runs.JobState{Job: "news", Runs: []runs.JobRun{{ID: "news-abc", URI: run, Objects: 3, Docs: 271}},
+		Objects: map[string]runs.JobObject{"file:///c/a.jsonl": {}, "file:///c/b.jsonl": {}},
+		Checks:  runs.Checks{Count: 2}}
 	write(blob.Join(out, "jobs", "news.json"), state)
 
 	for _, tt := range []struct {
 		name    string
-		pending map[string]activities.PendingObject
+		pending map[string]runs.PendingObject
 		code    int
 		want    []string
 	}{
 		{"all annotated", nil, ExitOK, []string{"no Temporal server at 127.0.0.1:1", "job news: 1 runs, 2 objects annotated, 0 pending",
 			"latest run news-abc", "documents 271, mentions 3722", "checks     2 since"}},
-		{"one pending", map[string]activities.PendingObject{"file:///c/x.jsonl": {Reason: "failed shard: refused"}}, ExitFailures,
+		{"one pending", map[string]runs.PendingObject{"file:///c/x.jsonl": {Reason: "failed shard: refused"}}, ExitFailures,
 			[]string{"1 pending", "not annotated: 1 object: failed shard: refused (file:///c/x.jsonl)"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -8,11 +8,13 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/zeroner/zeroner/activities/registry"
+	"github.com/zeroner/zeroner/internal/wire"
+
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 
-	"github.com/zeroner/zeroner/activities"
 	"github.com/zeroner/zeroner/internal/metrics"
 	"github.com/zeroner/zeroner/io/blob"
 	"github.com/zeroner/zeroner/workflows"
@@ -58,7 +60,7 @@ func newWorker(cl client.Client, queue string, store blob.Store, log *slog.Logge
 		WorkerStopTimeout: 30 * time.Second,
 	})
 	workflows.Register(w)
-	w.RegisterActivity(activities.New(store, log, activities.Options{APIKey: env.Getenv("OPENAI_API_KEY"), Metrics: rec}))
+	registry.Register(w, wire.New(store, log, wire.Options{APIKey: env.Getenv("OPENAI_API_KEY"), Metrics: rec}))
 	return w
 }
 

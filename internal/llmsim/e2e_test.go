@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/zeroner/zeroner/internal/dataset"
-	"github.com/zeroner/zeroner/internal/llmpipe"
 	"github.com/zeroner/zeroner/internal/llmsim"
+	"github.com/zeroner/zeroner/internal/wire"
 	"github.com/zeroner/zeroner/io/corpus"
 	"github.com/zeroner/zeroner/io/llm"
 	"github.com/zeroner/zeroner/pipeline"
@@ -38,7 +38,7 @@ func serve(t *testing.T, opt llmsim.Options, cfg llm.Config) (*llmsim.Server, pi
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s, llmpipe.New(c)
+	return s, wire.Model(c)
 }
 
 // readDocs reads a BIO file as documents of n sentences each.

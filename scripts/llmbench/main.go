@@ -31,6 +31,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/zeroner/zeroner/activities/registry"
+	"github.com/zeroner/zeroner/internal/wire"
+
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
@@ -139,7 +142,7 @@ func newBench(ctx context.Context, dir string) (*bench, error) {
 	}
 	w := worker.New(cl, workflows.TaskQueue, worker.Options{MaxConcurrentActivityExecutionSize: 512})
 	workflows.Register(w)
-	w.RegisterActivity(activities.New(store, quiet, activities.Options{}))
+	registry.Register(w, wire.New(store, quiet, wire.Options{}))
 	if err := w.Start(); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,15 @@
+// Package annotate holds the activities of the annotation job: plan a run,
+// shard the corpus into Parquet batches, run the three stages of a shard
+// (online, or from the answers of batch rounds), finalize the run and the
+// job's dataset, and build the knowledge-graph tables. Every output path is
+// derived from (run, stage, shard) and every write is atomic, so a retried or
+// repeated activity finds its output and returns at once.
+package annotate
+
+import "github.com/zeroner/zeroner/internal/wire"
+
+// Activities are the package's activities; register them with a worker.
+type Activities struct{ deps *wire.Deps }
+
+// New returns the activities over the shared dependencies.
+func New(d *wire.Deps) *Activities { return &Activities{deps: d} }

@@ -1,0 +1,221 @@
+package annotate
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/zeroner/zeroner/activities"
+	"github.com/zeroner/zeroner/activities/runs"
+	"github.com/zeroner/zeroner/io/blob"
+	"github.com/zeroner/zeroner/pipeline"
+)
+
+// Plan decides the job's next run. First, an earlier run of the job with
+// the same settings that left objects pending (a failed shard or chunk)
+// is reopened, so its finished stages and cached answers are reused; the
+// job plans again once it is finalized (cfg.Tried lists the runs reopened
+// so far, which are not reopened twice). Otherwise the run reads every
+// object that is new, changed, pending, or annotated with other settings
+// (all of them with cfg.Full). The run id is a hash of the manifest and
+// the settings, so the same job on the same input finds its earlier run's
+// outputs, also after a crash.
+func (a *Activities) Plan(ctx context.Context, cfg activities.Config) (activities.Plan, error) {
+	objs, err := a.list(ctx, cfg)
+	if err != nil {
+		return activities.Plan{}, err
+	}
+	schema, err := blob.ReadAll(ctx, a.deps.Store, cfg.Schema)
+	if err != nil {
+		if blob.IsNotExist(err) {
+			return activities.Plan{}, activities.BadInput(err)
+		}
+		return activities.Plan{}, err
+	}
+	s, err := pipeline.ParseSchema(schema)
+	if err != nil {
+		return activities.Plan{}, activities.BadInput(fmt.Errorf("schema %s: %w", cfg.Schema, err))
+	}
+	if _, err := a.deps.BuildBackend(cfg.Backend, s); err != nil {
+		return activities.Plan{}, activities.BadInput(err)
+	}
+	state, err := a.readJobState(ctx, cfg)
+	if err != nil {
+		return activities.Plan{}, err
+	}
+	settings := settingsOf(cfg, s)
+	items := make([]activities.ManifestItem, len(objs))
+	for i, o := range objs {
+		items[i] = activities.ManifestItem{URI: o.URI, Size: o.Size, ModTime: o.ModTime.UTC(), Generation: o.Generation}
+	}
+
+	resume, rest := "", 0
+	if !cfg.Full {
+		resume = resumable(state, settings, items, cfg.Tried)
+	}
+	m := activities.Manifest{Corpus: cfg.Corpus}
+	var total int64
+	var pending activities.Problems
+	reasons := make(map[string]int)
+	var order []string
+	for _, o := range items {
+		if !cfg.Full {
+			if p, ok := state.Pending[o.URI]; ok && runs.Same(p.ManifestItem, o) && p.Settings == settings.Hash {
+				if p.Run == resume {
+					continue // the resumed run annotates it
+				}
+				if p.Rejected || slices.Contains(cfg.Tried, p.Run) {
+					pending.Add(p.Reason, o.URI, p.Rejected)
+					continue
+				}
+			}
+			if prev, ok := state.Objects[o.URI]; ok && runs.Same(prev.ManifestItem, o) {
+				if prev.Settings == settings.Hash {
+					continue
+				}
+				r, _ := state.Run(prev.Run)
+				why := settings.Change(r.Settings)
+				if reasons[why] == 0 {
+					order = append(order, why)
+				}
+				reasons[why]++
+			}
+		}
+		m.Objects = append(m.Objects, o)
+		total += o.Size
+		rest++
+	}
+	var redo []string
+	for _, why := range order {
+		noun := "objects were"
+		if reasons[why] == 1 {
+			noun = "object was"
+		}
+		redo = append(redo, fmt.Sprintf("%d %s annotated with %s", reasons[why], noun, why))
+	}
+
+	if resume != "" {
+		r, _ := state.Run(resume)
+		run := activities.Run{ID: r.ID, URI: r.URI}
+		if _, err := a.reopen(ctx, run); err != nil {
+			return activities.Plan{}, err
+		}
+		a.deps.Log.Info("resuming run", "run", run.ID, "pending", r.Pending, "more", rest)
+		return withOutputs(activities.Plan{Run: run, Objects: r.Objects, Resumed: true, More: rest > 0}), nil
+	}
+	if len(m.Objects) == 0 {
+		a.deps.Log.Info("job is up to date", "job", cfg.Job, "objects", len(objs), "pending", len(pending.List()))
+		if len(state.Runs) > 0 {
+			if err := a.addCheck(ctx, cfg, state); err != nil {
+				return activities.Plan{}, err
+			}
+		}
+		var last activities.Run
+		if n := len(state.Runs); n > 0 {
+			last = activities.Run{ID: state.Runs[n-1].ID, URI: state.Runs[n-1].URI}
+		}
+		return withOutputs(activities.Plan{UpToDate: true, Run: last, Pending: pending.List()}), nil
+	}
+	manifest, err := json.MarshalIndent(m, "", " ")
+	if err != nil {
+		return activities.Plan{}, err
+	}
+	config, err := json.MarshalIndent(cfg, "", " ")
+	if err != nil {
+		return activities.Plan{}, err
+	}
+
+	// Everything that changes the outputs goes into the run id; the window
+	// does not, so a job can be resumed with a different width.
+	h := sha256.New()
+	for _, part := range [][]byte{[]byte(activities.Version), manifest, []byte(s.Hash()), cfg.Backend.Identity(),
+		fmt.Appendf(nil, "%d %+v", cfg.ShardSize, cfg.Reader)} {
+		h.Write(part)
+		h.Write([]byte{0})
+	}
+	id := cfg.Job + "-" + hex.EncodeToString(h.Sum(nil))[:10]
+	run := activities.Run{ID: id, URI: blob.Join(cfg.Output, "runs", id)}
+
+	for uri, data := range map[string][]byte{runs.Dir(run).Manifest(): manifest, runs.Dir(run).Config(): config, runs.Dir(run).Schema(): schema} {
+		if err := a.deps.Store.CreateOnce(ctx, uri, data); err != nil {
+			return activities.Plan{}, err
+		}
+	}
+	// A run planned before may have finished with failures: open them.
+	_, err = a.deps.Store.Stat(ctx, runs.Dir(run).Summary())
+	if err != nil && !blob.IsNotExist(err) {
+		return activities.Plan{}, err
+	}
+	finished := err == nil
+	if finished {
+		reopened, err := a.reopen(ctx, run)
+		if err != nil {
+			return activities.Plan{}, err
+		}
+		finished = reopened == 0
+	}
+	a.deps.Log.Info("planned run", "run", run.ID, "objects", len(m.Objects), "of", len(objs), "bytes", total, "finished", finished)
+	return withOutputs(activities.Plan{Run: run, Objects: len(m.Objects), Bytes: total, Finished: finished,
+		Reannotated: redo, Pending: pending.List()}), nil
+}
+
+// resumable returns the latest run of the job, with the run's settings and
+// not tried yet, that left objects pending which reopening it can annotate:
+// listed, unchanged, and not rejected whole.
+func resumable(st runs.JobState, s runs.Settings, items []activities.ManifestItem, tried []string) string {
+	listed := make(map[string]activities.ManifestItem, len(items))
+	for _, o := range items {
+		listed[o.URI] = o
+	}
+	open := make(map[string]bool)
+	for uri, p := range st.Pending {
+		if o, ok := listed[uri]; ok && !p.Rejected && runs.Same(p.ManifestItem, o) && p.Settings == s.Hash {
+			open[p.Run] = true
+		}
+	}
+	for _, r := range slices.Backward(st.Runs) {
+		if open[r.ID] && r.Settings.Hash == s.Hash && !slices.Contains(tried, r.ID) {
+			return r.ID
+		}
+	}
+	return ""
+}
+
+// list returns the objects under the job's prefixes, each once, in URI order.
+func (a *Activities) list(ctx context.Context, cfg activities.Config) ([]blob.Object, error) {
+	prefixes := cfg.Prefixes
+	if len(prefixes) == 0 {
+		prefixes = []string{cfg.Corpus}
+	}
+	seen := make(map[string]bool)
+	var objs []blob.Object
+	for _, p := range prefixes {
+		listed, err := a.deps.Store.List(ctx, p)
+		if err != nil {
+			return nil, fmt.Errorf("list corpus: %w", err)
+		}
+		for _, o := range listed {
+			if !seen[o.URI] {
+				seen[o.URI] = true
+				objs = append(objs, o)
+			}
+		}
+	}
+	if len(objs) == 0 {
+		return nil, activities.BadInput(fmt.Errorf("list corpus: no objects under %s", strings.Join(prefixes, ", ")))
+	}
+	slices.SortFunc(objs, func(x, y blob.Object) int { return strings.Compare(x.URI, y.URI) })
+	return objs, nil
+}
+
+// withOutputs fills in the URIs of the plan's run's outputs.
+func withOutputs(p activities.Plan) activities.Plan {
+	if p.Run.ID != "" {
+		p.Outputs = runs.Dir(p.Run).Outputs()
+	}
+	return p
+}

@@ -1,0 +1,176 @@
+package annotate
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/zeroner/zeroner/activities"
+	"github.com/zeroner/zeroner/activities/runs"
+	"github.com/zeroner/zeroner/internal/wire"
+	"github.com/zeroner/zeroner/io/blob"
+	"github.com/zeroner/zeroner/io/table"
+	"github.com/zeroner/zeroner/pipeline"
+)
+
+// Discover proposes the shard's entity spans.
+func (a *Activities) Discover(ctx context.Context, t activities.ShardTask) (activities.StageStats, error) {
+	return a.stage(ctx, t, activities.StageDiscover)
+}
+
+// Mediate assigns the shard's mentions their archetypes.
+func (a *Activities) Mediate(ctx context.Context, t activities.ShardTask) (activities.StageStats, error) {
+	return a.stage(ctx, t, activities.StageMediate)
+}
+
+// Calibrate assigns the shard's mentions their target labels.
+func (a *Activities) Calibrate(ctx context.Context, t activities.ShardTask) (activities.StageStats, error) {
+	return a.stage(ctx, t, activities.StageCalibrate)
+}
+
+// prevStage is the stage whose output a stage reads ("" for the first).
+func prevStage(stage string) string {
+	switch stage {
+	case activities.StageMediate:
+		return activities.StageDiscover
+	case activities.StageCalibrate:
+		return activities.StageMediate
+	}
+	return ""
+}
+
+// runStage runs one stage of b on documents and the previous stage's mentions.
+func runStage(ctx context.Context, stage string, b pipeline.Backend, docs []pipeline.Document, in []pipeline.Mention) (pipeline.Result, error) {
+	switch stage {
+	case activities.StageDiscover:
+		return b.Discover(ctx, docs)
+	case activities.StageMediate:
+		return b.Mediate(ctx, docs, in)
+	case activities.StageCalibrate:
+		return b.Calibrate(ctx, docs, in)
+	}
+	return pipeline.Result{}, fmt.Errorf("unknown stage %q", stage)
+}
+
+// stageInput reads a stage's input for a shard: the documents and the
+// previous stage's mentions.
+func (a *Activities) stageInput(ctx context.Context, t activities.ShardTask, stage string) ([]pipeline.Document, []pipeline.Mention, error) {
+	rows, err := a.deps.Store.Documents(ctx, runs.Dir(t.Run).Documents(t.Shard))
+	if err != nil {
+		return nil, nil, err
+	}
+	var in []pipeline.Mention
+	if prev := prevStage(stage); prev != "" {
+		prevRows, err := a.deps.Store.Mentions(ctx, runs.Dir(t.Run).Stage(prev, t.Shard))
+		if err != nil {
+			return nil, nil, err
+		}
+		in = wire.ToMentions(prevRows)
+	}
+	return wire.ToDocuments(rows), in, nil
+}
+
+// stage runs one stage on one shard: it returns at once if the output exists,
+// else reads the documents and the previous stage's mentions, runs the
+// stage, and writes the mentions and any failures.
+func (a *Activities) stage(ctx context.Context, t activities.ShardTask, stage string) (_ activities.StageStats, err error) {
+	log := a.deps.TaskLog(ctx, t.Run.ID, t.Shard, stage)
+	start := time.Now()
+	defer a.deps.CountError(ctx, log, stage, &err)
+	defer wire.Classify(ctx, &err)
+	out := runs.Dir(t.Run).Stage(stage, t.Shard)
+	if ms, err := a.deps.Store.Mentions(ctx, out); err == nil {
+		log.Debug("stage output exists")
+		return a.existingStats(ctx, t, stage, ms)
+	} else if !blob.IsNotExist(err) {
+		return activities.StageStats{}, err
+	}
+	stop := wire.Heartbeat(ctx, 5*time.Second)
+	defer stop()
+
+	docs, in, err := a.stageInput(ctx, t, stage)
+	if err != nil {
+		return activities.StageStats{}, err
+	}
+	var b pipeline.Backend
+	if t.Backend.Batch.Mode == "" {
+		b, err = a.deps.Backend(ctx, t.Run, t.Backend)
+	} else {
+		b, err = a.batchFinal(ctx, t, stage)
+	}
+	if err != nil {
+		return activities.StageStats{}, err
+	}
+	res, err := runStage(ctx, stage, b, docs, in)
+	if err != nil {
+		// No shard number: the workflow knows it, and the same cause on
+		// many shards is then one cause in the job's summary.
+		return activities.StageStats{}, fmt.Errorf("%s: %w", stage, err)
+	}
+	if err := pipeline.CheckMentions(docs, res.Mentions); err != nil {
+		// A backend that emits a span outside its document is a bug; do
+		// not write a table that downstream users would trust.
+		return activities.StageStats{}, activities.BadInput(fmt.Errorf("%s shard %d: %w", stage, t.Shard, err))
+	}
+	// The ledger and the failures first: the stage's output is the marker
+	// that the stage is done.
+	var total pipeline.Usage
+	if len(res.Usage) > 0 {
+		rows := make([]table.Usage, 0, len(res.Usage))
+		for _, d := range docs {
+			u, ok := res.Usage[d.ID]
+			if !ok {
+				continue
+			}
+			total.Add(u)
+			rows = append(rows, table.Usage{RunID: t.Run.ID, DocID: d.ID, Stage: stage, Requests: u.Requests, CacheHits: u.CacheHits,
+				PromptTokens: u.PromptTokens, CompletionTokens: u.CompletionTokens, CachedTokens: u.CachedTokens,
+				BatchRequests: u.BatchRequests, BatchTokens: u.BatchTokens})
+		}
+		err := a.deps.Store.Replace(ctx, runs.Dir(t.Run).Usage(stage, t.Shard), runs.Rows(table.NewUsageWriter, rows))
+		if err != nil {
+			return activities.StageStats{}, err
+		}
+	}
+	if len(res.Failures) > 0 {
+		fails := make([]table.Reject, len(res.Failures))
+		for i, f := range res.Failures {
+			fails[i] = table.Reject{RunID: t.Run.ID, Object: f.DocID, Reason: f.Stage + ": " + f.Reason}
+		}
+		err := a.deps.Store.Replace(ctx, runs.Dir(t.Run).Failures(stage, t.Shard), runs.Rows(table.NewRejectWriter, fails))
+		if err != nil {
+			return activities.StageStats{}, err
+		}
+	}
+	err = a.deps.Store.Create(ctx, out, runs.Rows(table.NewMentionWriter, wire.FromMentions(t.Run.ID, res.Mentions)))
+	if err != nil && !blob.IsExist(err) {
+		return activities.StageStats{}, err
+	}
+	st := activities.StageStats{Docs: len(docs), Mentions: len(res.Mentions), Failures: len(res.Failures), Usage: total}
+	// Counted here only: a retry that finds the output did no new work.
+	a.deps.Metrics.Stage(stage, st.Docs, st.Mentions, st.Failures, st.Usage)
+	log.Info("stage done", "docs", st.Docs, "mentions", st.Mentions, "failures", st.Failures,
+		"requests", total.Requests, "cache_hits", total.CacheHits, "tokens", total.PromptTokens+total.CompletionTokens,
+		"seconds", time.Since(start).Round(time.Millisecond).Seconds())
+	if st.Failures > 0 {
+		log.Warn("stage could not process some documents", "failures", st.Failures, "table", runs.Dir(t.Run).Failures(stage, t.Shard))
+	}
+	return st, nil
+}
+
+// existingStats recounts a finished stage's output, for a retried activity.
+func (a *Activities) existingStats(ctx context.Context, t activities.ShardTask, stage string, ms []table.Mention) (activities.StageStats, error) {
+	docs, err := a.deps.Store.Documents(ctx, runs.Dir(t.Run).Documents(t.Shard))
+	if err != nil {
+		return activities.StageStats{}, err
+	}
+	fails, err := a.deps.Store.Rejects(ctx, runs.Dir(t.Run).Failures(stage, t.Shard))
+	if err != nil && !blob.IsNotExist(err) {
+		return activities.StageStats{}, err
+	}
+	usage, err := a.deps.Store.Usage(ctx, runs.Dir(t.Run).Usage(stage, t.Shard))
+	if err != nil && !blob.IsNotExist(err) {
+		return activities.StageStats{}, err
+	}
+	return activities.StageStats{Docs: len(docs), Mentions: len(ms), Failures: len(fails), Usage: wire.SumUsage(usage)}, nil
+}

@@ -1,0 +1,518 @@
+package index
+
+import (
+	"cmp"
+	"container/heap"
+	"context"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/zeroner/zeroner/activities"
+	"github.com/zeroner/zeroner/activities/runs"
+	"github.com/zeroner/zeroner/internal/wire"
+
+	"github.com/zeroner/zeroner/io/blob"
+	"github.com/zeroner/zeroner/io/table"
+	"github.com/zeroner/zeroner/pipeline"
+	"github.com/zeroner/zeroner/pipeline/retriever"
+)
+
+// An index of NER Retriever (METHODS.md §2) is a folder beside its run,
+// by default <output>/indexes/<run-id>/:
+//
+//	plan.json                   the configuration and the shards' inputs
+//	raw/part-NNNNN.parquet      the encoder's vectors (with a head only)
+//	head.bin  head.json         the projection head and its training
+//	shards/part-NNNNN.parquet   the vectors searched
+//	ann.idx                     the approximate index (vecindex.Approx), past ApproxSpec.Min mentions
+//	index.json                  the manifest; its presence means the index is done
+//	batches/<id>/               the answers of "search --batch"
+//
+// Every path derives from the index folder and the shard number, and every
+// step returns at once when its output exists, as the run's activities do.
+
+// indexPlan is plan.json.
+type indexPlan struct {
+	Version  string                       `json:"version"`
+	Config   activities.IndexConfig       `json:"config"`
+	Identity string                       `json:"identity"`
+	Encoder  string                       `json:"encoder"` // the raw encoder's name
+	Dim      int                          `json:"dim"`     // the raw encoder's width
+	Mentions int64                        `json:"mentions"`
+	Labels   map[string]int64             `json:"mentions_per_label"`
+	Shards   []activities.IndexShardInput `json:"shards"`
+}
+
+func (p indexPlan) summary() activities.IndexPlan {
+	return activities.IndexPlan{Shards: len(p.Shards), Mentions: p.Mentions, Encoder: p.Encoder, Dim: p.Dim}
+}
+
+// encodeBatch is the mentions per encoder call, between heartbeats.
+const encodeBatch = 2_048
+
+// PlanIndex checks that the run is finished and the encoder answers, cuts
+// the run's mentions into index shards of cfg.ShardRows and finds the
+// documents shards each needs, and writes plan.json. A folder planned with
+// another configuration is refused, so an index never mixes two.
+func (a *Activities) PlanIndex(ctx context.Context, cfg activities.IndexConfig) (_ activities.IndexPlan, err error) {
+	dir := runs.IndexDir(cfg.Index)
+	log := a.deps.Log.With("index", cfg.Index, "run", cfg.Run.ID)
+	var done indexPlan
+	if err := a.deps.Store.ReadJSON(ctx, dir.Plan(), &done); err == nil {
+		if done.Identity != cfg.Identity() {
+			return activities.IndexPlan{}, activities.BadInput(fmt.Errorf("%s holds an index of another configuration (%s); delete it or give another --out",
+				cfg.Index, done.Encoder))
+		}
+		return done.summary(), nil
+	} else if !blob.IsNotExist(err) {
+		return activities.IndexPlan{}, err
+	}
+	if _, err := a.deps.Store.Stat(ctx, runs.Dir(cfg.Run).Summary()); err != nil {
+		if blob.IsNotExist(err) {
+			return activities.IndexPlan{}, activities.BadInput(fmt.Errorf("run %s is not finished: no %s", cfg.Run.ID, runs.Dir(cfg.Run).Summary()))
+		}
+		return activities.IndexPlan{}, err
+	}
+	stop := wire.Heartbeat(ctx, 5*time.Second)
+	defer stop()
+	// Not bad input as such: a remote encoder's constructor asks its
+	// server, which may be down for a while. NewEncoder marks its own.
+	enc, err := wire.NewEncoder(ctx, cfg.Encoder, a.deps.APIKey)
+	if err != nil {
+		return activities.IndexPlan{}, err
+	}
+
+	// Which documents shard holds each document: mentions name documents
+	// only by id.
+	docShards, err := a.deps.Store.Parts(ctx, runs.Dir(cfg.Run).DocumentsDir())
+	if err != nil {
+		return activities.IndexPlan{}, err
+	}
+	shardOf := make(map[string]int32)
+	for i, uri := range docShards {
+		docs, err := a.deps.Store.Documents(ctx, uri)
+		if err != nil {
+			return activities.IndexPlan{}, err
+		}
+		for _, d := range docs {
+			shardOf[d.DocID] = int32(i)
+		}
+	}
+	parts, err := a.deps.Store.Parts(ctx, runs.Dir(cfg.Run).MentionsDir())
+	if err != nil {
+		return activities.IndexPlan{}, err
+	}
+	if len(parts) == 0 {
+		return activities.IndexPlan{}, activities.BadInput(fmt.Errorf("run %s has no mentions table at %s", cfg.Run.ID, runs.Dir(cfg.Run).MentionsDir()))
+	}
+	size := cmp.Or(cfg.ShardRows, activities.DefaultShardRows)
+	p := indexPlan{Version: activities.IndexVersion, Config: cfg, Identity: cfg.Identity(), Encoder: enc.Name(), Dim: enc.Dim(),
+		Labels: make(map[string]int64)}
+	for _, uri := range parts {
+		ms, err := a.deps.Store.Mentions(ctx, uri)
+		if err != nil {
+			return activities.IndexPlan{}, err
+		}
+		for lo := 0; lo < len(ms); lo += size {
+			hi := min(lo+size, len(ms))
+			need := make(map[int32]bool)
+			for _, m := range ms[lo:hi] {
+				s, ok := shardOf[m.DocID]
+				if !ok {
+					return activities.IndexPlan{}, activities.BadInput(fmt.Errorf("mention %q of document %q: the run has no such document", m.Text, m.DocID))
+				}
+				need[s] = true
+				p.Labels[m.Label]++
+			}
+			in := activities.IndexShardInput{Mentions: uri, Lo: lo, Hi: hi}
+			for _, s := range slices.Sorted(maps.Keys(need)) {
+				in.Docs = append(in.Docs, docShards[s])
+			}
+			p.Shards = append(p.Shards, in)
+		}
+		p.Mentions += int64(len(ms))
+	}
+	if p.Mentions == 0 {
+		return activities.IndexPlan{}, activities.BadInput(fmt.Errorf("run %s has no mentions: nothing to index", cfg.Run.ID))
+	}
+	if err := a.deps.Store.WriteJSON(ctx, dir.Plan(), p); err != nil {
+		return activities.IndexPlan{}, err
+	}
+	log.Info("planned index", "shards", len(p.Shards), "mentions", p.Mentions, "encoder", p.Encoder)
+	return p.summary(), nil
+}
+
+func (a *Activities) readIndexPlan(ctx context.Context, index string) (indexPlan, error) {
+	var p indexPlan
+	if err := a.deps.Store.ReadJSON(ctx, runs.IndexDir(index).Plan(), &p); err != nil {
+		if blob.IsNotExist(err) {
+			return p, activities.BadInput(fmt.Errorf("index %s is not planned: %w", index, err))
+		}
+		return p, err
+	}
+	return p, nil
+}
+
+// EncodeIndexShard encodes one shard's mentions, each in its document, and
+// writes their vectors: to raw/ when a head is to be trained, else straight
+// to shards/.
+func (a *Activities) EncodeIndexShard(ctx context.Context, t activities.IndexShardTask) (_ activities.IndexShardStats, err error) {
+	defer wire.Classify(ctx, &err)
+	p, err := a.readIndexPlan(ctx, t.Index)
+	if err != nil {
+		return activities.IndexShardStats{}, err
+	}
+	if t.Shard < 0 || t.Shard >= len(p.Shards) {
+		return activities.IndexShardStats{}, activities.BadInput(fmt.Errorf("index %s has no shard %d", t.Index, t.Shard))
+	}
+	dir := runs.IndexDir(t.Index)
+	out := dir.Shard(t.Shard)
+	if !p.Config.Head.Skip {
+		out = dir.Raw(t.Shard)
+	}
+	if n, err := a.deps.Store.CountRows(ctx, out); err == nil {
+		return activities.IndexShardStats{Rows: n}, nil
+	} else if !blob.IsNotExist(err) {
+		return activities.IndexShardStats{}, err
+	}
+	stop := wire.Heartbeat(ctx, 5*time.Second)
+	defer stop()
+	in := p.Shards[t.Shard]
+	all, err := a.deps.Store.Mentions(ctx, in.Mentions)
+	if err != nil {
+		return activities.IndexShardStats{}, err
+	}
+	if in.Hi > len(all) || in.Lo > in.Hi {
+		return activities.IndexShardStats{}, activities.BadInput(fmt.Errorf("%s has %d rows, the plan reads [%d, %d)", in.Mentions, len(all), in.Lo, in.Hi))
+	}
+	ms := all[in.Lo:in.Hi]
+	texts, err := a.documentTexts(ctx, in.Docs, ms)
+	if err != nil {
+		return activities.IndexShardStats{}, err
+	}
+	// Not bad input as such: a remote encoder's constructor asks its
+	// server, which may be down for a while. NewEncoder marks its own.
+	enc, err := wire.NewEncoder(ctx, p.Config.Encoder, a.deps.APIKey)
+	if err != nil {
+		return activities.IndexShardStats{}, err
+	}
+	if enc.Name() != p.Encoder {
+		return activities.IndexShardStats{}, activities.BadInput(fmt.Errorf("the encoder is now %s, the index was planned with %s", enc.Name(), p.Encoder))
+	}
+	rows := make([]table.Vector, len(ms))
+	for lo := 0; lo < len(ms); lo += encodeBatch {
+		hi := min(lo+encodeBatch, len(ms))
+		batch := make([]retriever.Mention, hi-lo)
+		for i, m := range ms[lo:hi] {
+			batch[i] = retriever.Mention{Text: texts[m.DocID], Start: int(m.Start), End: int(m.End)}
+		}
+		vecs, err := enc.Mentions(ctx, batch)
+		if err != nil {
+			err = fmt.Errorf("encode shard %d of %s: %w", t.Shard, t.Index, err)
+			if k := p.Config.Encoder.Kind; k == "" || k == "local" {
+				err = activities.BadInput(err) // a local encoder fails only on bad spans
+			}
+			return activities.IndexShardStats{}, err
+		}
+		for i, m := range ms[lo:hi] {
+			rows[lo+i] = table.Vector{MentionID: table.MentionID(m.DocID, m.Start, m.End), DocID: m.DocID,
+				Start: m.Start, End: m.End, Text: m.Text, Label: m.Label, Vector: vecs[i]}
+		}
+	}
+	if err := a.deps.Store.WriteVectors(ctx, out, p.Dim, rows); err != nil {
+		return activities.IndexShardStats{}, err
+	}
+	return activities.IndexShardStats{Rows: int64(len(rows))}, nil
+}
+
+// documentTexts reads the texts of the documents that ms mention from the
+// documents shards docs.
+func (a *Activities) documentTexts(ctx context.Context, docs []string, ms []table.Mention) (map[string]string, error) {
+	texts := make(map[string]string)
+	for _, m := range ms {
+		texts[m.DocID] = ""
+	}
+	found := make(map[string]bool, len(texts))
+	for _, uri := range docs {
+		rows, err := a.deps.Store.Documents(ctx, uri)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range rows {
+			if _, ok := texts[d.DocID]; ok {
+				texts[d.DocID] = d.Text
+				found[d.DocID] = true
+			}
+		}
+	}
+	for id := range texts {
+		if !found[id] {
+			return nil, activities.BadInput(fmt.Errorf("document %q is in none of the documents shards %v", id, docs))
+		}
+	}
+	return texts, nil
+}
+
+// TrainIndexHead trains the projection head on the run's silver labels:
+// each label's description in the run's schema is the anchor, mentions the
+// run gave that label are positives, mentions of other labels negatives.
+// It writes head.bin and head.json.
+func (a *Activities) TrainIndexHead(ctx context.Context, index string) (activities.HeadStats, error) {
+	dir := runs.IndexDir(index)
+	var done activities.HeadStats
+	if err := a.deps.Store.ReadJSON(ctx, dir.HeadStats(), &done); err == nil {
+		if _, err := a.deps.Store.Stat(ctx, dir.Head()); err == nil {
+			return done, nil
+		}
+	} else if !blob.IsNotExist(err) {
+		return activities.HeadStats{}, err
+	}
+	p, err := a.readIndexPlan(ctx, index)
+	if err != nil {
+		return activities.HeadStats{}, err
+	}
+	if p.Config.Head.Skip {
+		return activities.HeadStats{}, activities.BadInput(fmt.Errorf("index %s is built without a head", index))
+	}
+	stop := wire.Heartbeat(ctx, 5*time.Second)
+	defer stop()
+	start := time.Now()
+	schema, err := a.deps.Schema(ctx, p.Config.Run)
+	if err != nil {
+		return activities.HeadStats{}, err
+	}
+	// Not bad input as such: a remote encoder's constructor asks its
+	// server, which may be down for a while. NewEncoder marks its own.
+	enc, err := wire.NewEncoder(ctx, p.Config.Encoder, a.deps.APIKey)
+	if err != nil {
+		return activities.HeadStats{}, err
+	}
+	// Each label is an anchor twice: by its description, which is how the
+	// schema's labels are queried, and by its name, so that the head also
+	// learns where short queries go.
+	names := schema.Names()
+	anchors := make([]map[string][]float32, 0, 2)
+	for _, by := range []func(l *pipeline.Label) string{(*pipeline.Label).Query, (*pipeline.Label).Words} {
+		texts := make([]string, len(names))
+		for i, n := range names {
+			texts[i] = by(schema.Label(n))
+		}
+		vecs, err := enc.Queries(ctx, texts)
+		if err != nil {
+			return activities.HeadStats{}, fmt.Errorf("encode the labels: %w", err)
+		}
+		queries := make(map[string][]float32, len(names))
+		for i, n := range names {
+			queries[n] = vecs[i]
+		}
+		anchors = append(anchors, queries)
+	}
+	queries := anchors[0]
+
+	// A bounded sample of each label's mentions, the same on every retry:
+	// the run's most confident ones (by their label score), ties broken by
+	// a hash of their ids.
+	scores := make(map[string]float64)
+	for _, uri := range uniqueParts(p.Shards) {
+		ms, err := a.deps.Store.Mentions(ctx, uri)
+		if err != nil {
+			return activities.HeadStats{}, err
+		}
+		for _, m := range ms {
+			scores[table.MentionID(m.DocID, m.Start, m.End)] = m.Score
+		}
+	}
+	per := cmp.Or(p.Config.Head.PerLabel, activities.DefaultTrainPerTag)
+	samples := make(map[string]*bestK)
+	for shard := range p.Shards {
+		rows, _, err := a.deps.Store.Vectors(ctx, dir.Raw(shard))
+		if err != nil {
+			return activities.HeadStats{}, err
+		}
+		for _, r := range rows {
+			if _, ok := queries[r.Label]; !ok {
+				continue
+			}
+			s := samples[r.Label]
+			if s == nil {
+				s = &bestK{k: per}
+				samples[r.Label] = s
+			}
+			s.add(ranked{score: scores[r.MentionID], h: hashID(sampleKey(r.MentionID)), vec: r.Vector})
+		}
+	}
+	var (
+		vecs   [][]float32
+		labels []string
+	)
+	for _, l := range slices.Sorted(maps.Keys(samples)) {
+		for _, it := range samples[l].sorted() {
+			vecs = append(vecs, it.vec)
+			labels = append(labels, l)
+		}
+	}
+	hs := p.Config.Head
+	var trips []retriever.Triplet
+	for i, queries := range anchors {
+		opt := retriever.TripletOptions{Positives: hs.Positives, Negatives: hs.Negatives, Seed: hs.Seed + uint64(i)}
+		trips = append(trips, retriever.Triplets(queries, vecs, labels, opt)...)
+	}
+	if len(trips) == 0 {
+		return activities.HeadStats{}, activities.BadInput(fmt.Errorf("no training triplets: the run needs mentions of at least two labels of its schema (it has %d mentions of %d labels)",
+			len(vecs), len(samples)))
+	}
+	head := retriever.NewHead(p.Dim, retriever.HeadOptions{Hidden: hs.Hidden, Out: hs.Out, Seed: hs.Seed})
+	before := head.Loss(trips)
+	st, err := head.TrainContext(ctx, trips, retriever.TrainOptions{Epochs: hs.Epochs, Seed: hs.Seed})
+	if err != nil {
+		return activities.HeadStats{}, fmt.Errorf("train the head of %s: %w", index, err)
+	}
+	var tl []string
+	for _, t := range trips {
+		if len(tl) == 0 || tl[len(tl)-1] != t.Label {
+			tl = append(tl, t.Label)
+		}
+	}
+	out := activities.HeadStats{Labels: slices.Compact(slices.Sorted(slices.Values(tl))), Mentions: len(vecs), Triplets: len(trips),
+		Epochs: len(st.Epochs), LossStart: before, LossEnd: head.Loss(trips), Seconds: time.Since(start).Seconds(),
+		Digest: head.Digest(), In: head.In(), Out: head.Out(), Trained: time.Now().UTC()}
+	// head.bin first: head.json marks the head done.
+	if err := a.deps.Store.Replace(ctx, dir.Head(), func(w io.Writer) error {
+		_, err := head.WriteTo(w)
+		return err
+	}); err != nil {
+		return activities.HeadStats{}, err
+	}
+	if err := a.deps.Store.WriteJSON(ctx, dir.HeadStats(), out); err != nil {
+		return activities.HeadStats{}, err
+	}
+	a.deps.Log.Info("trained head", "index", index, "triplets", out.Triplets, "loss_start", out.LossStart, "loss_end", out.LossEnd)
+	return out, nil
+}
+
+// sampleKey is the part of a mention id that ties are broken by: without
+// the folders of the document's URI, so that the head trained on a corpus
+// does not depend on where the corpus lives.
+func sampleKey(mentionID string) string {
+	return mentionID[strings.LastIndexByte(mentionID, '/')+1:]
+}
+
+func hashID(s string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(s))
+	return h.Sum64()
+}
+
+// bestK keeps the k best items: highest score, then lowest hash.
+type bestK struct {
+	k     int
+	items rankHeap
+}
+
+type ranked struct {
+	score float64
+	h     uint64
+	vec   []float32
+}
+
+// before reports whether x ranks before y.
+func (x ranked) before(y ranked) bool {
+	return x.score > y.score || (x.score == y.score && x.h < y.h)
+}
+
+// rankHeap is a heap whose root is the worst item kept, dropped first.
+type rankHeap []ranked
+
+func (h rankHeap) Len() int           { return len(h) }
+func (h rankHeap) Less(i, j int) bool { return h[j].before(h[i]) }
+func (h rankHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *rankHeap) Push(x any)        { *h = append(*h, x.(ranked)) }
+func (h *rankHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// add offers r. A kept vector is copied: the rows of a vector table share
+// one backing array per batch, and keeping a slice of it would keep the
+// whole batch alive.
+func (b *bestK) add(r ranked) {
+	if len(b.items) < b.k {
+		r.vec = slices.Clone(r.vec)
+		heap.Push(&b.items, r)
+		return
+	}
+	if r.before(b.items[0]) {
+		r.vec = slices.Clone(r.vec)
+		b.items[0] = r
+		heap.Fix(&b.items, 0)
+	}
+}
+
+// sorted returns the items kept, best first.
+func (b *bestK) sorted() []ranked {
+	out := slices.Clone(b.items)
+	slices.SortFunc(out, func(x, y ranked) int {
+		if x.before(y) {
+			return -1
+		}
+		if y.before(x) {
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// uniqueParts lists the mentions parts the shards read, once each.
+func uniqueParts(shards []activities.IndexShardInput) []string {
+	var out []string
+	for _, s := range shards {
+		if len(out) == 0 || out[len(out)-1] != s.Mentions {
+			out = append(out, s.Mentions)
+		}
+	}
+	return out
+}
+
+// ProjectIndexShard projects a raw shard through the head and writes the
+// searched shard.
+func (a *Activities) ProjectIndexShard(ctx context.Context, t activities.IndexShardTask) (activities.IndexShardStats, error) {
+	dir := runs.IndexDir(t.Index)
+	out := dir.Shard(t.Shard)
+	if n, err := a.deps.Store.CountRows(ctx, out); err == nil {
+		return activities.IndexShardStats{Rows: n}, nil
+	} else if !blob.IsNotExist(err) {
+		return activities.IndexShardStats{}, err
+	}
+	stop := wire.Heartbeat(ctx, 5*time.Second)
+	defer stop()
+	head, err := a.deps.Store.Head(ctx, dir.Head())
+	if err != nil {
+		return activities.IndexShardStats{}, err
+	}
+	rows, dim, err := a.deps.Store.Vectors(ctx, dir.Raw(t.Shard))
+	if err != nil {
+		return activities.IndexShardStats{}, err
+	}
+	if len(rows) > 0 && dim != head.In() {
+		return activities.IndexShardStats{}, activities.BadInput(fmt.Errorf("%s holds %d-wide vectors, the head takes %d", dir.Raw(t.Shard), dim, head.In()))
+	}
+	vecs := make([][]float32, len(rows))
+	for i, r := range rows {
+		vecs[i] = r.Vector
+	}
+	for i, v := range head.ApplyBatch(vecs) {
+		rows[i].Vector = v
+	}
+	if err := a.deps.Store.WriteVectors(ctx, out, head.Out(), rows); err != nil {
+		return activities.IndexShardStats{}, err
+	}
+	return activities.IndexShardStats{Rows: int64(len(rows))}, nil
+}

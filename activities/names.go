@@ -1,0 +1,60 @@
+package activities
+
+// The activities' names, as a worker registers them: the methods of the
+// Activities types of activities/annotate, batch, distill and index.
+// Workflows call activities by these names, so that they depend on no
+// package that does I/O.
+const (
+	PlanActivity              = "Plan"
+	ReopenActivity            = "Reopen"
+	ShardActivity             = "Shard"
+	DiscoverActivity          = "Discover"
+	MediateActivity           = "Mediate"
+	CalibrateActivity         = "Calibrate"
+	BatchPrepareActivity      = "BatchPrepare"
+	FinalizeActivity          = "Finalize"
+	GraphActivity             = "Graph"
+	BatchSubmitActivity       = "BatchSubmit"
+	BatchPollActivity         = "BatchPoll"
+	BatchCollectActivity      = "BatchCollect"
+	EstimateActivity          = "Estimate"
+	TagActivity               = "Tag"
+	AgreeActivity             = "Agree"
+	PlanIndexActivity         = "PlanIndex"
+	EncodeIndexShardActivity  = "EncodeIndexShard"
+	TrainIndexHeadActivity    = "TrainIndexHead"
+	ProjectIndexShardActivity = "ProjectIndexShard"
+	FinalizeIndexActivity     = "FinalizeIndex"
+	PlanSearchBatchActivity   = "PlanSearchBatch"
+	SearchChunkActivity       = "SearchChunk"
+	MergeSearchBatchActivity  = "MergeSearchBatch"
+)
+
+// Names lists every activity's name.
+func Names() []string {
+	return []string{
+		PlanActivity,
+		ReopenActivity,
+		ShardActivity,
+		DiscoverActivity,
+		MediateActivity,
+		CalibrateActivity,
+		BatchPrepareActivity,
+		FinalizeActivity,
+		GraphActivity,
+		BatchSubmitActivity,
+		BatchPollActivity,
+		BatchCollectActivity,
+		EstimateActivity,
+		TagActivity,
+		AgreeActivity,
+		PlanIndexActivity,
+		EncodeIndexShardActivity,
+		TrainIndexHeadActivity,
+		ProjectIndexShardActivity,
+		FinalizeIndexActivity,
+		PlanSearchBatchActivity,
+		SearchChunkActivity,
+		MergeSearchBatchActivity,
+	}
+}
