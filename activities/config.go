@@ -121,6 +121,10 @@ type BatchConfig struct {
 	MaxWaitSeconds float64 `json:"max_wait_seconds,omitempty"`
 }
 
+// On reports whether the run's requests go through a batch provider
+// rather than online.
+func (c BatchConfig) On() bool { return c.Mode != "" }
+
 // Defaults of BatchConfig.
 const (
 	DefaultBatchRounds  = 6

@@ -109,7 +109,7 @@ func AnnotateShard(ctx workflow.Context, in ShardInput) (ShardResult, error) {
 		name string
 		fn   any
 	}{{activities.StageDiscover, activities.DiscoverActivity}, {activities.StageMediate, activities.MediateActivity}, {activities.StageCalibrate, activities.CalibrateActivity}} {
-		if in.Backend.Batch.Mode != "" {
+		if in.Backend.Batch.On() {
 			rounds, err := batchRounds(ctx, task, s.name)
 			if err != nil {
 				return ShardResult{}, fmt.Errorf("%s batch: %w", s.name, err)

@@ -168,7 +168,7 @@ func (a *Activities) Finalize(ctx context.Context, in activities.FinalizeInput) 
 		Timings: t, Seconds: t.Finished.Sub(t.Started).Seconds(),
 		RejectsList: rejects, FailuresList: failures, Ledger: ledger,
 	}
-	if in.Config.Backend.Batch.Mode != "" {
+	if in.Config.Backend.Batch.On() {
 		if out.Batch, err = a.batchSummary(ctx, run, in.Sharding.Shards); err != nil {
 			return activities.Summary{}, err
 		}
