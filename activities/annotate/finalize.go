@@ -32,13 +32,7 @@ func (a *Activities) Finalize(ctx context.Context, in activities.FinalizeInput) 
 	}
 	var done runs.RunReport
 	if err := a.deps.Store.ReadJSON(ctx, runs.Dir(run).Summary(), &done); err == nil {
-		chunks := make(map[int][]table.Reject)
-		for shard := range in.Sharding.Shards {
-			if chunks[shard], err = a.failedChunks(ctx, run, shard); err != nil {
-				return activities.Summary{}, err
-			}
-		}
-		out, _, err := a.account(ctx, run, m, done.FailedShards, chunks)
+		out, err := a.accountDone(ctx, in, m, done)
 		if err != nil {
 			return activities.Summary{}, err
 		}
@@ -49,100 +43,12 @@ func (a *Activities) Finalize(ctx context.Context, in activities.FinalizeInput) 
 	stop := wire.Heartbeat(ctx, 5*time.Second)
 	defer stop()
 
-	failed := make(map[int]bool, len(in.Failed))
-	for _, f := range in.Failed {
-		failed[f.Shard] = true
+	sum := newSummary(in)
+	mg, err := a.mergeShards(ctx, in, &sum)
+	if err != nil {
+		return activities.Summary{}, err
 	}
-	sum := activities.Summary{
-		RunID: run.ID, Job: in.Config.Job, Docs: in.Sharding.Docs, Rejects: in.Sharding.Rejects,
-		Shards: in.Sharding.Shards, FailedShards: in.Failed, Labels: make(map[string]int64),
-		Outputs: activities.Outputs{
-			Mentions:  runs.Dir(run).MentionsDir(),
-			Documents: blob.Join(run.URI, "documents") + "/",
-			Rejects:   runs.Dir(run).Rejects(),
-			Summary:   runs.Dir(run).Summary(),
-		},
-	}
-	ledger := runs.Ledger{Stages: make(map[string]pipeline.Usage)}
-	var failures []table.Reject // the first ones, for run.json
-	chunks := make(map[int][]table.Reject)
-	var usage []table.Usage
-	var part []table.Mention
-	parts := 0
-	flush := func() error {
-		err := a.deps.Store.Replace(ctx, runs.Dir(run).Mentions(parts), runs.Rows(table.NewMentionWriter, part))
-		if err != nil {
-			return err
-		}
-		parts++
-		part = part[:0]
-		return nil
-	}
-	for shard := range in.Sharding.Shards {
-		if failed[shard] {
-			continue
-		}
-		ms, err := a.deps.Store.Mentions(ctx, runs.Dir(run).Stage(activities.StageCalibrate, shard))
-		if err != nil {
-			return activities.Summary{}, err
-		}
-		for _, m := range ms {
-			sum.Labels[m.Label]++
-		}
-		sum.Mentions += int64(len(ms))
-		part = append(part, ms...)
-		if len(part) >= partRows {
-			if err := flush(); err != nil {
-				return activities.Summary{}, err
-			}
-		}
-		var shardUsage pipeline.Usage
-		for _, stage := range []string{activities.StageDiscover, activities.StageMediate, activities.StageCalibrate} {
-			fails, err := a.deps.Store.Rejects(ctx, runs.Dir(run).Failures(stage, shard))
-			if err != nil && !blob.IsNotExist(err) {
-				return activities.Summary{}, err
-			}
-			chunks[shard] = append(chunks[shard], fails...)
-			if room := maxListedRejects - len(failures); room > 0 {
-				failures = append(failures, fails[:min(room, len(fails))]...)
-			}
-			rows, err := a.deps.Store.Usage(ctx, runs.Dir(run).Usage(stage, shard))
-			if err != nil && !blob.IsNotExist(err) {
-				return activities.Summary{}, err
-			}
-			u := wire.SumUsage(rows)
-			st := ledger.Stages[stage]
-			st.Add(u)
-			ledger.Stages[stage] = st
-			shardUsage.Add(u)
-			usage = append(usage, rows...)
-		}
-		// A document may fail in several chunks or voters: count it once.
-		failedDocs := make(map[string]bool)
-		for _, f := range chunks[shard] {
-			failedDocs[f.Object] = true
-		}
-		sum.Failures += int64(len(failedDocs))
-		sum.Usage.Add(shardUsage)
-		if shardUsage != (pipeline.Usage{}) {
-			ledger.Shards = append(ledger.Shards, runs.ShardUsage{Shard: shard, Usage: shardUsage})
-		}
-	}
-	if len(usage) > 0 {
-		err := a.deps.Store.Replace(ctx, runs.Dir(run).Ledger(), runs.Rows(table.NewUsageWriter, usage))
-		if err != nil {
-			return activities.Summary{}, err
-		}
-		sum.Outputs.Usage = runs.Dir(run).Ledger()
-	}
-	// An empty run still gets a (schema-only) part, so the table exists.
-	if len(part) > 0 || parts == 0 {
-		if err := flush(); err != nil {
-			return activities.Summary{}, err
-		}
-	}
-
-	outcomes, probs, err := a.account(ctx, run, m, in.Failed, chunks)
+	outcomes, probs, err := a.account(ctx, run, m, in.Failed, mg.chunks)
 	if err != nil {
 		return activities.Summary{}, err
 	}
@@ -152,10 +58,138 @@ func (a *Activities) Finalize(ctx context.Context, in activities.FinalizeInput) 
 	if w := lowerCaseWarning(in.Config.Backend, in.Sharding, sum.Mentions); w != "" {
 		sum.Warnings = append(sum.Warnings, w)
 	}
+	if err := a.writeReport(ctx, in, sum, mg); err != nil {
+		return activities.Summary{}, err
+	}
+	a.deps.Log.Info("finalized run", "run", run.ID, "documents", sum.Docs, "mentions", sum.Mentions, "pending", sum.Pending)
+	return sum, a.recordRun(ctx, in, m, sum, outcomes)
+}
 
+// accountDone accounts for the objects of a run finalized before, so that
+// a finalize retried after writing run.json still records the run.
+func (a *Activities) accountDone(ctx context.Context, in activities.FinalizeInput, m activities.Manifest, done runs.RunReport) (map[string]objectOutcome, error) {
+	run := in.Plan.Run
+	chunks := make(map[int][]table.Reject)
+	for shard := range in.Sharding.Shards {
+		fails, err := a.failedChunks(ctx, run, shard)
+		if err != nil {
+			return nil, err
+		}
+		chunks[shard] = fails
+	}
+	out, _, err := a.account(ctx, run, m, done.FailedShards, chunks)
+	return out, err
+}
+
+// newSummary is the summary of a run being finalized, before the shards'
+// outputs are counted.
+func newSummary(in activities.FinalizeInput) activities.Summary {
+	run := in.Plan.Run
+	return activities.Summary{
+		RunID: run.ID, Job: in.Config.Job, Docs: in.Sharding.Docs, Rejects: in.Sharding.Rejects,
+		Shards: in.Sharding.Shards, FailedShards: in.Failed, Labels: make(map[string]int64),
+		Outputs: activities.Outputs{
+			Mentions:  runs.Dir(run).MentionsDir(),
+			Documents: blob.Join(run.URI, "documents") + "/",
+			Rejects:   runs.Dir(run).Rejects(),
+			Summary:   runs.Dir(run).Summary(),
+		},
+	}
+}
+
+// merged is what Finalize gathers from the finished shards besides their
+// mentions.
+type merged struct {
+	ledger   runs.Ledger
+	failures []table.Reject         // the first ones, for run.json
+	chunks   map[int][]table.Reject // a shard's failed chunks, all stages
+	usage    []table.Usage          // the rows of the run's usage table
+}
+
+// mergeShards writes the finished shards' calibrated mentions as the run's
+// mentions table and their usage as the run's ledger, counts them in sum,
+// and gathers their failures.
+func (a *Activities) mergeShards(ctx context.Context, in activities.FinalizeInput, sum *activities.Summary) (merged, error) {
+	run := in.Plan.Run
+	failed := make(map[int]bool, len(in.Failed))
+	for _, f := range in.Failed {
+		failed[f.Shard] = true
+	}
+	mg := merged{ledger: runs.Ledger{Stages: make(map[string]pipeline.Usage)}, chunks: make(map[int][]table.Reject)}
+	parts := partWriter{store: a.deps.Store, run: run}
+	for shard := range in.Sharding.Shards {
+		if failed[shard] {
+			continue
+		}
+		ms, err := a.deps.Store.Mentions(ctx, runs.Dir(run).Stage(activities.StageCalibrate, shard))
+		if err != nil {
+			return merged{}, err
+		}
+		for _, m := range ms {
+			sum.Labels[m.Label]++
+		}
+		sum.Mentions += int64(len(ms))
+		if err := parts.add(ctx, ms); err != nil {
+			return merged{}, err
+		}
+		failedDocs, u, err := a.mergeShard(ctx, run, shard, &mg)
+		if err != nil {
+			return merged{}, err
+		}
+		sum.Failures += int64(failedDocs)
+		sum.Usage.Add(u)
+	}
+	if len(mg.usage) > 0 {
+		err := a.deps.Store.Replace(ctx, runs.Dir(run).Ledger(), runs.Rows(table.NewUsageWriter, mg.usage))
+		if err != nil {
+			return merged{}, err
+		}
+		sum.Outputs.Usage = runs.Dir(run).Ledger()
+	}
+	return mg, parts.close(ctx)
+}
+
+// mergeShard gathers a shard's failures and usage into mg and returns how
+// many of its documents failed and the model usage of its stages.
+func (a *Activities) mergeShard(ctx context.Context, run activities.Run, shard int, mg *merged) (int, pipeline.Usage, error) {
+	fails, err := a.failedChunks(ctx, run, shard)
+	if err != nil {
+		return 0, pipeline.Usage{}, err
+	}
+	mg.chunks[shard] = fails
+	if room := maxListedRejects - len(mg.failures); room > 0 {
+		mg.failures = append(mg.failures, fails[:min(room, len(fails))]...)
+	}
+	var shardUsage pipeline.Usage
+	for _, stage := range []string{activities.StageDiscover, activities.StageMediate, activities.StageCalibrate} {
+		rows, err := a.deps.Store.Usage(ctx, runs.Dir(run).Usage(stage, shard))
+		if err != nil && !blob.IsNotExist(err) {
+			return 0, pipeline.Usage{}, err
+		}
+		u := wire.SumUsage(rows)
+		st := mg.ledger.Stages[stage]
+		st.Add(u)
+		mg.ledger.Stages[stage] = st
+		shardUsage.Add(u)
+		mg.usage = append(mg.usage, rows...)
+	}
+	if shardUsage != (pipeline.Usage{}) {
+		mg.ledger.Shards = append(mg.ledger.Shards, runs.ShardUsage{Shard: shard, Usage: shardUsage})
+	}
+	// A document may fail in several chunks or voters: count it once.
+	failedDocs := make(map[string]bool)
+	for _, f := range fails {
+		failedDocs[f.Object] = true
+	}
+	return len(failedDocs), shardUsage, nil
+}
+
+// writeReport writes the run's run.json.
+func (a *Activities) writeReport(ctx context.Context, in activities.FinalizeInput, sum activities.Summary, mg merged) error {
+	run := in.Plan.Run
 	rejects, err := a.deps.Store.Rejects(ctx, runs.Dir(run).Rejects())
 	if err != nil {
-		return activities.Summary{}, err
+		return err
 	}
 	if len(rejects) > maxListedRejects {
 		rejects = rejects[:maxListedRejects]
@@ -166,18 +200,50 @@ func (a *Activities) Finalize(ctx context.Context, in activities.FinalizeInput) 
 		Summary: sum, Version: activities.Version, Config: in.Config,
 		Objects: in.Plan.Objects, Bytes: in.Plan.Bytes,
 		Timings: t, Seconds: t.Finished.Sub(t.Started).Seconds(),
-		RejectsList: rejects, FailuresList: failures, Ledger: ledger,
+		RejectsList: rejects, FailuresList: mg.failures, Ledger: mg.ledger,
 	}
 	if in.Config.Backend.Batch.On() {
 		if out.Batch, err = a.batchSummary(ctx, run, in.Sharding.Shards); err != nil {
-			return activities.Summary{}, err
+			return err
 		}
 	}
-	if err := a.deps.Store.WriteJSON(ctx, runs.Dir(run).Summary(), out); err != nil {
-		return activities.Summary{}, err
+	return a.deps.Store.WriteJSON(ctx, runs.Dir(run).Summary(), out)
+}
+
+// partWriter writes the run's mentions table in parts of about partRows
+// rows.
+type partWriter struct {
+	store runs.Store
+	run   activities.Run
+	rows  []table.Mention
+	parts int
+}
+
+// add adds a shard's mentions, writing a part once there are enough.
+func (w *partWriter) add(ctx context.Context, ms []table.Mention) error {
+	w.rows = append(w.rows, ms...)
+	if len(w.rows) >= partRows {
+		return w.flush(ctx)
 	}
-	a.deps.Log.Info("finalized run", "run", run.ID, "documents", sum.Docs, "mentions", sum.Mentions, "pending", sum.Pending)
-	return sum, a.recordRun(ctx, in, m, sum, outcomes)
+	return nil
+}
+
+// close writes the last part. An empty run still gets a (schema-only)
+// part, so the table exists.
+func (w *partWriter) close(ctx context.Context) error {
+	if len(w.rows) > 0 || w.parts == 0 {
+		return w.flush(ctx)
+	}
+	return nil
+}
+
+func (w *partWriter) flush(ctx context.Context) error {
+	if err := w.store.Replace(ctx, runs.Dir(w.run).Mentions(w.parts), runs.Rows(table.NewMentionWriter, w.rows)); err != nil {
+		return err
+	}
+	w.parts++
+	w.rows = w.rows[:0]
+	return nil
 }
 
 // recordRun adds the finalized run to its job's dataset: the objects it

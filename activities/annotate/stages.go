@@ -92,12 +92,7 @@ func (a *Activities) stage(ctx context.Context, t activities.ShardTask, stage st
 	if err != nil {
 		return activities.StageStats{}, err
 	}
-	var b pipeline.Backend
-	if t.Backend.Batch.Mode == "" {
-		b, err = a.deps.Backend(ctx, t.Run, t.Backend)
-	} else {
-		b, err = a.batchFinal(ctx, t, stage)
-	}
+	b, err := a.stageBackend(ctx, t, stage)
 	if err != nil {
 		return activities.StageStats{}, err
 	}
@@ -112,38 +107,8 @@ func (a *Activities) stage(ctx context.Context, t activities.ShardTask, stage st
 		// not write a table that downstream users would trust.
 		return activities.StageStats{}, activities.BadInput(fmt.Errorf("%s shard %d: %w", stage, t.Shard, err))
 	}
-	// The ledger and the failures first: the stage's output is the marker
-	// that the stage is done.
-	var total pipeline.Usage
-	if len(res.Usage) > 0 {
-		rows := make([]table.Usage, 0, len(res.Usage))
-		for _, d := range docs {
-			u, ok := res.Usage[d.ID]
-			if !ok {
-				continue
-			}
-			total.Add(u)
-			rows = append(rows, table.Usage{RunID: t.Run.ID, DocID: d.ID, Stage: stage, Requests: u.Requests, CacheHits: u.CacheHits,
-				PromptTokens: u.PromptTokens, CompletionTokens: u.CompletionTokens, CachedTokens: u.CachedTokens,
-				BatchRequests: u.BatchRequests, BatchTokens: u.BatchTokens})
-		}
-		err := a.deps.Store.Replace(ctx, runs.Dir(t.Run).Usage(stage, t.Shard), runs.Rows(table.NewUsageWriter, rows))
-		if err != nil {
-			return activities.StageStats{}, err
-		}
-	}
-	if len(res.Failures) > 0 {
-		fails := make([]table.Reject, len(res.Failures))
-		for i, f := range res.Failures {
-			fails[i] = table.Reject{RunID: t.Run.ID, Object: f.DocID, Reason: f.Stage + ": " + f.Reason}
-		}
-		err := a.deps.Store.Replace(ctx, runs.Dir(t.Run).Failures(stage, t.Shard), runs.Rows(table.NewRejectWriter, fails))
-		if err != nil {
-			return activities.StageStats{}, err
-		}
-	}
-	err = a.deps.Store.Create(ctx, out, runs.Rows(table.NewMentionWriter, wire.FromMentions(t.Run.ID, res.Mentions)))
-	if err != nil && !blob.IsExist(err) {
+	total, err := a.writeStage(ctx, t, stage, docs, res)
+	if err != nil {
 		return activities.StageStats{}, err
 	}
 	st := activities.StageStats{Docs: len(docs), Mentions: len(res.Mentions), Failures: len(res.Failures), Usage: total}
@@ -156,6 +121,62 @@ func (a *Activities) stage(ctx context.Context, t activities.ShardTask, stage st
 		log.Warn("stage could not process some documents", "failures", st.Failures, "table", runs.Dir(t.Run).Failures(stage, t.Shard))
 	}
 	return st, nil
+}
+
+// stageBackend is the backend a stage runs on: online, or in batch mode
+// the response cache filled by the stage's rounds.
+func (a *Activities) stageBackend(ctx context.Context, t activities.ShardTask, stage string) (pipeline.Backend, error) {
+	if t.Backend.Batch.On() {
+		return a.batchFinal(ctx, t, stage)
+	}
+	return a.deps.Backend(ctx, t.Run, t.Backend)
+}
+
+// writeStage writes a stage's result and returns its model usage. The
+// ledger and the failures come first: the stage's output is the marker
+// that the stage is done.
+func (a *Activities) writeStage(ctx context.Context, t activities.ShardTask, stage string, docs []pipeline.Document, res pipeline.Result) (pipeline.Usage, error) {
+	total, err := a.writeUsage(ctx, t, stage, docs, res.Usage)
+	if err != nil {
+		return pipeline.Usage{}, err
+	}
+	if len(res.Failures) > 0 {
+		fails := make([]table.Reject, len(res.Failures))
+		for i, f := range res.Failures {
+			fails[i] = table.Reject{RunID: t.Run.ID, Object: f.DocID, Reason: f.Stage + ": " + f.Reason}
+		}
+		err := a.deps.Store.Replace(ctx, runs.Dir(t.Run).Failures(stage, t.Shard), runs.Rows(table.NewRejectWriter, fails))
+		if err != nil {
+			return pipeline.Usage{}, err
+		}
+	}
+	err = a.deps.Store.Create(ctx, runs.Dir(t.Run).Stage(stage, t.Shard), runs.Rows(table.NewMentionWriter, wire.FromMentions(t.Run.ID, res.Mentions)))
+	if err != nil && !blob.IsExist(err) {
+		return pipeline.Usage{}, err
+	}
+	return total, nil
+}
+
+// writeUsage writes the stage's usage per document, in document order, and
+// returns its sum.
+func (a *Activities) writeUsage(ctx context.Context, t activities.ShardTask, stage string, docs []pipeline.Document, usage map[string]pipeline.Usage) (pipeline.Usage, error) {
+	var total pipeline.Usage
+	if len(usage) == 0 {
+		return total, nil
+	}
+	rows := make([]table.Usage, 0, len(usage))
+	for _, d := range docs {
+		u, ok := usage[d.ID]
+		if !ok {
+			continue
+		}
+		total.Add(u)
+		rows = append(rows, table.Usage{RunID: t.Run.ID, DocID: d.ID, Stage: stage, Requests: u.Requests, CacheHits: u.CacheHits,
+			PromptTokens: u.PromptTokens, CompletionTokens: u.CompletionTokens, CachedTokens: u.CachedTokens,
+			BatchRequests: u.BatchRequests, BatchTokens: u.BatchTokens})
+	}
+	err := a.deps.Store.Replace(ctx, runs.Dir(t.Run).Usage(stage, t.Shard), runs.Rows(table.NewUsageWriter, rows))
+	return total, err
 }
 
 // existingStats recounts a finished stage's output, for a retried activity.
