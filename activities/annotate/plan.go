@@ -29,19 +29,9 @@ func (a *Activities) Plan(ctx context.Context, cfg activities.Config) (activitie
 	if err != nil {
 		return activities.Plan{}, err
 	}
-	schema, err := blob.ReadAll(ctx, a.deps.Store, cfg.Schema)
+	schema, s, err := a.planSchema(ctx, cfg)
 	if err != nil {
-		if blob.IsNotExist(err) {
-			return activities.Plan{}, activities.BadInput(err)
-		}
 		return activities.Plan{}, err
-	}
-	s, err := pipeline.ParseSchema(schema)
-	if err != nil {
-		return activities.Plan{}, activities.BadInput(fmt.Errorf("schema %s: %w", cfg.Schema, err))
-	}
-	if _, err := a.deps.BuildBackend(cfg.Backend, s); err != nil {
-		return activities.Plan{}, activities.BadInput(err)
 	}
 	state, err := a.readJobState(ctx, cfg)
 	if err != nil {
@@ -52,16 +42,67 @@ func (a *Activities) Plan(ctx context.Context, cfg activities.Config) (activitie
 	for i, o := range objs {
 		items[i] = activities.ManifestItem{URI: o.URI, Size: o.Size, ModTime: o.ModTime.UTC(), Generation: o.Generation}
 	}
-
-	resume, rest := "", 0
+	resume := ""
 	if !cfg.Full {
 		resume = resumable(state, settings, items, cfg.Tried)
 	}
-	m := activities.Manifest{Corpus: cfg.Corpus}
-	var total int64
-	var pending activities.Problems
-	reasons := make(map[string]int)
-	var order []string
+	sel := selectObjects(cfg, state, settings, items, resume)
+	switch {
+	case resume != "":
+		return a.resumeRun(ctx, state, resume, len(sel.manifest.Objects))
+	case len(sel.manifest.Objects) == 0:
+		return a.upToDate(ctx, cfg, state, len(objs), sel.pending)
+	}
+	run, err := a.createRun(ctx, cfg, s, schema, sel.manifest)
+	if err != nil {
+		return activities.Plan{}, err
+	}
+	finished, err := a.reopenFinished(ctx, run)
+	if err != nil {
+		return activities.Plan{}, err
+	}
+	a.deps.Log.Info("planned run", "run", run.ID, "objects", len(sel.manifest.Objects), "of", len(objs), "bytes", sel.bytes, "finished", finished)
+	return withOutputs(activities.Plan{Run: run, Objects: len(sel.manifest.Objects), Bytes: sel.bytes, Finished: finished,
+		Reannotated: sel.redo(), Pending: sel.pending.List()}), nil
+}
+
+// planSchema reads and parses the job's schema, and checks that the job's
+// backend can be built with it. It returns the schema's bytes too, for the
+// run's copy.
+func (a *Activities) planSchema(ctx context.Context, cfg activities.Config) ([]byte, *pipeline.Schema, error) {
+	schema, err := blob.ReadAll(ctx, a.deps.Store, cfg.Schema)
+	if err != nil {
+		if blob.IsNotExist(err) {
+			return nil, nil, activities.BadInput(err)
+		}
+		return nil, nil, err
+	}
+	s, err := pipeline.ParseSchema(schema)
+	if err != nil {
+		return nil, nil, activities.BadInput(fmt.Errorf("schema %s: %w", cfg.Schema, err))
+	}
+	if _, err := a.deps.BuildBackend(cfg.Backend, s); err != nil {
+		return nil, nil, activities.BadInput(err)
+	}
+	return schema, s, nil
+}
+
+// selection is the objects a new run would annotate, and why.
+type selection struct {
+	manifest activities.Manifest
+	bytes    int64
+	pending  activities.Problems // objects left pending that no run takes now
+	// reasons counts the objects annotated with other settings, per
+	// change, in order of first appearance.
+	reasons map[string]int
+	order   []string
+}
+
+// selectObjects picks the listed objects a new run annotates: new,
+// changed, pending, or annotated with other settings (all of them with
+// cfg.Full), except those the resumed run annotates.
+func selectObjects(cfg activities.Config, state runs.JobState, settings runs.Settings, items []activities.ManifestItem, resume string) selection {
+	sel := selection{manifest: activities.Manifest{Corpus: cfg.Corpus}, reasons: make(map[string]int)}
 	for _, o := range items {
 		if !cfg.Full {
 			if p, ok := state.Pending[o.URI]; ok && runs.Same(p.ManifestItem, o) && p.Settings == settings.Hash {
@@ -69,7 +110,7 @@ func (a *Activities) Plan(ctx context.Context, cfg activities.Config) (activitie
 					continue // the resumed run annotates it
 				}
 				if p.Rejected || slices.Contains(cfg.Tried, p.Run) {
-					pending.Add(p.Reason, o.URI, p.Rejected)
+					sel.pending.Add(p.Reason, o.URI, p.Rejected)
 					continue
 				}
 			}
@@ -79,56 +120,68 @@ func (a *Activities) Plan(ctx context.Context, cfg activities.Config) (activitie
 				}
 				r, _ := state.Run(prev.Run)
 				why := settings.Change(r.Settings)
-				if reasons[why] == 0 {
-					order = append(order, why)
+				if sel.reasons[why] == 0 {
+					sel.order = append(sel.order, why)
 				}
-				reasons[why]++
+				sel.reasons[why]++
 			}
 		}
-		m.Objects = append(m.Objects, o)
-		total += o.Size
-		rest++
+		sel.manifest.Objects = append(sel.manifest.Objects, o)
+		sel.bytes += o.Size
 	}
-	var redo []string
-	for _, why := range order {
+	return sel
+}
+
+// redo says, per change of settings, how many objects are annotated again.
+func (sel selection) redo() []string {
+	var out []string
+	for _, why := range sel.order {
 		noun := "objects were"
-		if reasons[why] == 1 {
+		if sel.reasons[why] == 1 {
 			noun = "object was"
 		}
-		redo = append(redo, fmt.Sprintf("%d %s annotated with %s", reasons[why], noun, why))
+		out = append(out, fmt.Sprintf("%d %s annotated with %s", sel.reasons[why], noun, why))
 	}
+	return out
+}
 
-	if resume != "" {
-		r, _ := state.Run(resume)
-		run := activities.Run{ID: r.ID, URI: r.URI}
-		if _, err := a.reopen(ctx, run); err != nil {
+// resumeRun reopens the job's run id to annotate what it left pending;
+// more is how many objects a run after it annotates.
+func (a *Activities) resumeRun(ctx context.Context, state runs.JobState, id string, more int) (activities.Plan, error) {
+	r, _ := state.Run(id)
+	run := activities.Run{ID: r.ID, URI: r.URI}
+	if _, err := a.reopen(ctx, run); err != nil {
+		return activities.Plan{}, err
+	}
+	a.deps.Log.Info("resuming run", "run", run.ID, "pending", r.Pending, "more", more)
+	return withOutputs(activities.Plan{Run: run, Objects: r.Objects, Resumed: true, More: more > 0}), nil
+}
+
+// upToDate is the plan of a job with nothing to annotate: it records the
+// check in the job's dataset and names the job's latest run.
+func (a *Activities) upToDate(ctx context.Context, cfg activities.Config, state runs.JobState, listed int, pending activities.Problems) (activities.Plan, error) {
+	a.deps.Log.Info("job is up to date", "job", cfg.Job, "objects", listed, "pending", len(pending.List()))
+	var last activities.Run
+	if n := len(state.Runs); n > 0 {
+		if err := a.addCheck(ctx, cfg, state); err != nil {
 			return activities.Plan{}, err
 		}
-		a.deps.Log.Info("resuming run", "run", run.ID, "pending", r.Pending, "more", rest)
-		return withOutputs(activities.Plan{Run: run, Objects: r.Objects, Resumed: true, More: rest > 0}), nil
+		last = activities.Run{ID: state.Runs[n-1].ID, URI: state.Runs[n-1].URI}
 	}
-	if len(m.Objects) == 0 {
-		a.deps.Log.Info("job is up to date", "job", cfg.Job, "objects", len(objs), "pending", len(pending.List()))
-		if len(state.Runs) > 0 {
-			if err := a.addCheck(ctx, cfg, state); err != nil {
-				return activities.Plan{}, err
-			}
-		}
-		var last activities.Run
-		if n := len(state.Runs); n > 0 {
-			last = activities.Run{ID: state.Runs[n-1].ID, URI: state.Runs[n-1].URI}
-		}
-		return withOutputs(activities.Plan{UpToDate: true, Run: last, Pending: pending.List()}), nil
-	}
+	return withOutputs(activities.Plan{UpToDate: true, Run: last, Pending: pending.List()}), nil
+}
+
+// createRun names the run of manifest m and writes its manifest, config
+// and schema, unless a run with that name has them already.
+func (a *Activities) createRun(ctx context.Context, cfg activities.Config, s *pipeline.Schema, schema []byte, m activities.Manifest) (activities.Run, error) {
 	manifest, err := json.MarshalIndent(m, "", " ")
 	if err != nil {
-		return activities.Plan{}, err
+		return activities.Run{}, err
 	}
 	config, err := json.MarshalIndent(cfg, "", " ")
 	if err != nil {
-		return activities.Plan{}, err
+		return activities.Run{}, err
 	}
-
 	// Everything that changes the outputs goes into the run id; the window
 	// does not, so a job can be resumed with a different width.
 	h := sha256.New()
@@ -139,28 +192,29 @@ func (a *Activities) Plan(ctx context.Context, cfg activities.Config) (activitie
 	}
 	id := cfg.Job + "-" + hex.EncodeToString(h.Sum(nil))[:10]
 	run := activities.Run{ID: id, URI: blob.Join(cfg.Output, "runs", id)}
-
 	for uri, data := range map[string][]byte{runs.Dir(run).Manifest(): manifest, runs.Dir(run).Config(): config, runs.Dir(run).Schema(): schema} {
 		if err := a.deps.Store.CreateOnce(ctx, uri, data); err != nil {
-			return activities.Plan{}, err
+			return activities.Run{}, err
 		}
 	}
-	// A run planned before may have finished with failures: open them.
-	_, err = a.deps.Store.Stat(ctx, runs.Dir(run).Summary())
-	if err != nil && !blob.IsNotExist(err) {
-		return activities.Plan{}, err
+	return run, nil
+}
+
+// reopenFinished reports whether a run planned before has finished with
+// nothing to redo; one that finished with failures is reopened.
+func (a *Activities) reopenFinished(ctx context.Context, run activities.Run) (bool, error) {
+	_, err := a.deps.Store.Stat(ctx, runs.Dir(run).Summary())
+	if blob.IsNotExist(err) {
+		return false, nil
 	}
-	finished := err == nil
-	if finished {
-		reopened, err := a.reopen(ctx, run)
-		if err != nil {
-			return activities.Plan{}, err
-		}
-		finished = reopened == 0
+	if err != nil {
+		return false, err
 	}
-	a.deps.Log.Info("planned run", "run", run.ID, "objects", len(m.Objects), "of", len(objs), "bytes", total, "finished", finished)
-	return withOutputs(activities.Plan{Run: run, Objects: len(m.Objects), Bytes: total, Finished: finished,
-		Reannotated: redo, Pending: pending.List()}), nil
+	reopened, err := a.reopen(ctx, run)
+	if err != nil {
+		return false, err
+	}
+	return reopened == 0, nil
 }
 
 // resumable returns the latest run of the job, with the run's settings and
