@@ -3,6 +3,7 @@ package annotate
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"unicode"
 
 	"go.temporal.io/sdk/activity"
@@ -32,91 +33,117 @@ func (a *Activities) Shard(ctx context.Context, cfg activities.Config, p activit
 	if err := a.deps.Store.ReadJSON(ctx, runs.Dir(run).Manifest(), &m); err != nil {
 		return activities.Sharding{}, err
 	}
-	size := max(cfg.ShardSize, 1)
+	s := sharder{a: a, run: run, size: max(cfg.ShardSize, 1), seen: make(map[string]string),
+		objects: make([]runs.ObjectShards, 0, len(m.Objects))}
+	for _, o := range m.Objects {
+		if err := s.read(ctx, o, corpus.Options(cfg.Reader), log); err != nil {
+			return activities.Sharding{}, err
+		}
+	}
+	if err := s.finish(ctx); err != nil {
+		return activities.Sharding{}, err
+	}
+	a.deps.Metrics.Sharded(s.res.Shards, s.res.Docs, s.res.Rejects)
+	log.Info("sharded corpus", "shards", s.res.Shards, "docs", s.res.Docs, "rejects", s.res.Rejects)
+	return s.res, nil
+}
 
-	var (
-		res     activities.Sharding
-		batch   []table.Document
-		rejects []table.Reject
-		seen    = make(map[string]string) // doc id -> object, to reject duplicates
-	)
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
+// sharder cuts a run's documents into shards as the objects are read.
+type sharder struct {
+	a       *Activities
+	run     activities.Run
+	size    int // documents per shard
+	res     activities.Sharding
+	batch   []table.Document // the shard being filled
+	rejects []table.Reject
+	seen    map[string]string // doc id -> object, to reject duplicates
+	objects []runs.ObjectShards
+}
+
+// read reads one object into the shards. An object that cannot be read is
+// rejected whole.
+func (s *sharder) read(ctx context.Context, o activities.ManifestItem, opts corpus.Options, log *slog.Logger) error {
+	obj := blob.Object{URI: o.URI, Size: o.Size, ModTime: o.ModTime, Generation: o.Generation}
+	s.objects = append(s.objects, runs.ObjectShards{URI: o.URI, First: -1, Last: -1})
+	cur := &s.objects[len(s.objects)-1]
+	emit := func(d corpus.Doc) error { return s.emit(ctx, cur, d) }
+	reject := func(r corpus.Reject) { s.reject(cur, r) }
+	if err := corpus.Read(ctx, s.a.deps.Store, obj, opts, emit, reject); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
 		}
-		if err := a.writeDocuments(ctx, runs.Dir(run).Documents(res.Shards), batch); err != nil {
-			return err
-		}
-		res.Shards++
-		batch = batch[:0]
-		activity.RecordHeartbeat(ctx, res.Shards)
+		// The storage client has already retried transient faults, so
+		// what is left is the object's own problem: record it, go on.
+		log.Warn("rejected object", "object", o.URI, "err", err)
+		reject(corpus.Reject{Object: o.URI, Reason: err.Error()})
+	}
+	return nil
+}
+
+// emit adds a document of object cur to the shard being filled, and
+// writes the shard once it is full. A duplicate document id is a reject.
+func (s *sharder) emit(ctx context.Context, cur *runs.ObjectShards, d corpus.Doc) error {
+	if prev, dup := s.seen[d.ID]; dup {
+		s.reject(cur, corpus.Reject{Object: d.Source, Line: d.Line,
+			Reason: fmt.Sprintf("duplicate document id %q (first in %s)", d.ID, prev)})
 		return nil
 	}
-	objects := make([]runs.ObjectShards, 0, len(m.Objects))
-	for _, o := range m.Objects {
-		obj := blob.Object{URI: o.URI, Size: o.Size, ModTime: o.ModTime, Generation: o.Generation}
-		objects = append(objects, runs.ObjectShards{URI: o.URI, First: -1, Last: -1})
-		cur := &objects[len(objects)-1]
-		emit := func(d corpus.Doc) error {
-			if prev, dup := seen[d.ID]; dup {
-				reason := fmt.Sprintf("duplicate document id %q (first in %s)", d.ID, prev)
-				if cur.Rejects == 0 {
-					cur.Reason = reason
-				}
-				cur.Rejects++
-				rejects = append(rejects, table.Reject{RunID: run.ID, Object: d.Source, Line: int64(d.Line), Reason: reason})
-				return nil
-			}
-			seen[d.ID] = d.Source
-			if cur.First < 0 {
-				cur.First = res.Shards
-			}
-			cur.Last = res.Shards
-			cur.Docs++
-			w, c := countWords(d.Text)
-			res.Words += w
-			res.Capitalised += c
-			batch = append(batch, table.Document{DocID: d.ID, Text: d.Text, Source: d.Source})
-			res.Docs++
-			if len(batch) >= size {
-				return flush()
-			}
-			return nil
-		}
-		reject := func(r corpus.Reject) {
-			if cur.Rejects == 0 {
-				cur.Reason = r.Reason
-			}
-			cur.Rejects++
-			rejects = append(rejects, table.Reject{RunID: run.ID, Object: r.Object, Line: int64(r.Line), Reason: r.Reason})
-		}
-		if err := corpus.Read(ctx, a.deps.Store, obj, corpus.Options(cfg.Reader), emit, reject); err != nil {
-			if ctx.Err() != nil {
-				return activities.Sharding{}, ctx.Err()
-			}
-			// The storage client has already retried transient faults, so
-			// what is left is the object's own problem: record it, go on.
-			log.Warn("rejected object", "object", o.URI, "err", err)
-			reject(corpus.Reject{Object: o.URI, Reason: err.Error()})
-		}
+	s.seen[d.ID] = d.Source
+	if cur.First < 0 {
+		cur.First = s.res.Shards
 	}
-	if err := flush(); err != nil {
-		return activities.Sharding{}, err
+	cur.Last = s.res.Shards
+	cur.Docs++
+	w, c := countWords(d.Text)
+	s.res.Words += w
+	s.res.Capitalised += c
+	s.batch = append(s.batch, table.Document{DocID: d.ID, Text: d.Text, Source: d.Source})
+	s.res.Docs++
+	if len(s.batch) >= s.size {
+		return s.flush(ctx)
 	}
-	res.Rejects = int64(len(rejects))
-	err = a.deps.Store.Replace(ctx, runs.Dir(run).Rejects(), runs.Rows(table.NewRejectWriter, rejects))
-	if err != nil {
-		return activities.Sharding{}, err
+	return nil
+}
+
+// reject records a reject of object cur; the object's first reason is its
+// reason.
+func (s *sharder) reject(cur *runs.ObjectShards, r corpus.Reject) {
+	if cur.Rejects == 0 {
+		cur.Reason = r.Reason
 	}
-	if err := a.deps.Store.WriteJSON(ctx, runs.Dir(run).ObjectIndex(), objects); err != nil {
-		return activities.Sharding{}, err
+	cur.Rejects++
+	s.rejects = append(s.rejects, table.Reject{RunID: s.run.ID, Object: r.Object, Line: int64(r.Line), Reason: r.Reason})
+}
+
+// flush writes the shard being filled, if it has documents.
+func (s *sharder) flush(ctx context.Context) error {
+	if len(s.batch) == 0 {
+		return nil
 	}
-	if err := a.deps.Store.WriteJSON(ctx, runs.Dir(run).DocumentIndex(), res); err != nil {
-		return activities.Sharding{}, err
+	if err := s.a.writeDocuments(ctx, runs.Dir(s.run).Documents(s.res.Shards), s.batch); err != nil {
+		return err
 	}
-	a.deps.Metrics.Sharded(res.Shards, res.Docs, res.Rejects)
-	log.Info("sharded corpus", "shards", res.Shards, "docs", res.Docs, "rejects", res.Rejects)
-	return res, nil
+	s.res.Shards++
+	s.batch = s.batch[:0]
+	activity.RecordHeartbeat(ctx, s.res.Shards)
+	return nil
+}
+
+// finish writes the last shard, the rejects table and the indexes; the
+// document index is last, as it marks the sharding done.
+func (s *sharder) finish(ctx context.Context) error {
+	if err := s.flush(ctx); err != nil {
+		return err
+	}
+	s.res.Rejects = int64(len(s.rejects))
+	store := s.a.deps.Store
+	if err := store.Replace(ctx, runs.Dir(s.run).Rejects(), runs.Rows(table.NewRejectWriter, s.rejects)); err != nil {
+		return err
+	}
+	if err := store.WriteJSON(ctx, runs.Dir(s.run).ObjectIndex(), s.objects); err != nil {
+		return err
+	}
+	return store.WriteJSON(ctx, runs.Dir(s.run).DocumentIndex(), s.res)
 }
 
 func (a *Activities) writeDocuments(ctx context.Context, uri string, docs []table.Document) error {
