@@ -6,9 +6,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/zeroner/zeroner/activities/runs"
-
 	"github.com/zeroner/zeroner/activities"
+	"github.com/zeroner/zeroner/activities/runs"
 	"github.com/zeroner/zeroner/internal/wire"
 	"github.com/zeroner/zeroner/io/blob"
 	"github.com/zeroner/zeroner/io/table"
@@ -29,34 +28,9 @@ func (a *Activities) Graph(ctx context.Context, run activities.Run) (activities.
 	stop := wire.Heartbeat(ctx, 5*time.Second)
 	defer stop()
 
-	byDoc := make(map[string][]pipeline.Mention)
-	parts, err := a.deps.Store.Parts(ctx, runs.Dir(run).MentionsDir())
+	byDoc, err := a.mentionsByDoc(ctx, run)
 	if err != nil {
 		return activities.GraphStats{}, err
-	}
-	if len(parts) == 0 {
-		// Finalize writes at least one part: the run is not finalized, and
-		// an empty graph written now would stand for good.
-		return activities.GraphStats{}, activities.BadInput(fmt.Errorf("graph of run %s: no mentions table at %s", run.ID, runs.Dir(run).MentionsDir()))
-	}
-	for _, uri := range parts {
-		rows, err := a.deps.Store.Mentions(ctx, uri)
-		if err != nil {
-			return activities.GraphStats{}, err
-		}
-		ms := wire.ToMentions(rows)
-		// Room first: a document may have millions of mentions, and a
-		// slice grown one append at a time is copied over and over.
-		count := make(map[string]int)
-		for _, m := range ms {
-			count[m.DocID]++
-		}
-		for id, n := range count {
-			byDoc[id] = slices.Grow(byDoc[id], n)
-		}
-		for _, m := range ms {
-			byDoc[m.DocID] = append(byDoc[m.DocID], m)
-		}
 	}
 	// One shard of documents at a time: the texts need not all fit in
 	// memory, only the graph.
@@ -80,8 +54,51 @@ func (a *Activities) Graph(ctx context.Context, run activities.Run) (activities.
 	for id, ms := range byDoc { // no document: entities, but no edges
 		b.Add(pipeline.Document{ID: id}, ms)
 	}
-	g := b.Graph()
+	st, err := a.writeGraph(ctx, run, b.Graph())
+	if err != nil {
+		return activities.GraphStats{}, err
+	}
+	a.deps.Log.Info("built knowledge graph", "run", run.ID, "entities", st.Entities, "edges", st.Edges)
+	return st, nil
+}
 
+// mentionsByDoc reads the run's mentions table, grouped by document.
+func (a *Activities) mentionsByDoc(ctx context.Context, run activities.Run) (map[string][]pipeline.Mention, error) {
+	parts, err := a.deps.Store.Parts(ctx, runs.Dir(run).MentionsDir())
+	if err != nil {
+		return nil, err
+	}
+	if len(parts) == 0 {
+		// Finalize writes at least one part: the run is not finalized, and
+		// an empty graph written now would stand for good.
+		return nil, activities.BadInput(fmt.Errorf("graph of run %s: no mentions table at %s", run.ID, runs.Dir(run).MentionsDir()))
+	}
+	byDoc := make(map[string][]pipeline.Mention)
+	for _, uri := range parts {
+		rows, err := a.deps.Store.Mentions(ctx, uri)
+		if err != nil {
+			return nil, err
+		}
+		ms := wire.ToMentions(rows)
+		// Room first: a document may have millions of mentions, and a
+		// slice grown one append at a time is copied over and over.
+		count := make(map[string]int)
+		for _, m := range ms {
+			count[m.DocID]++
+		}
+		for id, n := range count {
+			byDoc[id] = slices.Grow(byDoc[id], n)
+		}
+		for _, m := range ms {
+			byDoc[m.DocID] = append(byDoc[m.DocID], m)
+		}
+	}
+	return byDoc, nil
+}
+
+// writeGraph writes the graph's tables, the entities table last since it
+// marks the graph done.
+func (a *Activities) writeGraph(ctx context.Context, run activities.Run, g kg.Graph) (activities.GraphStats, error) {
 	links := make([]table.MentionEntity, len(g.Links))
 	for i, l := range g.Links {
 		links[i] = table.MentionEntity{RunID: run.ID, DocID: l.DocID, Start: int64(l.Start), End: int64(l.End), EntityID: l.Entity}
@@ -104,9 +121,7 @@ func (a *Activities) Graph(ctx context.Context, run activities.Run) (activities.
 	if err := a.deps.Store.Replace(ctx, runs.Dir(run).Entities(), runs.Rows(table.NewEntityWriter, ents)); err != nil {
 		return activities.GraphStats{}, err
 	}
-	st := activities.GraphStats{Entities: int64(len(ents)), Edges: int64(len(edges)), Mentions: int64(len(links))}
-	a.deps.Log.Info("built knowledge graph", "run", run.ID, "entities", st.Entities, "edges", st.Edges)
-	return st, nil
+	return activities.GraphStats{Entities: int64(len(ents)), Edges: int64(len(edges)), Mentions: int64(len(links))}, nil
 }
 
 // graphStats counts the rows of a finished graph's tables from their
