@@ -153,16 +153,53 @@ func (b *Backend) Calibrate(ctx context.Context, docs []pipeline.Document, ms []
 		return pipeline.Result{}, err
 	}
 	// The map's cost goes to this call's documents, by text length.
-	var mapShares []share
+	b.book(&res, docs, docShares(&p), u)
+	reqs := b.calibrateRequests(&p, b.initLabels(&p, compat))
+	calls := make([]call, len(reqs))
+	for i, r := range reqs {
+		calls[i] = r.call
+	}
+	outs := b.ask(ctx, calls)
+	ok, err := b.settle(ctx, "calibrate", calls, outs, p.ps, docs, &res)
+	if err != nil {
+		return pipeline.Result{}, err
+	}
+	omitted := 0
+	for i, r := range reqs {
+		if !ok[i] {
+			continue
+		}
+		n, err := b.applyLabels(&p, r, outs[i].ans)
+		if err != nil {
+			return pipeline.Result{}, err
+		}
+		omitted += n
+	}
+	b.count(func(s *Stats) { s.Omitted += int64(omitted) })
+	res.Mentions = p.ms
+	sortMentions(res.Mentions)
+	return res, nil
+}
+
+// docShares shares a cost among the documents of p's mentions, by text
+// length.
+func docShares(p *prepared) []share {
+	var shares []share
 	seen := make(map[int]bool)
 	for _, di := range p.mdoc {
 		if !seen[di] {
 			seen[di] = true
-			mapShares = append(mapShares, share{doc: di, weight: p.ds[di].offs.Len()})
+			shares = append(shares, share{doc: di, weight: p.ds[di].offs.Len()})
 		}
 	}
-	b.book(&res, docs, mapShares, u)
+	return shares
+}
 
+// initLabels returns each mention's candidate labels and gives it the
+// fallback until an answer says otherwise: with score 1 when the fallback
+// is its only candidate, else 0. A mention without a valid archetype
+// becomes misc.
+func (b *Backend) initLabels(p *prepared, compat map[string]map[pipeline.Archetype]bool) [][]string {
 	cands := make([][]string, len(p.ms))
 	for i := range p.ms {
 		m := &p.ms[i]
@@ -175,7 +212,35 @@ func (b *Backend) Calibrate(ctx context.Context, docs []pipeline.Document, ms []
 			m.Score = 0 // until answered
 		}
 	}
-	// Passages with a mention to ask about.
+	return cands
+}
+
+// calibrateRequest is one calibrate call and the mentions it asks about,
+// in the order of their ids (1-based).
+type calibrateRequest struct {
+	call
+	asked []askedMention
+}
+
+// askedMention is a mention in a calibrate request: its index among the
+// prepared mentions and its candidate labels.
+type askedMention struct {
+	mi    int
+	cands []string
+}
+
+// candidateLists lists the asked mentions' candidates, by id - 1.
+func candidateLists(asked []askedMention) [][]string {
+	out := make([][]string, len(asked))
+	for k, m := range asked {
+		out[k] = m.cands
+	}
+	return out
+}
+
+// calibrateRequests packs the passages with a mention that has a choice
+// to make (more than one candidate) into requests.
+func (b *Backend) calibrateRequests(p *prepared, cands [][]string) []calibrateRequest {
 	var ask []int
 	for pi, mis := range p.byPassage {
 		for _, mi := range mis {
@@ -186,45 +251,44 @@ func (b *Backend) Calibrate(ctx context.Context, docs []pipeline.Document, ms []
 		}
 	}
 	cost := func(i int) int { return estTokens(p.ps[ask[i]].text) + 12*len(p.byPassage[ask[i]]) }
-	var calls []call
-	var ids [][]int
+	var reqs []calibrateRequest
 	for _, g := range pack(len(ask), cost, b.opt.RequestTokens, b.opt.PassagesPerRequest) {
-		var in []mentionPassageIn
-		var mids []int
-		var mc [][]string
 		group := make([]int, len(g))
 		for k, ai := range g {
-			pi := ask[ai]
-			group[k] = pi
-			mp := mentionPassageIn{Text: p.ps[pi].text, Mentions: []mentionIn{}}
-			for _, mi := range p.byPassage[pi] {
-				if len(cands[mi]) < 2 {
-					continue
-				}
-				mids = append(mids, mi)
-				mc = append(mc, cands[mi])
-				m := p.mentionIn(len(mids), pi, mi)
-				m.Archetype, m.Candidates = string(p.ms[mi].Archetype), cands[mi]
-				mp.Mentions = append(mp.Mentions, m)
-			}
-			in = append(in, mp)
+			group[k] = ask[ai]
 		}
-		var enum []string
-		for _, l := range b.schema.Labels {
-			for _, c := range mc {
-				if slices.Contains(c, l.Name) {
-					enum = append(enum, l.Name)
-					break
-				}
+		reqs = append(reqs, b.calibrateRequest(p, cands, group))
+	}
+	return reqs
+}
+
+// calibrateRequest asks for the labels of the mentions of a group of
+// passages that have a choice to make.
+func (b *Backend) calibrateRequest(p *prepared, cands [][]string, group []int) calibrateRequest {
+	var in []mentionPassageIn
+	var asked []askedMention
+	for _, pi := range group {
+		mp := mentionPassageIn{Text: p.ps[pi].text, Mentions: []mentionIn{}}
+		for _, mi := range p.byPassage[pi] {
+			if len(cands[mi]) < 2 {
+				continue
 			}
+			asked = append(asked, askedMention{mi: mi, cands: cands[mi]})
+			m := p.mentionIn(len(asked), pi, mi)
+			m.Archetype, m.Candidates = string(p.ms[mi].Archetype), cands[mi]
+			mp.Mentions = append(mp.Mentions, m)
 		}
-		calls = append(calls, call{
+		in = append(in, mp)
+	}
+	mc := candidateLists(asked)
+	return calibrateRequest{
+		call: call{
 			kind: KindCalibrate,
 			prompt: pipeline.Prompt{
 				Model:      b.opt.Calibrate,
 				System:     b.system[KindCalibrate],
 				User:       calibrateUser(b.schema, in),
-				Schema:     calibrateSchema(len(mids), enum),
+				Schema:     calibrateSchema(len(asked), b.labelsAmong(mc)),
 				SchemaName: SchemaName(KindCalibrate),
 				LogProbs:   b.opt.LogProbs,
 			},
@@ -233,41 +297,44 @@ func (b *Backend) Calibrate(ctx context.Context, docs []pipeline.Document, ms []
 				return err
 			},
 			group: group,
-		})
-		ids = append(ids, mids)
+		},
+		asked: asked,
 	}
-	outs := b.ask(ctx, calls)
-	ok, err := b.settle(ctx, "calibrate", calls, outs, p.ps, docs, &res)
+}
+
+// labelsAmong lists the schema's labels that are a candidate of some
+// mention, in schema order.
+func (b *Backend) labelsAmong(cands [][]string) []string {
+	var out []string
+	for _, l := range b.schema.Labels {
+		for _, c := range cands {
+			if slices.Contains(c, l.Name) {
+				out = append(out, l.Name)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// applyLabels gives the request's mentions the labels of its validated
+// answer and returns how many mentions the answer left out.
+func (b *Backend) applyLabels(p *prepared, r calibrateRequest, ans pipeline.Answer) (int, error) {
+	got, err := parseCalibrate(ans.Content, candidateLists(r.asked))
 	if err != nil {
-		return pipeline.Result{}, err
+		return 0, fmt.Errorf("sam: calibrate answer that validated does not parse: %w", err)
 	}
 	omitted := 0
-	for ci := range calls {
-		if !ok[ci] {
+	for k, m := range r.asked {
+		c, ok := got[k+1]
+		if !ok {
+			omitted++
 			continue
 		}
-		mc := make([][]string, len(ids[ci]))
-		for k, mi := range ids[ci] {
-			mc[k] = cands[mi]
-		}
-		got, err := parseCalibrate(outs[ci].ans.Content, mc)
-		if err != nil {
-			return pipeline.Result{}, fmt.Errorf("sam: calibrate answer that validated does not parse: %w", err)
-		}
-		for k, mi := range ids[ci] {
-			c, ok := got[k+1]
-			if !ok {
-				omitted++
-				continue
-			}
-			p.ms[mi].Label = c.Label
-			p.ms[mi].Score = b.score(outs[ci].ans, c)
-		}
+		p.ms[m.mi].Label = c.Label
+		p.ms[m.mi].Score = b.score(ans, c)
 	}
-	b.count(func(s *Stats) { s.Omitted += int64(omitted) })
-	res.Mentions = p.ms
-	sortMentions(res.Mentions)
-	return res, nil
+	return omitted, nil
 }
 
 // score is the probability of a label's value from the answer's token log
