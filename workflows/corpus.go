@@ -64,36 +64,14 @@ type Progress struct {
 // job can be restarted at any point and redoes nothing finished.
 func AnnotateCorpus(ctx workflow.Context, st CorpusState) (activities.Summary, error) {
 	phase := "plan"
-	err := workflow.SetQueryHandler(ctx, QueryProgress, func() (Progress, error) {
-		p := Progress{Phase: phase, ShardsDone: st.Done, Docs: st.Docs, Mentions: st.Mentions, Failed: len(st.Failed),
-			Requests: st.Usage.Requests, CacheHits: st.Usage.CacheHits, Tokens: st.Usage.PromptTokens + st.Usage.CompletionTokens}
-		if st.Plan != nil {
-			p.RunID = st.Plan.Run.ID
-		}
-		if st.Sharding != nil {
-			p.ShardsTotal = st.Sharding.Shards
-			p.DocsTotal = st.Sharding.Docs
-		}
-		return p, nil
-	})
-	if err != nil {
+	if err := workflow.SetQueryHandler(ctx, QueryProgress, func() (Progress, error) { return st.progress(phase), nil }); err != nil {
 		return activities.Summary{}, err
 	}
 	if st.Timings.Started.IsZero() {
 		st.Timings.Started = workflow.Now(ctx).UTC()
 	}
-
-	if st.Plan == nil {
-		var p activities.Plan
-		plan := activities.PlanActivity
-		if st.Config.RetryFailed {
-			plan = activities.ReopenActivity
-		}
-		if err := workflow.ExecuteActivity(withOptions(ctx, 10*time.Minute, 0), plan, st.Config).Get(ctx, &p); err != nil {
-			return activities.Summary{}, fmt.Errorf("plan: %w", err)
-		}
-		st.Plan = &p
-		st.Timings.Planned = workflow.Now(ctx).UTC()
+	if err := st.plan(ctx); err != nil {
+		return activities.Summary{}, err
 	}
 	if st.Plan.UpToDate {
 		phase = "done"
@@ -107,13 +85,9 @@ func AnnotateCorpus(ctx workflow.Context, st CorpusState) (activities.Summary, e
 	}
 	if st.Sharding == nil {
 		phase = "shard"
-		var s activities.Sharding
-		actx := withOptions(ctx, 12*time.Hour, time.Minute)
-		if err := workflow.ExecuteActivity(actx, activities.ShardActivity, st.Config, *st.Plan).Get(ctx, &s); err != nil {
-			return activities.Summary{}, fmt.Errorf("shard: %w", err)
+		if err := st.shard(ctx); err != nil {
+			return activities.Summary{}, err
 		}
-		st.Sharding = &s
-		st.Timings.Sharded = workflow.Now(ctx).UTC()
 	}
 
 	phase = "annotate"
@@ -130,11 +104,7 @@ func AnnotateCorpus(ctx workflow.Context, st CorpusState) (activities.Summary, e
 		// job with a higher ceiling resumes it (the ceiling is not part of
 		// the run's identity) without redoing a finished shard.
 		phase = "stopped"
-		used := st.Usage.PromptTokens + st.Usage.CompletionTokens
-		return activities.Summary{RunID: st.Plan.Run.ID, Job: st.Config.Job, Docs: st.Docs, Mentions: st.Mentions,
-			Shards: st.Sharding.Shards, Usage: st.Usage,
-			Stopped: fmt.Sprintf("token ceiling reached: %d tokens used of %d, %d of %d shards annotated; run again with a higher --max-tokens to resume",
-				used, st.Config.MaxTokens, st.Done, st.Sharding.Shards)}, nil
+		return st.stopped(), nil
 	}
 	if st.Refused != "" {
 		// Waiting cannot heal a refusal: stop, and say why. The run stays
@@ -145,6 +115,79 @@ func AnnotateCorpus(ctx workflow.Context, st CorpusState) (activities.Summary, e
 	st.Timings.Annotated = workflow.Now(ctx).UTC()
 
 	phase = "finalize"
+	sum, err := st.finalize(ctx)
+	if err != nil {
+		return activities.Summary{}, err
+	}
+	if st.Plan.More {
+		// An earlier run was finished first; the new and changed objects
+		// are planned next, in a fresh history.
+		cfg := st.Config
+		cfg.Tried = append(slices.Clone(cfg.Tried), st.Plan.Run.ID)
+		next := CorpusState{Config: cfg, Earlier: append(st.Earlier, sum), ShardsPerRun: st.ShardsPerRun}
+		return activities.Summary{}, workflow.NewContinueAsNewError(ctx, AnnotateCorpus, next)
+	}
+	sum.Earlier = st.Earlier
+	phase = "done"
+	return sum, nil
+}
+
+// progress is the job's progress in phase.
+func (st *CorpusState) progress(phase string) Progress {
+	p := Progress{Phase: phase, ShardsDone: st.Done, Docs: st.Docs, Mentions: st.Mentions, Failed: len(st.Failed),
+		Requests: st.Usage.Requests, CacheHits: st.Usage.CacheHits, Tokens: st.Usage.PromptTokens + st.Usage.CompletionTokens}
+	if st.Plan != nil {
+		p.RunID = st.Plan.Run.ID
+	}
+	if st.Sharding != nil {
+		p.ShardsTotal = st.Sharding.Shards
+		p.DocsTotal = st.Sharding.Docs
+	}
+	return p
+}
+
+// plan plans the job's run, unless an earlier execution did; with
+// RetryFailed it reopens the job's failures instead.
+func (st *CorpusState) plan(ctx workflow.Context) error {
+	if st.Plan != nil {
+		return nil
+	}
+	var p activities.Plan
+	plan := activities.PlanActivity
+	if st.Config.RetryFailed {
+		plan = activities.ReopenActivity
+	}
+	if err := workflow.ExecuteActivity(withOptions(ctx, 10*time.Minute, 0), plan, st.Config).Get(ctx, &p); err != nil {
+		return fmt.Errorf("plan: %w", err)
+	}
+	st.Plan = &p
+	st.Timings.Planned = workflow.Now(ctx).UTC()
+	return nil
+}
+
+// shard cuts the run's corpus into shards.
+func (st *CorpusState) shard(ctx workflow.Context) error {
+	var s activities.Sharding
+	actx := withOptions(ctx, 12*time.Hour, time.Minute)
+	if err := workflow.ExecuteActivity(actx, activities.ShardActivity, st.Config, *st.Plan).Get(ctx, &s); err != nil {
+		return fmt.Errorf("shard: %w", err)
+	}
+	st.Sharding = &s
+	st.Timings.Sharded = workflow.Now(ctx).UTC()
+	return nil
+}
+
+// stopped is the summary of a job stopped at its token ceiling.
+func (st *CorpusState) stopped() activities.Summary {
+	used := st.Usage.PromptTokens + st.Usage.CompletionTokens
+	return activities.Summary{RunID: st.Plan.Run.ID, Job: st.Config.Job, Docs: st.Docs, Mentions: st.Mentions,
+		Shards: st.Sharding.Shards, Usage: st.Usage,
+		Stopped: fmt.Sprintf("token ceiling reached: %d tokens used of %d, %d of %d shards annotated; run again with a higher --max-tokens to resume",
+			used, st.Config.MaxTokens, st.Done, st.Sharding.Shards)}
+}
+
+// finalize finalizes the run and builds its knowledge graph.
+func (st *CorpusState) finalize(ctx workflow.Context) (activities.Summary, error) {
 	in := activities.FinalizeInput{Config: st.Config, Plan: *st.Plan, Sharding: *st.Sharding, Failed: st.Failed, Timings: st.Timings}
 	var sum activities.Summary
 	if err := workflow.ExecuteActivity(withOptions(ctx, 2*time.Hour, time.Minute), activities.FinalizeActivity, in).Get(ctx, &sum); err != nil {
@@ -156,16 +199,6 @@ func AnnotateCorpus(ctx workflow.Context, st CorpusState) (activities.Summary, e
 	}
 	sum.Graph = g
 	sum.Outputs.Entities, sum.Outputs.Edges = st.Plan.Outputs.Entities, st.Plan.Outputs.Edges
-	if st.Plan.More {
-		// An earlier run was finished first; the new and changed objects
-		// are planned next, in a fresh history.
-		cfg := st.Config
-		cfg.Tried = append(slices.Clone(cfg.Tried), st.Plan.Run.ID)
-		next := CorpusState{Config: cfg, Earlier: append(st.Earlier, sum), ShardsPerRun: st.ShardsPerRun}
-		return activities.Summary{}, workflow.NewContinueAsNewError(ctx, AnnotateCorpus, next)
-	}
-	sum.Earlier = st.Earlier
-	phase = "done"
 	return sum, nil
 }
 
