@@ -175,8 +175,10 @@ func (a *Activities) writeUsage(ctx context.Context, t activities.ShardTask, sta
 			PromptTokens: u.PromptTokens, CompletionTokens: u.CompletionTokens, CachedTokens: u.CachedTokens,
 			BatchRequests: u.BatchRequests, BatchTokens: u.BatchTokens})
 	}
-	err := a.deps.Store.Replace(ctx, runs.Dir(t.Run).Usage(stage, t.Shard), runs.Rows(table.NewUsageWriter, rows))
-	return total, err
+	if err := a.deps.Store.Replace(ctx, runs.Dir(t.Run).Usage(stage, t.Shard), runs.Rows(table.NewUsageWriter, rows)); err != nil {
+		return pipeline.Usage{}, err
+	}
+	return total, nil
 }
 
 // existingStats recounts a finished stage's output, for a retried activity.
