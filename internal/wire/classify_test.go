@@ -13,7 +13,7 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/zeroner/zeroner/internal/apiclient"
+	"github.com/zeroner/zeroner/io/httpapi"
 )
 
 // An activity's error reaches Temporal with the type that says what to do
@@ -27,8 +27,8 @@ func TestClassify(t *testing.T) {
 		typ          string // "" : left as it is
 		nonRetryable bool
 	}{
-		{"llm 401", fmt.Errorf("discover: %w", fmt.Errorf("llm m at u: %w: 401", apiclient.ErrRefused)), activities.ErrRefused, true},
-		{"llm gave up", fmt.Errorf("discover: %w", apiclient.GaveUp(syscall.ECONNREFUSED, 7)), activities.ErrUnavailable, false},
+		{"llm 401", fmt.Errorf("discover: %w", fmt.Errorf("llm m at u: %w: 401", httpapi.ErrRefused)), activities.ErrRefused, true},
+		{"llm gave up", fmt.Errorf("discover: %w", httpapi.GaveUp(syscall.ECONNREFUSED, 7)), activities.ErrUnavailable, false},
 		{"connection refused", fmt.Errorf("read x: %w", syscall.ECONNREFUSED), activities.ErrUnavailable, false},
 		{"storage refused, wrapped", fmt.Errorf("discover shard 3: %w", refusedStore), activities.ErrRefused, true},
 		{"bad input, wrapped", fmt.Errorf("discover shard 3: %w", activities.BadInput(errors.New("corrupt"))), activities.ErrBadInput, true},

@@ -18,11 +18,19 @@ func NewEncoder(ctx context.Context, spec activities.EncoderSpec, apiKey string)
 		}
 		return retriever.NewLocal(spec.Dim), nil
 	case "embeddings":
-		return embed.NewOpenAI(ctx, embed.OpenAIConfig{BaseURL: spec.URL, APIKey: apiKey, Model: spec.Model,
+		e, err := embed.NewOpenAI(ctx, embed.OpenAIConfig{BaseURL: spec.URL, APIKey: apiKey, Model: spec.Model,
 			Dimensions: spec.Dim, Window: spec.Window, QueryTemplate: spec.QueryTemplate, MaxConcurrent: spec.MaxConcurrent})
+		if err != nil {
+			return nil, err
+		}
+		return encoder{e}, nil
 	case "hidden":
-		return embed.NewHidden(ctx, embed.HiddenConfig{BaseURL: spec.URL, APIKey: apiKey, Model: spec.Model,
+		e, err := embed.NewHidden(ctx, embed.HiddenConfig{BaseURL: spec.URL, APIKey: apiKey, Model: spec.Model,
 			Layer: spec.Layer, Dim: spec.Dim, Window: spec.Window, MaxConcurrent: spec.MaxConcurrent})
+		if err != nil {
+			return nil, err
+		}
+		return encoder{e}, nil
 	}
 	return nil, activities.BadInput(fmt.Errorf("unknown encoder %q: want local, embeddings or hidden", spec.Kind))
 }

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/zeroner/zeroner/activities"
-	"github.com/zeroner/zeroner/internal/apiclient"
+	"github.com/zeroner/zeroner/io/httpapi"
 	"github.com/zeroner/zeroner/io/table"
 	"github.com/zeroner/zeroner/pipeline"
 	"go.temporal.io/sdk/activity"
@@ -45,10 +45,10 @@ func Classify(ctx context.Context, err *error) {
 		}
 		opts.NonRetryable = app.NonRetryable()
 		*err = temporal.NewApplicationErrorWithOptions(message(e), app.Type(), opts)
-	case errors.Is(e, apiclient.ErrRefused):
+	case errors.Is(e, httpapi.ErrRefused):
 		opts.NonRetryable = true
 		*err = temporal.NewApplicationErrorWithOptions(e.Error(), activities.ErrRefused, opts)
-	case errors.Is(e, apiclient.ErrUnavailable) || apiclient.Retryable(e):
+	case errors.Is(e, httpapi.ErrUnavailable) || httpapi.Retryable(e):
 		*err = temporal.NewApplicationErrorWithOptions(e.Error(), activities.ErrUnavailable, opts)
 	}
 }

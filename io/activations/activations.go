@@ -5,8 +5,8 @@
 //	POST {base}/v1/activations {"text": "...", "top_k": k}
 //	-> {"tokens": [{"start": s, "end": e, "text": "...", "latents": [[id, activation], ...]}]}
 //
-// with start and end in code points, half-open. Client implements
-// sae.Source, so a feature -> type map can be estimated and applied over
+// with start and end in code points, half-open. internal/wire adapts Client
+// to sae.Source, so a feature -> type map can be estimated and applied over
 // SAE latents exactly as over zeroner's local features.
 package activations
 
@@ -18,9 +18,20 @@ import (
 	"io"
 	"net/http"
 	"strings"
-
-	"github.com/zeroner/zeroner/pipeline/sae"
 )
+
+// Feature is an active SAE latent of a token.
+type Feature struct {
+	ID  uint64
+	Act float32
+}
+
+// Token is a token of a text with its active latents.
+type Token struct {
+	Start, End int // code point offsets, half-open
+	Text       string
+	Feats      []Feature
+}
 
 // Client asks an activation endpoint for latents. It is safe for concurrent
 // use.
@@ -44,9 +55,10 @@ type response struct {
 	} `json:"tokens"`
 }
 
-// Features implements sae.Source with one request per text.
-func (c *Client) Features(ctx context.Context, texts []string) ([][]sae.Token, error) {
-	out := make([][]sae.Token, len(texts))
+// Features returns each text's tokens and their latents, with one request
+// per text.
+func (c *Client) Features(ctx context.Context, texts []string) ([][]Token, error) {
+	out := make([][]Token, len(texts))
 	for i, t := range texts {
 		toks, err := c.one(ctx, t)
 		if err != nil {
@@ -61,7 +73,7 @@ func (c *Client) url() string {
 	return strings.TrimSuffix(strings.TrimSuffix(c.BaseURL, "/"), "/v1") + "/v1/activations"
 }
 
-func (c *Client) one(ctx context.Context, text string) ([]sae.Token, error) {
+func (c *Client) one(ctx context.Context, text string) ([]Token, error) {
 	k := c.TopK
 	if k <= 0 {
 		k = 8
@@ -96,18 +108,16 @@ func (c *Client) one(ctx context.Context, text string) ([]sae.Token, error) {
 		return nil, fmt.Errorf("activations %s: decode answer: %w", c.url(), err)
 	}
 	n := len([]rune(text))
-	toks := make([]sae.Token, len(r.Tokens))
+	toks := make([]Token, len(r.Tokens))
 	for i, t := range r.Tokens {
 		if t.Start < 0 || t.End <= t.Start || t.End > n {
 			return nil, fmt.Errorf("activations %s: token %d [%d, %d) outside a text of %d code points", c.url(), i, t.Start, t.End, n)
 		}
-		fs := make([]sae.Feature, len(t.Latents))
+		fs := make([]Feature, len(t.Latents))
 		for j, l := range t.Latents {
-			fs[j] = sae.Feature{ID: uint64(l[0]), Act: float32(l[1])}
+			fs[j] = Feature{ID: uint64(l[0]), Act: float32(l[1])}
 		}
-		toks[i] = sae.Token{Start: t.Start, End: t.End, Text: t.Text, Feats: fs}
+		toks[i] = Token{Start: t.Start, End: t.End, Text: t.Text, Feats: fs}
 	}
 	return toks, nil
 }
-
-var _ sae.Source = (*Client)(nil)

@@ -1,5 +1,6 @@
 // Package embed holds the remote encoders of NER Retriever (METHODS.md §2):
-// two implementations of retriever.Encoder that ask a server for vectors.
+// two encoders that ask a server for vectors of mentions in context and of
+// type descriptions (internal/wire adapts them to retriever.Encoder).
 //
 // OpenAI asks an OpenAI-compatible embeddings endpoint (OpenAI, vLLM,
 // Ollama, llama.cpp server, TEI). A mention is sent as its context with the
@@ -60,8 +61,7 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/zeroner/zeroner/internal/apiclient"
-	"github.com/zeroner/zeroner/pipeline/retriever"
+	"github.com/zeroner/zeroner/io/httpapi"
 )
 
 // Defaults for zero settings.
@@ -76,7 +76,15 @@ const (
 	DefaultTimeout       = 2 * time.Minute
 )
 
-// markVersion names the way mentions are marked (retriever.Mark); change it
+// Mention is a mention in its context: the context's text and the mention's
+// code point span in it (the fields of retriever.Mention, which it converts
+// from, so that this package needs nothing of the method's).
+type Mention struct {
+	Text       string
+	Start, End int
+}
+
+// markVersion names the way mentions are marked (Mark); change it
 // when the marking changes, so indexes built with the old one are refused.
 const markVersion = "m1"
 
@@ -106,26 +114,26 @@ func (r Retry) withDefaults() (Retry, error) {
 }
 
 // do calls f until it succeeds, fails for good, or retries run out. A
-// refusal (401, 403, 404) wraps apiclient.ErrRefused, saying whether an
+// refusal (401, 403, 404) wraps httpapi.ErrRefused, saying whether an
 // API key was sent; a retryable failure that outlasts the retries wraps
-// apiclient.ErrUnavailable.
+// httpapi.ErrUnavailable.
 func (r Retry) do(ctx context.Context, keySent bool, f func(context.Context) error) error {
 	for n := 0; ; n++ {
 		err := f(ctx)
 		switch {
 		case err == nil || ctx.Err() != nil:
 			return err
-		case !apiclient.Retryable(err):
-			return apiclient.Refused(err, keySent)
+		case !httpapi.Retryable(err):
+			return httpapi.Refused(err, keySent)
 		case n >= r.MaxRetries:
-			return apiclient.GaveUp(err, n+1)
+			return httpapi.GaveUp(err, n+1)
 		}
-		d := apiclient.Backoff(n, r.BackoffBase, r.BackoffMax, apiclient.FullJitter)
+		d := httpapi.Backoff(n, r.BackoffBase, r.BackoffMax, httpapi.FullJitter)
 		var se *statusError
 		if errors.As(err, &se) && se.waitGiven {
 			d = min(se.wait, r.BackoffMax)
 		}
-		if apiclient.Sleep(ctx, d) != nil {
+		if httpapi.Sleep(ctx, d) != nil {
 			return err
 		}
 	}
@@ -147,7 +155,7 @@ func (e *statusError) Error() string {
 	return e.status + ": " + e.msg
 }
 
-// HTTPStatus lets apiclient.StatusOf see the status.
+// HTTPStatus lets httpapi.StatusOf see the status.
 func (e *statusError) HTTPStatus() int { return e.code }
 
 // limiter bounds requests in flight across all calls of an encoder.
@@ -187,7 +195,7 @@ func parallel(ctx context.Context, lim limiter, n int, f func(ctx context.Contex
 
 // checkMention checks a mention's offsets and returns its text's length
 // in code points.
-func checkMention(m retriever.Mention) (int, error) {
+func checkMention(m Mention) (int, error) {
 	n := len([]rune(m.Text))
 	if m.Start < 0 || m.End <= m.Start || m.End > n {
 		return n, fmt.Errorf("span [%d, %d) is not inside a text of %d code points", m.Start, m.End, n)
@@ -199,7 +207,7 @@ func checkMention(m retriever.Mention) (int, error) {
 // moving each cut to white space when one lies between it and the
 // mention so that no word is halved, and trims white space at the edges.
 // w <= 0 keeps the whole text (trimmed). m must be valid.
-func window(m retriever.Mention, w int) retriever.Mention {
+func window(m Mention, w int) Mention {
 	rs := []rune(m.Text)
 	lo, hi := 0, len(rs)
 	if w > 0 {
@@ -227,7 +235,7 @@ func window(m retriever.Mention, w int) retriever.Mention {
 	for hi > m.End && unicode.IsSpace(rs[hi-1]) {
 		hi--
 	}
-	return retriever.Mention{Text: string(rs[lo:hi]), Start: m.Start - lo, End: m.End - lo}
+	return Mention{Text: string(rs[lo:hi]), Start: m.Start - lo, End: m.End - lo}
 }
 
 // normalize checks that v has dim finite values, not all zero, and scales

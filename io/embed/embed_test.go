@@ -14,9 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zeroner/zeroner/internal/apiclient"
 	"github.com/zeroner/zeroner/internal/llmsim"
-	"github.com/zeroner/zeroner/pipeline/retriever"
+	"github.com/zeroner/zeroner/io/httpapi"
 )
 
 // fastRetry keeps retry tests quick.
@@ -88,20 +87,20 @@ func unit(t *testing.T, vs [][]float32, dim int) {
 func TestWindow(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		m    retriever.Mention
+		m    Mention
 		w    int
 		want string // the cut text with the mention marked
 	}{
-		{"short text kept", retriever.Mention{Text: "in Paris today", Start: 3, End: 8}, 20, "in <m>Paris</m> today"},
-		{"no window", retriever.Mention{Text: " one two Paris three four ", Start: 9, End: 14}, 0, "one two <m>Paris</m> three four"},
-		{"cut at white space", retriever.Mention{Text: "alpha beta gamma Paris delta epsilon zeta", Start: 17, End: 22}, 8, "gamma <m>Paris</m> delta"},
-		{"cut exactly at white space", retriever.Mention{Text: "aaa bbb Paris ccc ddd", Start: 8, End: 13}, 4, "bbb <m>Paris</m> ccc"},
-		{"no white space to cut at", retriever.Mention{Text: "xxxxxxxxParisyyyyyyyy", Start: 8, End: 13}, 3, "xxx<m>Paris</m>yyy"},
-		{"code points", retriever.Mention{Text: "Zürich, Genève et Bâle sont", Start: 8, End: 14}, 10, "Zürich, <m>Genève</m> et Bâle"},
-		{"mention at the edges", retriever.Mention{Text: "Paris", Start: 0, End: 5}, 3, "<m>Paris</m>"},
+		{"short text kept", Mention{Text: "in Paris today", Start: 3, End: 8}, 20, "in <m>Paris</m> today"},
+		{"no window", Mention{Text: " one two Paris three four ", Start: 9, End: 14}, 0, "one two <m>Paris</m> three four"},
+		{"cut at white space", Mention{Text: "alpha beta gamma Paris delta epsilon zeta", Start: 17, End: 22}, 8, "gamma <m>Paris</m> delta"},
+		{"cut exactly at white space", Mention{Text: "aaa bbb Paris ccc ddd", Start: 8, End: 13}, 4, "bbb <m>Paris</m> ccc"},
+		{"no white space to cut at", Mention{Text: "xxxxxxxxParisyyyyyyyy", Start: 8, End: 13}, 3, "xxx<m>Paris</m>yyy"},
+		{"code points", Mention{Text: "Zürich, Genève et Bâle sont", Start: 8, End: 14}, 10, "Zürich, <m>Genève</m> et Bâle"},
+		{"mention at the edges", Mention{Text: "Paris", Start: 0, End: 5}, 3, "<m>Paris</m>"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := retriever.Mark(window(tc.m, tc.w)); got != tc.want {
+			if got := Mark(window(tc.m, tc.w)); got != tc.want {
 				t.Errorf("got %q, want %q", got, tc.want)
 			}
 		})
@@ -179,11 +178,11 @@ func TestRetry(t *testing.T) {
 		{"500 then success", Retry{}, []error{&statusError{code: 500}}, 2, true, nil},
 		{"429 with Retry-After", Retry{}, []error{&statusError{code: 429, wait: time.Millisecond, waitGiven: true}}, 2, true, nil},
 		{"400 is final", Retry{}, []error{&statusError{code: 400}}, 1, false, nil},
-		{"retries run out", Retry{}, []error{&statusError{code: 503}, &statusError{code: 503}, &statusError{code: 503}, &statusError{code: 503}}, 4, false, apiclient.ErrUnavailable},
-		{"401 is a refusal", Retry{}, []error{&statusError{code: 401}}, 1, false, apiclient.ErrRefused},
-		{"403 is a refusal", Retry{}, []error{&statusError{code: 403}}, 1, false, apiclient.ErrRefused},
-		{"404 is a refusal", Retry{}, []error{&statusError{code: 404}}, 1, false, apiclient.ErrRefused},
-		{"refused connections run out", Retry{}, []error{syscall.ECONNREFUSED, syscall.ECONNREFUSED, syscall.ECONNREFUSED, syscall.ECONNREFUSED}, 4, false, apiclient.ErrUnavailable},
+		{"retries run out", Retry{}, []error{&statusError{code: 503}, &statusError{code: 503}, &statusError{code: 503}, &statusError{code: 503}}, 4, false, httpapi.ErrUnavailable},
+		{"401 is a refusal", Retry{}, []error{&statusError{code: 401}}, 1, false, httpapi.ErrRefused},
+		{"403 is a refusal", Retry{}, []error{&statusError{code: 403}}, 1, false, httpapi.ErrRefused},
+		{"404 is a refusal", Retry{}, []error{&statusError{code: 404}}, 1, false, httpapi.ErrRefused},
+		{"refused connections run out", Retry{}, []error{syscall.ECONNREFUSED, syscall.ECONNREFUSED, syscall.ECONNREFUSED, syscall.ECONNREFUSED}, 4, false, httpapi.ErrUnavailable},
 		{"broken connection", Retry{}, []error{io.ErrUnexpectedEOF}, 2, true, nil},
 		{"other errors are final", Retry{}, []error{errors.New("bad answer")}, 1, false, nil},
 		{"Retry-After 0 retries at once", slow, []error{&statusError{code: 503, waitGiven: true}}, 2, true, nil},

@@ -15,8 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/zeroner/zeroner/internal/apiclient"
-	"github.com/zeroner/zeroner/pipeline/retriever"
+	"github.com/zeroner/zeroner/io/httpapi"
 )
 
 // maxAnswer bounds a hidden-state answer: 16 texts of 20 mentions at 4096
@@ -57,7 +56,7 @@ type HiddenConfig struct {
 // String describes c with the API key and any URL password redacted.
 func (c HiddenConfig) String() string {
 	return fmt.Sprintf("embed.HiddenConfig{BaseURL:%s APIKey:%s Model:%s Layer:%d Dim:%d Window:%d Batch:%d MaxConcurrent:%d Timeout:%s MaxRetries:%d BackoffBase:%s BackoffMax:%s}",
-		apiclient.RedactURL(c.BaseURL), apiclient.RedactKey(c.APIKey), c.Model, c.Layer, c.Dim, c.Window, c.Batch, c.MaxConcurrent, c.Timeout,
+		httpapi.RedactURL(c.BaseURL), httpapi.RedactKey(c.APIKey), c.Model, c.Layer, c.Dim, c.Window, c.Batch, c.MaxConcurrent, c.Timeout,
 		c.MaxRetries, c.BackoffBase, c.BackoffMax)
 }
 
@@ -67,7 +66,7 @@ func (c HiddenConfig) GoString() string { return c.String() }
 // LogValue logs c as String has it.
 func (c HiddenConfig) LogValue() slog.Value { return slog.StringValue(c.String()) }
 
-// Hidden is a retriever.Encoder over a hidden-state endpoint (see the
+// Hidden is an encoder over a hidden-state endpoint (see the
 // package doc for the protocol). It is safe for concurrent use;
 // MaxConcurrent holds across all its callers.
 type Hidden struct {
@@ -104,7 +103,7 @@ func NewHidden(ctx context.Context, cfg HiddenConfig) (*Hidden, error) {
 	if cfg.BaseURL == "" {
 		return nil, errors.New("embed hidden: no base URL")
 	}
-	u, err := apiclient.CheckBaseURL(cfg.BaseURL)
+	u, err := httpapi.CheckBaseURL(cfg.BaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("embed hidden: %w", err)
 	}
@@ -120,7 +119,7 @@ func NewHidden(ctx context.Context, cfg HiddenConfig) (*Hidden, error) {
 	}
 	hc := cfg.HTTP
 	if hc == nil {
-		hc = &http.Client{Transport: apiclient.Transport(cfg.MaxConcurrent), Timeout: cfg.Timeout}
+		hc = &http.Client{Transport: httpapi.Transport(cfg.MaxConcurrent), Timeout: cfg.Timeout}
 	}
 	h := &Hidden{
 		cfg:   cfg,
@@ -153,12 +152,12 @@ func (h *Hidden) Name() string {
 	return fmt.Sprintf("hidden:%s:L%s:d%d:w%s", model, layer, h.dim, w)
 }
 
-// Dim implements retriever.Encoder.
+// Dim is the vectors' width.
 func (h *Hidden) Dim() int { return h.dim }
 
 // Mentions returns the vector at each mention's last token, running each
 // text once for all its mentions.
-func (h *Hidden) Mentions(ctx context.Context, ms []retriever.Mention) ([][]float32, error) {
+func (h *Hidden) Mentions(ctx context.Context, ms []Mention) ([][]float32, error) {
 	for i, m := range ms {
 		if _, err := checkMention(m); err != nil {
 			return nil, h.errorf("mention %d: %w", i, err)
@@ -170,13 +169,13 @@ func (h *Hidden) Mentions(ctx context.Context, ms []retriever.Mention) ([][]floa
 // Queries returns the vector of each type description, trimmed, as a span
 // covering its whole text.
 func (h *Hidden) Queries(ctx context.Context, descs []string) ([][]float32, error) {
-	ms := make([]retriever.Mention, len(descs))
+	ms := make([]Mention, len(descs))
 	for i, d := range descs {
 		d = strings.TrimSpace(d)
 		if d == "" {
 			return nil, h.errorf("query %d is empty", i)
 		}
-		ms[i] = retriever.Mention{Text: d, Start: 0, End: len([]rune(d))}
+		ms[i] = Mention{Text: d, Start: 0, End: len([]rune(d))}
 	}
 	return h.encode(ctx, ms)
 }
@@ -184,7 +183,7 @@ func (h *Hidden) Queries(ctx context.Context, descs []string) ([][]float32, erro
 // slot is where a mention's vector is in an answer: input and span.
 type slot struct{ input, span int }
 
-func (h *Hidden) encode(ctx context.Context, ms []retriever.Mention) ([][]float32, error) {
+func (h *Hidden) encode(ctx context.Context, ms []Mention) ([][]float32, error) {
 	ins, at := h.plan(ms)
 	vecs := make([][][]float32, len(ins)) // per input, per span
 	b := h.cfg.Batch
@@ -220,7 +219,7 @@ func (h *Hidden) encode(ctx context.Context, ms []retriever.Mention) ([][]float3
 // and returns where each mention's vector will be. With a Window, a text
 // is cut around each run of mentions that end within 2·Window code points
 // of the run's first start, Window code points each side.
-func (h *Hidden) plan(ms []retriever.Mention) ([]hiddenInput, []slot) {
+func (h *Hidden) plan(ms []Mention) ([]hiddenInput, []slot) {
 	var texts []string
 	byText := make(map[string][]int) // text -> its mentions
 	for i, m := range ms {
@@ -255,7 +254,7 @@ func (h *Hidden) plan(ms []retriever.Mention) ([]hiddenInput, []slot) {
 				for _, i := range run {
 					end = max(end, ms[i].End)
 				}
-				c := window(retriever.Mention{Text: t, Start: start, End: end}, w)
+				c := window(Mention{Text: t, Start: start, End: end}, w)
 				in.Text, shift = c.Text, start-c.Start
 			}
 			spanAt := make(map[[2]int]int, len(run))
@@ -364,12 +363,10 @@ func answerError(resp *http.Response, data []byte) error {
 	default:
 		e.msg = strings.TrimSpace(string(data[:min(len(data), 200)]))
 	}
-	e.wait, e.waitGiven = apiclient.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	e.wait, e.waitGiven = httpapi.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	return e
 }
 
 func (h *Hidden) errorf(format string, args ...any) error {
-	return apiclient.Redact(fmt.Errorf("embed hidden %s: "+format, append([]any{h.shown}, args...)...), h.cfg.APIKey)
+	return httpapi.Redact(fmt.Errorf("embed hidden %s: "+format, append([]any{h.shown}, args...)...), h.cfg.APIKey)
 }
-
-var _ retriever.Encoder = (*Hidden)(nil)

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/zeroner/zeroner/internal/llmsim"
-	"github.com/zeroner/zeroner/pipeline/retriever"
 )
 
 // hiddenRequests decodes the hidden-state requests received.
@@ -56,7 +55,7 @@ func TestHiddenMentions(t *testing.T) {
 	probes := len(srv.requests())
 	a := "Ada Lovelace met Charles Babbage in London."
 	b := "Zürich liegt nicht in Österreich."
-	ms := []retriever.Mention{
+	ms := []Mention{
 		{Text: a, Start: 0, End: 12},  // Ada Lovelace
 		{Text: b, Start: 0, End: 6},   // Zürich
 		{Text: a, Start: 17, End: 32}, // Charles Babbage
@@ -118,10 +117,10 @@ func TestHiddenBatches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ms []retriever.Mention
+	var ms []Mention
 	for i := range 5 {
 		text := fmt.Sprintf("Team %d won the cup.", i)
-		ms = append(ms, retriever.Mention{Text: text, Start: 0, End: 6}, retriever.Mention{Text: text, Start: 15, End: 18})
+		ms = append(ms, Mention{Text: text, Start: 0, End: 6}, Mention{Text: text, Start: 15, End: 18})
 	}
 	got, err := h.Mentions(ctx, ms)
 	if err != nil {
@@ -194,8 +193,8 @@ func TestHiddenWindow(t *testing.T) {
 		words = append(words, fmt.Sprintf("w%03d", i))
 	}
 	doc := strings.Join(words, " ") // word i starts at 5i
-	at := func(i int) retriever.Mention { return retriever.Mention{Text: doc, Start: 5 * i, End: 5*i + 4} }
-	ms := []retriever.Mention{at(10), at(250), at(12), at(299), at(0)}
+	at := func(i int) Mention { return Mention{Text: doc, Start: 5 * i, End: 5*i + 4} }
+	ms := []Mention{at(10), at(250), at(12), at(299), at(0)}
 	whole, err := NewHidden(ctx, HiddenConfig{BaseURL: srv.url, Dim: 16})
 	if err != nil {
 		t.Fatal(err)
@@ -240,7 +239,7 @@ func TestHiddenWindow(t *testing.T) {
 
 func TestHiddenErrors(t *testing.T) {
 	ctx := context.Background()
-	ms := []retriever.Mention{{Text: "in Paris", Start: 3, End: 8}, {Text: "in Paris", Start: 0, End: 2}, {Text: "in Rome", Start: 3, End: 7}}
+	ms := []Mention{{Text: "in Paris", Start: 3, End: 8}, {Text: "in Paris", Start: 0, End: 2}, {Text: "in Rome", Start: 3, End: 7}}
 	vec := func(n int) string { return "[" + strings.Repeat("0.5,", n-1) + "0.5]" }
 	good := fmt.Sprintf(`{"dim": 8, "data": [{"vectors": [%[1]s, %[1]s]}, {"vectors": [%[1]s]}]}`, vec(8))
 	for _, tc := range []struct {
@@ -321,7 +320,7 @@ func TestHiddenErrors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = h.Mentions(ctx, []retriever.Mention{{Text: "ab", Start: 0, End: 2}, {Text: "ab", Start: 1, End: 1}})
+		_, err = h.Mentions(ctx, []Mention{{Text: "ab", Start: 0, End: 2}, {Text: "ab", Start: 1, End: 1}})
 		if err == nil || !strings.Contains(err.Error(), "mention 1") || len(srv.requests()) != 0 {
 			t.Errorf("error %v after %d requests, want one about mention 1 before any", err, len(srv.requests()))
 		}

@@ -14,8 +14,7 @@ import (
 
 	openai "github.com/sashabaranov/go-openai"
 
-	"github.com/zeroner/zeroner/internal/apiclient"
-	"github.com/zeroner/zeroner/pipeline/retriever"
+	"github.com/zeroner/zeroner/io/httpapi"
 )
 
 // DefaultOpenAIBaseURL is OpenAIConfig.BaseURL when empty.
@@ -55,7 +54,7 @@ type OpenAIConfig struct {
 // String describes c with the API key redacted.
 func (c OpenAIConfig) String() string {
 	return fmt.Sprintf("embed.OpenAIConfig{BaseURL:%s APIKey:%s Model:%s Dimensions:%d Window:%d QueryTemplate:%q Batch:%d MaxConcurrent:%d Timeout:%s MaxRetries:%d BackoffBase:%s BackoffMax:%s}",
-		apiclient.RedactURL(c.BaseURL), apiclient.RedactKey(c.APIKey), c.Model, c.Dimensions, c.Window, c.QueryTemplate, c.Batch,
+		httpapi.RedactURL(c.BaseURL), httpapi.RedactKey(c.APIKey), c.Model, c.Dimensions, c.Window, c.QueryTemplate, c.Batch,
 		c.MaxConcurrent, c.Timeout, c.MaxRetries, c.BackoffBase, c.BackoffMax)
 }
 
@@ -65,8 +64,8 @@ func (c OpenAIConfig) GoString() string { return c.String() }
 // LogValue logs c with the API key redacted.
 func (c OpenAIConfig) LogValue() slog.Value {
 	return slog.GroupValue(
-		slog.String("base_url", apiclient.RedactURL(c.BaseURL)),
-		slog.String("api_key", apiclient.RedactKey(c.APIKey)),
+		slog.String("base_url", httpapi.RedactURL(c.BaseURL)),
+		slog.String("api_key", httpapi.RedactKey(c.APIKey)),
 		slog.String("model", c.Model),
 		slog.Int("dimensions", c.Dimensions),
 		slog.Int("window", c.Window),
@@ -79,7 +78,7 @@ func (c OpenAIConfig) LogValue() slog.Value {
 }
 
 func (c OpenAIConfig) withDefaults() (OpenAIConfig, error) {
-	base, err := apiclient.APIRoot(c.BaseURL, DefaultOpenAIBaseURL)
+	base, err := httpapi.APIRoot(c.BaseURL, DefaultOpenAIBaseURL)
 	if err != nil {
 		return c, err
 	}
@@ -101,7 +100,7 @@ func (c OpenAIConfig) withDefaults() (OpenAIConfig, error) {
 	return c, err
 }
 
-// OpenAI is a retriever.Encoder over an OpenAI-compatible embeddings
+// OpenAI is an encoder over an OpenAI-compatible embeddings
 // endpoint. It is safe for concurrent use; MaxConcurrent holds across
 // all its callers.
 type OpenAI struct {
@@ -117,14 +116,14 @@ type OpenAI struct {
 func NewOpenAI(ctx context.Context, cfg OpenAIConfig) (*OpenAI, error) {
 	c, err := cfg.withDefaults()
 	if err != nil {
-		return nil, apiclient.Redact(fmt.Errorf("embed openai: %w", err), cfg.APIKey)
+		return nil, httpapi.Redact(fmt.Errorf("embed openai: %w", err), cfg.APIKey)
 	}
 	oc := openai.DefaultConfig(c.APIKey)
 	oc.BaseURL = c.BaseURL
-	oc.HTTPClient = &http.Client{Transport: apiclient.Transport(c.MaxConcurrent), Timeout: c.Timeout}
+	oc.HTTPClient = &http.Client{Transport: httpapi.Transport(c.MaxConcurrent), Timeout: c.Timeout}
 	e := &OpenAI{
 		cfg:  c,
-		base: apiclient.RedactURL(c.BaseURL),
+		base: httpapi.RedactURL(c.BaseURL),
 		dim:  c.Dimensions,
 		api:  openai.NewClientWithConfig(oc),
 		lim:  make(limiter, c.MaxConcurrent),
@@ -154,17 +153,17 @@ func (e *OpenAI) Name() string {
 	return fmt.Sprintf("openai:%s:d%d:w%s:%s:q%s", e.cfg.Model, e.dim, w, markVersion, q)
 }
 
-// Dim implements retriever.Encoder.
+// Dim is the vectors' width.
 func (e *OpenAI) Dim() int { return e.dim }
 
 // Mentions embeds each mention marked in its context window.
-func (e *OpenAI) Mentions(ctx context.Context, ms []retriever.Mention) ([][]float32, error) {
+func (e *OpenAI) Mentions(ctx context.Context, ms []Mention) ([][]float32, error) {
 	ins := make([]string, len(ms))
 	for i, m := range ms {
 		if _, err := checkMention(m); err != nil {
 			return nil, e.errorf("mention %d: %w", i, err)
 		}
-		ins[i] = retriever.Mark(window(m, e.cfg.Window))
+		ins[i] = Mark(window(m, e.cfg.Window))
 	}
 	return e.embed(ctx, ins)
 }
@@ -243,7 +242,7 @@ func (e *OpenAI) batch(ctx context.Context, ins []string, dim int) ([][]float32,
 }
 
 func (e *OpenAI) errorf(format string, args ...any) error {
-	return apiclient.Redact(fmt.Errorf("embed openai %s at %s: "+format, append([]any{e.cfg.Model, e.base}, args...)...), e.cfg.APIKey)
+	return httpapi.Redact(fmt.Errorf("embed openai %s at %s: "+format, append([]any{e.cfg.Model, e.base}, args...)...), e.cfg.APIKey)
 }
 
 // spread returns, for each input, the vector of its distinct text; an input
@@ -261,5 +260,3 @@ func spread(vecs [][]float32, at []int) [][]float32 {
 	}
 	return out
 }
-
-var _ retriever.Encoder = (*OpenAI)(nil)

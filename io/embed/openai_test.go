@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/zeroner/zeroner/internal/llmsim"
-	"github.com/zeroner/zeroner/pipeline/retriever"
 )
 
 // simVector is the test server's embedding of text, unit length.
@@ -62,14 +61,14 @@ func TestOpenAIMentions(t *testing.T) {
 		long = append(long, fmt.Sprintf("w%03d", i))
 	}
 	doc := strings.Join(long, " ") // w100 starts at code point 500
-	ms := []retriever.Mention{
+	ms := []Mention{
 		{Text: "Yesterday Ada Lovelace met Babbage.", Start: 10, End: 22},
 		{Text: "Yesterday Ada Lovelace met Babbage.", Start: 27, End: 34},
 		{Text: doc, Start: 500, End: 504},
 		{Text: "Yesterday Ada Lovelace met Babbage.", Start: 10, End: 22}, // again
 	}
 	for i := range 6 {
-		ms = append(ms, retriever.Mention{Text: "Bâle est en Suisse", Start: 0, End: i%4 + 1})
+		ms = append(ms, Mention{Text: "Bâle est en Suisse", Start: 0, End: i%4 + 1})
 	}
 	got, err := e.Mentions(ctx, ms)
 	if err != nil {
@@ -174,7 +173,7 @@ func TestOpenAIQueries(t *testing.T) {
 
 func TestOpenAIErrors(t *testing.T) {
 	ctx := context.Background()
-	ms := []retriever.Mention{{Text: "in Paris", Start: 3, End: 8}, {Text: "in Rome", Start: 3, End: 7}}
+	ms := []Mention{{Text: "in Paris", Start: 3, End: 8}, {Text: "in Rome", Start: 3, End: 7}}
 	vec := func(n int) string { return "[" + strings.Repeat("0.5,", n-1) + "0.5]" }
 	answer := func(w http.ResponseWriter, data ...string) {
 		var items []string
@@ -245,7 +244,7 @@ func TestOpenAIErrors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = e.Mentions(ctx, []retriever.Mention{{Text: "Zürich", Start: 0, End: 7}})
+		_, err = e.Mentions(ctx, []Mention{{Text: "Zürich", Start: 0, End: 7}})
 		if err == nil || !strings.Contains(err.Error(), "mention 0") || len(srv.requests()) != 0 {
 			t.Errorf("error %v after %d requests, want one about mention 0 before any", err, len(srv.requests()))
 		}

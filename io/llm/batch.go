@@ -14,7 +14,7 @@ import (
 
 	openai "github.com/sashabaranov/go-openai"
 
-	"github.com/zeroner/zeroner/internal/apiclient"
+	"github.com/zeroner/zeroner/io/httpapi"
 )
 
 // Batch providers answer many requests at once, hours later and at about
@@ -434,5 +434,5 @@ func (c *Client) FileContent(ctx context.Context, id string) ([]byte, error) {
 }
 
 func (c *Client) wrap(what string, err error) error {
-	return apiclient.Redact(fmt.Errorf("llm %s at %s: %w", what, c.base, apiclient.Refused(err, c.cfg.APIKey != "")), c.cfg.APIKey)
+	return httpapi.Redact(fmt.Errorf("llm %s at %s: %w", what, c.base, httpapi.Refused(err, c.cfg.APIKey != "")), c.cfg.APIKey)
 }

@@ -6,7 +6,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/zeroner/zeroner/internal/apiclient"
+	"github.com/zeroner/zeroner/io/httpapi"
 )
 
 // Structured output modes (Config.StructuredOutput).
@@ -80,7 +80,7 @@ type Config struct {
 // String describes c with the API key redacted.
 func (c Config) String() string {
 	return fmt.Sprintf("llm.Config{BaseURL:%s APIKey:%s Model:%s Temperature:%g TopP:%g MaxTokens:%d Timeout:%s MaxConcurrent:%d RequestsPerMinute:%d TokensPerMinute:%d MaxRetries:%d MaxReasks:%d BackoffBase:%s BackoffMax:%s StructuredOutput:%s}",
-		apiclient.RedactURL(c.BaseURL), apiclient.RedactKey(c.APIKey), c.Model, c.Temperature, c.TopP, c.MaxTokens, c.Timeout,
+		httpapi.RedactURL(c.BaseURL), httpapi.RedactKey(c.APIKey), c.Model, c.Temperature, c.TopP, c.MaxTokens, c.Timeout,
 		c.MaxConcurrent, c.RequestsPerMinute, c.TokensPerMinute, c.MaxRetries, c.MaxReasks,
 		c.BackoffBase, c.BackoffMax, c.StructuredOutput)
 }
@@ -91,8 +91,8 @@ func (c Config) GoString() string { return c.String() }
 // LogValue logs c with the API key redacted.
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
-		slog.String("base_url", apiclient.RedactURL(c.BaseURL)),
-		slog.String("api_key", apiclient.RedactKey(c.APIKey)),
+		slog.String("base_url", httpapi.RedactURL(c.BaseURL)),
+		slog.String("api_key", httpapi.RedactKey(c.APIKey)),
 		slog.String("model", c.Model),
 		slog.Float64("temperature", float64(c.Temperature)),
 		slog.Float64("top_p", float64(c.TopP)),
@@ -111,7 +111,7 @@ func (c Config) LogValue() slog.Value {
 
 // withDefaults returns c checked, normalised and with defaults filled in.
 func (c Config) withDefaults() (Config, error) {
-	base, err := apiclient.APIRoot(c.BaseURL, DefaultBaseURL)
+	base, err := httpapi.APIRoot(c.BaseURL, DefaultBaseURL)
 	if err != nil {
 		return c, err
 	}

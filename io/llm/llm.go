@@ -19,7 +19,7 @@ import (
 
 	openai "github.com/sashabaranov/go-openai"
 
-	"github.com/zeroner/zeroner/internal/apiclient"
+	"github.com/zeroner/zeroner/io/httpapi"
 )
 
 // ErrInvalidAnswer is wrapped by Complete's error when no answer, re-asks
@@ -32,8 +32,8 @@ var ErrInvalidAnswer = errors.New("invalid answer")
 // that waiting may heal (a refused connection, a timeout, 429, 5xx) until
 // its retries ran out.
 var (
-	ErrRefused     = apiclient.ErrRefused
-	ErrUnavailable = apiclient.ErrUnavailable
+	ErrRefused     = httpapi.ErrRefused
+	ErrUnavailable = httpapi.ErrUnavailable
 )
 
 var (
@@ -123,7 +123,7 @@ type Client struct {
 func New(cfg Config, cache Cache, log *slog.Logger) (*Client, error) {
 	c, err := cfg.withDefaults()
 	if err != nil {
-		return nil, apiclient.Redact(fmt.Errorf("llm: %w", err), cfg.APIKey)
+		return nil, httpapi.Redact(fmt.Errorf("llm: %w", err), cfg.APIKey)
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -132,11 +132,11 @@ func New(cfg Config, cache Cache, log *slog.Logger) (*Client, error) {
 	oc.BaseURL = c.BaseURL
 	// The default transport keeps 2 idle connections per host, which would
 	// churn connections under MaxConcurrent requests to one server.
-	oc.HTTPClient = doer{&http.Client{Transport: apiclient.Transport(c.MaxConcurrent)}}
+	oc.HTTPClient = doer{&http.Client{Transport: httpapi.Transport(c.MaxConcurrent)}}
 	now := time.Now
 	cl := &Client{
 		cfg:    c,
-		base:   apiclient.RedactURL(c.BaseURL),
+		base:   httpapi.RedactURL(c.BaseURL),
 		api:    openai.NewClientWithConfig(oc),
 		cache:  cache,
 		log:    log,
@@ -144,8 +144,8 @@ func New(cfg Config, cache Cache, log *slog.Logger) (*Client, error) {
 		rpm:    newBucket(c.RequestsPerMinute, now()),
 		tpm:    newBucket(c.TokensPerMinute, now()),
 		now:    now,
-		sleep:  apiclient.Sleep,
-		jitter: apiclient.FullJitter,
+		sleep:  httpapi.Sleep,
+		jitter: httpapi.FullJitter,
 	}
 	log.Debug("llm client", "config", c)
 	return cl, nil
@@ -190,7 +190,7 @@ func (c *Client) Complete(ctx context.Context, req Request, valid func(content s
 	}
 	resp.Usage = u
 	if err != nil {
-		return resp, apiclient.Redact(fmt.Errorf("llm %s at %s: %w", c.model(req), c.base, err), c.cfg.APIKey)
+		return resp, httpapi.Redact(fmt.Errorf("llm %s at %s: %w", c.model(req), c.base, err), c.cfg.APIKey)
 	}
 	return resp, nil
 }
@@ -322,7 +322,7 @@ func (c *Client) complete(ctx context.Context, req Request, valid func(string) e
 			if c.cfg.StructuredOutput == ModeAuto && p.mode == ModeJSONSchema && schemaUnsupported(err) {
 				if c.fallback.CompareAndSwap(false, true) {
 					c.log.Warn("llm server rejects json_schema; using json_object from now on",
-						"model", p.model, "base_url", c.base, "err", apiclient.Redact(err, c.cfg.APIKey))
+						"model", p.model, "base_url", c.base, "err", httpapi.Redact(err, c.cfg.APIKey))
 				}
 				return Response{}, errFallback
 			}
@@ -491,17 +491,17 @@ func (c *Client) send(ctx context.Context, p params, msgs []openai.ChatCompletio
 			return resp, ctx.Err()
 		}
 		if !x.sent || !retryable(err) {
-			return resp, apiclient.Refused(err, c.cfg.APIKey != "")
+			return resp, httpapi.Refused(err, c.cfg.APIKey != "")
 		}
 		if attempt >= c.cfg.MaxRetries {
-			return resp, apiclient.GaveUp(err, attempt+1)
+			return resp, httpapi.GaveUp(err, attempt+1)
 		}
-		wait, ok := apiclient.ParseRetryAfter(x.retryAfter, c.now())
+		wait, ok := httpapi.ParseRetryAfter(x.retryAfter, c.now())
 		if !ok {
-			wait = apiclient.Backoff(attempt, c.cfg.BackoffBase, c.cfg.BackoffMax, c.jitter)
+			wait = httpapi.Backoff(attempt, c.cfg.BackoffBase, c.cfg.BackoffMax, c.jitter)
 		}
 		c.log.Log(ctx, c.retryLevel(err), "llm request failed; retrying", "model", p.model, "base_url", c.base,
-			"attempt", attempt+1, "wait", wait, "err", apiclient.Redact(err, c.cfg.APIKey))
+			"attempt", attempt+1, "wait", wait, "err", httpapi.Redact(err, c.cfg.APIKey))
 		if err := c.sleep(ctx, wait); err != nil {
 			return resp, err
 		}
@@ -519,7 +519,7 @@ const unreachableWarnEvery = 10 * time.Second
 // at the default level; info for 429 and 5xx, which are part of a busy
 // server's normal day.
 func (c *Client) retryLevel(err error) slog.Level {
-	if apiclient.StatusOf(err) != 0 {
+	if httpapi.StatusOf(err) != 0 {
 		return slog.LevelInfo
 	}
 	now := c.now().UnixNano()

@@ -18,7 +18,7 @@ import (
 
 	openai "github.com/sashabaranov/go-openai"
 
-	"github.com/zeroner/zeroner/internal/apiclient"
+	"github.com/zeroner/zeroner/io/httpapi"
 )
 
 // chatReq is what the test server reads of a chat completion request.
@@ -926,16 +926,16 @@ func TestAPIKeyNeverLeaks(t *testing.T) {
 			t.Errorf("%s contains the API key: %s", name, out)
 		}
 	}
-	for _, want := range []string{"401", s.URL, apiclient.Redacted} {
+	for _, want := range []string{"401", s.URL, httpapi.Redacted} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
 	}
-	if !strings.Contains(logs.String(), "retrying") || !strings.Contains(cfg.String(), apiclient.Redacted) {
-		t.Errorf("expected a retry log and a apiclient.Redacted key; logs:\n%s", logs.String())
+	if !strings.Contains(logs.String(), "retrying") || !strings.Contains(cfg.String(), httpapi.Redacted) {
+		t.Errorf("expected a retry log and a httpapi.Redacted key; logs:\n%s", logs.String())
 	}
-	if strings.Contains(Config{Model: "m"}.String(), apiclient.Redacted) {
-		t.Error("an empty key is shown as apiclient.Redacted")
+	if strings.Contains(Config{Model: "m"}.String(), httpapi.Redacted) {
+		t.Error("an empty key is shown as httpapi.Redacted")
 	}
 }
 

@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/zeroner/zeroner/internal/apiclient"
+	"github.com/zeroner/zeroner/io/httpapi"
 )
 
 // exchange records what the transport saw of one request. go-openai's
@@ -34,9 +34,9 @@ func (d doer) Do(req *http.Request) (*http.Response, error) {
 }
 
 // retryable reports whether a failed request may succeed if sent again:
-// what apiclient.Retryable says, or a 200 without an answer.
+// what httpapi.Retryable says, or a 200 without an answer.
 func retryable(err error) bool {
-	return apiclient.Retryable(err) || errors.Is(err, errNoChoices)
+	return httpapi.Retryable(err) || errors.Is(err, errNoChoices)
 }
 
 // schemaUnsupported reports whether err is a server refusing
@@ -46,7 +46,7 @@ func retryable(err error) bool {
 // response_format ...", as OpenAI says) does support schemas: falling back
 // would hide a bug in the schema.
 func schemaUnsupported(err error) bool {
-	if s := apiclient.StatusOf(err); s != http.StatusBadRequest && s != http.StatusUnprocessableEntity {
+	if s := httpapi.StatusOf(err); s != http.StatusBadRequest && s != http.StatusUnprocessableEntity {
 		return false
 	}
 	msg := strings.ToLower(err.Error())

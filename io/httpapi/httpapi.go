@@ -1,8 +1,8 @@
-// Package apiclient holds what the project's clients of OpenAI-compatible
-// HTTP servers (io/llm, io/embed) share: which failures to retry and how
+// Package httpapi holds what the project's clients of OpenAI-compatible
+// HTTP servers (io/llm, io/embed, io/activations) share: which failures to retry and how
 // long to wait before a retry, how to keep an API key or a URL's password
 // out of messages, and how to check a base URL.
-package apiclient
+package httpapi
 
 import (
 	"context"

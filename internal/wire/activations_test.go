@@ -1,4 +1,4 @@
-package activations
+package wire
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/zeroner/zeroner/io/activations"
 
 	"github.com/zeroner/zeroner/internal/llmsim"
 	"github.com/zeroner/zeroner/pipeline/sae"
@@ -59,7 +61,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	hs := httptest.NewServer(srv)
 	defer func() { srv.Close(); hs.Close() }()
-	c := &Client{BaseURL: hs.URL + "/v1", TopK: 5}
+	c := Activations(&activations.Client{BaseURL: hs.URL + "/v1", TopK: 5})
 	ctx := context.Background()
 	m, err := sae.Estimate(ctx, c, sents[:40], sae.Options{Batch: 8})
 	if err != nil {
@@ -86,7 +88,7 @@ func TestEndToEnd(t *testing.T) {
 	if srv.Stats().ByKind["activations"] == 0 {
 		t.Error("no activation requests counted")
 	}
-	if _, err := (&Client{BaseURL: hs.URL + "/nowhere"}).Features(ctx, []string{"x"}); err == nil {
+	if _, err := (&activations.Client{BaseURL: hs.URL + "/nowhere"}).Features(ctx, []string{"x"}); err == nil {
 		t.Error("a bad endpoint answers")
 	}
 }

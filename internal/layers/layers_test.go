@@ -1,0 +1,59 @@
+package layers
+
+import (
+	"bufio"
+	"bytes"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/zeroner/zeroner/"
+
+// deps lists, for every package matching pattern, its dependencies
+// (transitive, tests excluded), as `go list -deps` gives them.
+func deps(t *testing.T, pattern string) map[string][]string {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Deps}} {{.}}{{end}}`, pattern)
+	cmd.Dir = "../.."
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list %s: %v: %s", pattern, err, stderr.String())
+	}
+	m := make(map[string][]string)
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(nil, 1<<24)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		m[f[0]] = f[1:]
+	}
+	if len(m) == 0 {
+		t.Fatalf("go list %s: no packages", pattern)
+	}
+	return m
+}
+
+func TestLayers(t *testing.T) {
+	tests := []struct {
+		pattern string
+		banned  []string // import path prefixes
+	}{
+		{"./pipeline/...", []string{module + "io/", module + "activities", module + "workflows", module + "internal/", "go.temporal.io/"}},
+		{"./io/...", []string{module + "pipeline", module + "internal/", module + "activities", module + "workflows"}},
+		{"./workflows/...", []string{module + "io/", module + "internal/"}},
+		{"./activities", []string{module + "io/", module + "internal/"}},
+	}
+	for _, tt := range tests {
+		for pkg, ds := range deps(t, tt.pattern) {
+			for _, d := range ds {
+				for _, b := range tt.banned {
+					if strings.HasPrefix(d, b) {
+						t.Errorf("%s depends on %s (packages matching %s must not depend on %s)", pkg, d, tt.pattern, b)
+					}
+				}
+			}
+		}
+	}
+}
