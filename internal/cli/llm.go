@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zeroner/zeroner/io/llm"
+
 	"github.com/zeroner/zeroner/activities"
 	"github.com/zeroner/zeroner/io/blob"
 )
@@ -61,19 +63,19 @@ func (l *llmFlags) register(fs *flag.FlagSet, env Env) {
 	fs.IntVar(&l.minVotes, "llm-min-votes", 2, "consensus: keep a span that this many voters propose")
 	fs.BoolVar(&l.noSingleWord, "llm-no-single-word-rule", false, "consensus: turn off SAM-NER's rule (keep every anchor span and multi-word explorer span; an explorer single word needs the anchor)")
 	fs.IntVar(&l.passages, "llm-passages-per-request", 0, "sentences or chunks packed into one request at most (0: the backend's default, 32; 1: one per request)")
-	fs.DurationVar(&l.timeout, "llm-timeout", 2*time.Minute, "timeout of one request")
-	fs.IntVar(&l.concurrency, "llm-concurrency", 16, "requests in flight at most, per worker process")
+	fs.DurationVar(&l.timeout, "llm-timeout", llm.DefaultTimeout, "timeout of one request")
+	fs.IntVar(&l.concurrency, "llm-concurrency", llm.DefaultMaxConcurrent, "requests in flight at most, per worker process")
 	fs.IntVar(&l.rpm, "llm-rpm", 0, "requests per minute at most, per worker process (0: no limit)")
 	fs.IntVar(&l.tpm, "llm-tpm", 0, "tokens per minute at most, per worker process (0: no limit)")
-	fs.IntVar(&l.retries, "llm-retries", 6, "retries of a request on 429, 5xx and timeouts")
-	fs.IntVar(&l.reasks, "llm-reasks", 2, "re-asks of an answer that is not valid")
+	fs.IntVar(&l.retries, "llm-retries", llm.DefaultMaxRetries, "retries of a request on 429, 5xx and timeouts")
+	fs.IntVar(&l.reasks, "llm-reasks", llm.DefaultMaxReasks, "re-asks of an answer that is not valid")
 	b := &l.batch
 	fs.StringVar(&b.mode, "batch", "", "send the model's requests in batches: api (OpenAI Batch API at --llm-base-url) or files (a file exchange under --batch-dir); empty: online")
 	fs.StringVar(&b.dir, "batch-dir", "", "exchange `URI` prefix of --batch files (default <out>/exchange)")
-	fs.IntVar(&b.rounds, "batch-rounds", 6, "batch submissions per stage and shard at most: the first and the re-submissions of what failed, expired or is missing")
-	fs.DurationVar(&b.poll, "batch-poll", 30*time.Second, "first wait before asking whether a batch is done (doubles up to --batch-max-poll)")
-	fs.DurationVar(&b.maxPoll, "batch-max-poll", 10*time.Minute, "longest wait between two polls")
-	fs.DurationVar(&b.maxWait, "batch-max-wait", 48*time.Hour, "--batch files: how long a round waits for its responses file before asking again")
+	fs.IntVar(&b.rounds, "batch-rounds", activities.DefaultBatchRounds, "batch submissions per stage and shard at most: the first and the re-submissions of what failed, expired or is missing")
+	fs.DurationVar(&b.poll, "batch-poll", activities.DefaultBatchPoll, "first wait before asking whether a batch is done (doubles up to --batch-max-poll)")
+	fs.DurationVar(&b.maxPoll, "batch-max-poll", activities.DefaultBatchMaxPoll, "longest wait between two polls")
+	fs.DurationVar(&b.maxWait, "batch-max-wait", activities.DefaultBatchMaxWait, "--batch files: how long a round waits for its responses file before asking again")
 	fs.StringVar(&b.window, "batch-window", "24h", "--batch api: the batch's completion window")
 }
 

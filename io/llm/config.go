@@ -27,8 +27,8 @@ const (
 const (
 	DefaultBaseURL       = "https://api.openai.com/v1"
 	DefaultTimeout       = 2 * time.Minute
-	DefaultMaxConcurrent = 8
-	DefaultMaxRetries    = 5
+	DefaultMaxConcurrent = 16
+	DefaultMaxRetries    = 6
 	DefaultMaxReasks     = 2
 	DefaultBackoffBase   = 500 * time.Millisecond
 	DefaultBackoffMax    = 30 * time.Second
