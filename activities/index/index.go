@@ -2,10 +2,8 @@ package index
 
 import (
 	"cmp"
-	"container/heap"
 	"context"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"maps"
 	"slices"
@@ -87,21 +85,9 @@ func (a *Activities) PlanIndex(ctx context.Context, cfg activities.IndexConfig) 
 		return activities.IndexPlan{}, err
 	}
 
-	// Which documents shard holds each document: mentions name documents
-	// only by id.
-	docShards, err := a.deps.Store.Parts(ctx, runs.Dir(cfg.Run).DocumentsDir())
+	docShards, shardOf, err := a.documentShards(ctx, cfg.Run)
 	if err != nil {
 		return activities.IndexPlan{}, err
-	}
-	shardOf := make(map[string]int32)
-	for i, uri := range docShards {
-		docs, err := a.deps.Store.Documents(ctx, uri)
-		if err != nil {
-			return activities.IndexPlan{}, err
-		}
-		for _, d := range docs {
-			shardOf[d.DocID] = int32(i)
-		}
 	}
 	parts, err := a.deps.Store.Parts(ctx, runs.Dir(cfg.Run).MentionsDir())
 	if err != nil {
@@ -145,6 +131,26 @@ func (a *Activities) PlanIndex(ctx context.Context, cfg activities.IndexConfig) 
 	}
 	log.Info("planned index", "shards", len(p.Shards), "mentions", p.Mentions, "encoder", p.Encoder)
 	return p.summary(), nil
+}
+
+// documentShards lists the run's documents shards and which of them holds
+// each document: mentions name documents only by id.
+func (a *Activities) documentShards(ctx context.Context, run activities.Run) ([]string, map[string]int32, error) {
+	docShards, err := a.deps.Store.Parts(ctx, runs.Dir(run).DocumentsDir())
+	if err != nil {
+		return nil, nil, err
+	}
+	shardOf := make(map[string]int32)
+	for i, uri := range docShards {
+		docs, err := a.deps.Store.Documents(ctx, uri)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, d := range docs {
+			shardOf[d.DocID] = int32(i)
+		}
+	}
+	return docShards, shardOf, nil
 }
 
 func (a *Activities) readIndexPlan(ctx context.Context, index string) (indexPlan, error) {
@@ -292,79 +298,23 @@ func (a *Activities) TrainIndexHead(ctx context.Context, index string) (activiti
 	if err != nil {
 		return activities.HeadStats{}, err
 	}
-	// Each label is an anchor twice: by its description, which is how the
-	// schema's labels are queried, and by its name, so that the head also
-	// learns where short queries go.
-	names := schema.Names()
-	anchors := make([]map[string][]float32, 0, 2)
-	for _, by := range []func(l *pipeline.Label) string{(*pipeline.Label).Query, (*pipeline.Label).Words} {
-		texts := make([]string, len(names))
-		for i, n := range names {
-			texts[i] = by(schema.Label(n))
-		}
-		vecs, err := enc.Queries(ctx, texts)
-		if err != nil {
-			return activities.HeadStats{}, fmt.Errorf("encode the labels: %w", err)
-		}
-		queries := make(map[string][]float32, len(names))
-		for i, n := range names {
-			queries[n] = vecs[i]
-		}
-		anchors = append(anchors, queries)
+	anchors, err := encodeAnchors(ctx, enc, schema)
+	if err != nil {
+		return activities.HeadStats{}, err
 	}
 	queries := anchors[0]
 
-	// A bounded sample of each label's mentions, the same on every retry:
-	// the run's most confident ones (by their label score), ties broken by
-	// a hash of their ids.
-	scores := make(map[string]float64)
-	for _, uri := range uniqueParts(p.Shards) {
-		ms, err := a.deps.Store.Mentions(ctx, uri)
-		if err != nil {
-			return activities.HeadStats{}, err
-		}
-		for _, m := range ms {
-			scores[table.MentionID(m.DocID, m.Start, m.End)] = m.Score
-		}
+	// A bounded sample of each label's mentions, the same on every retry.
+	sample, err := a.sample(ctx, p, queries)
+	if err != nil {
+		return activities.HeadStats{}, err
 	}
-	per := cmp.Or(p.Config.Head.PerLabel, activities.DefaultTrainPerTag)
-	samples := make(map[string]*bestK)
-	for shard := range p.Shards {
-		rows, _, err := a.deps.Store.Vectors(ctx, dir.Raw(shard))
-		if err != nil {
-			return activities.HeadStats{}, err
-		}
-		for _, r := range rows {
-			if _, ok := queries[r.Label]; !ok {
-				continue
-			}
-			s := samples[r.Label]
-			if s == nil {
-				s = &bestK{k: per}
-				samples[r.Label] = s
-			}
-			s.add(ranked{score: scores[r.MentionID], h: hashID(sampleKey(r.MentionID)), vec: r.Vector})
-		}
-	}
-	var (
-		vecs   [][]float32
-		labels []string
-	)
-	for _, l := range slices.Sorted(maps.Keys(samples)) {
-		for _, it := range samples[l].sorted() {
-			vecs = append(vecs, it.vec)
-			labels = append(labels, l)
-		}
-	}
+	vecs, labels := sample.Vectors()
 	hs := p.Config.Head
-	var trips []retriever.Triplet
-	for i, queries := range anchors {
-		opt := retriever.TripletOptions{Positives: hs.Positives, Negatives: hs.Negatives, Seed: hs.Seed + uint64(i)}
-		trips = append(trips, retriever.Triplets(queries, vecs, labels, opt)...)
-	}
+	trips := retriever.TrainingSet(anchors, vecs, labels, retriever.TripletOptions{Positives: hs.Positives, Negatives: hs.Negatives, Seed: hs.Seed})
 	if len(trips) == 0 {
 		return activities.HeadStats{}, activities.BadInput(fmt.Errorf("no training triplets: the run needs mentions of at least two labels of its schema (it has %d mentions of %d labels)",
-			len(vecs), len(samples)))
+			len(vecs), sample.Labels()))
 	}
 	head := retriever.NewHead(p.Dim, retriever.HeadOptions{Hidden: hs.Hidden, Out: hs.Out, Seed: hs.Seed})
 	before := head.Loss(trips)
@@ -372,13 +322,7 @@ func (a *Activities) TrainIndexHead(ctx context.Context, index string) (activiti
 	if err != nil {
 		return activities.HeadStats{}, fmt.Errorf("train the head of %s: %w", index, err)
 	}
-	var tl []string
-	for _, t := range trips {
-		if len(tl) == 0 || tl[len(tl)-1] != t.Label {
-			tl = append(tl, t.Label)
-		}
-	}
-	out := activities.HeadStats{Labels: slices.Compact(slices.Sorted(slices.Values(tl))), Mentions: len(vecs), Triplets: len(trips),
+	out := activities.HeadStats{Labels: retriever.TripletLabels(trips), Mentions: len(vecs), Triplets: len(trips),
 		Epochs: len(st.Epochs), LossStart: before, LossEnd: head.Loss(trips), Seconds: time.Since(start).Seconds(),
 		Digest: head.Digest(), In: head.In(), Out: head.Out(), Trained: time.Now().UTC()}
 	// head.bin first: head.json marks the head done.
@@ -395,79 +339,64 @@ func (a *Activities) TrainIndexHead(ctx context.Context, index string) (activiti
 	return out, nil
 }
 
+// encodeAnchors encodes each label of the schema twice: by its description,
+// which is how the schema's labels are queried, and by its name, so that the
+// head also learns where short queries go.
+func encodeAnchors(ctx context.Context, enc retriever.Encoder, schema *pipeline.Schema) ([]map[string][]float32, error) {
+	names := schema.Names()
+	anchors := make([]map[string][]float32, 0, 2)
+	for _, by := range []func(l *pipeline.Label) string{(*pipeline.Label).Query, (*pipeline.Label).Words} {
+		texts := make([]string, len(names))
+		for i, n := range names {
+			texts[i] = by(schema.Label(n))
+		}
+		vecs, err := enc.Queries(ctx, texts)
+		if err != nil {
+			return nil, fmt.Errorf("encode the labels: %w", err)
+		}
+		queries := make(map[string][]float32, len(names))
+		for i, n := range names {
+			queries[n] = vecs[i]
+		}
+		anchors = append(anchors, queries)
+	}
+	return anchors, nil
+}
+
+// sample reads the silver mentions' scores and raw vectors and keeps a
+// bounded sample of those of the labels queried.
+func (a *Activities) sample(ctx context.Context, p indexPlan, queries map[string][]float32) (*retriever.Sample, error) {
+	scores := make(map[string]float64)
+	for _, uri := range uniqueParts(p.Shards) {
+		ms, err := a.deps.Store.Mentions(ctx, uri)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range ms {
+			scores[table.MentionID(m.DocID, m.Start, m.End)] = m.Score
+		}
+	}
+	s := retriever.NewSample(cmp.Or(p.Config.Head.PerLabel, activities.DefaultTrainPerTag))
+	dir := runs.IndexDir(p.Config.Index)
+	for shard := range p.Shards {
+		rows, _, err := a.deps.Store.Vectors(ctx, dir.Raw(shard))
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			if _, ok := queries[r.Label]; ok {
+				s.Add(r.Label, scores[r.MentionID], sampleKey(r.MentionID), r.Vector)
+			}
+		}
+	}
+	return s, nil
+}
+
 // sampleKey is the part of a mention id that ties are broken by: without
 // the folders of the document's URI, so that the head trained on a corpus
 // does not depend on where the corpus lives.
 func sampleKey(mentionID string) string {
 	return mentionID[strings.LastIndexByte(mentionID, '/')+1:]
-}
-
-func hashID(s string) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(s))
-	return h.Sum64()
-}
-
-// bestK keeps the k best items: highest score, then lowest hash.
-type bestK struct {
-	k     int
-	items rankHeap
-}
-
-type ranked struct {
-	score float64
-	h     uint64
-	vec   []float32
-}
-
-// before reports whether x ranks before y.
-func (x ranked) before(y ranked) bool {
-	return x.score > y.score || (x.score == y.score && x.h < y.h)
-}
-
-// rankHeap is a heap whose root is the worst item kept, dropped first.
-type rankHeap []ranked
-
-func (h rankHeap) Len() int           { return len(h) }
-func (h rankHeap) Less(i, j int) bool { return h[j].before(h[i]) }
-func (h rankHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *rankHeap) Push(x any)        { *h = append(*h, x.(ranked)) }
-func (h *rankHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
-}
-
-// add offers r. A kept vector is copied: the rows of a vector table share
-// one backing array per batch, and keeping a slice of it would keep the
-// whole batch alive.
-func (b *bestK) add(r ranked) {
-	if len(b.items) < b.k {
-		r.vec = slices.Clone(r.vec)
-		heap.Push(&b.items, r)
-		return
-	}
-	if r.before(b.items[0]) {
-		r.vec = slices.Clone(r.vec)
-		b.items[0] = r
-		heap.Fix(&b.items, 0)
-	}
-}
-
-// sorted returns the items kept, best first.
-func (b *bestK) sorted() []ranked {
-	out := slices.Clone(b.items)
-	slices.SortFunc(out, func(x, y ranked) int {
-		if x.before(y) {
-			return -1
-		}
-		if y.before(x) {
-			return 1
-		}
-		return 0
-	})
-	return out
 }
 
 // uniqueParts lists the mentions parts the shards read, once each.

@@ -395,45 +395,6 @@ func TestSearchBatchActivities(t *testing.T) {
 	_ = labels
 }
 
-func TestBestK(t *testing.T) {
-	tests := []struct {
-		name string
-		k    int
-		in   []ranked
-		want []uint64 // hashes of the items kept, best first
-	}{
-		{"fewer than k", 3, []ranked{{score: 1, h: 2}, {score: 2, h: 1}}, []uint64{1, 2}},
-		{"best scores", 2, []ranked{{score: 1, h: 1}, {score: 3, h: 2}, {score: 2, h: 3}, {score: 0, h: 4}}, []uint64{2, 3}},
-		{"ties to the lower hash", 2, []ranked{{score: 1, h: 9}, {score: 1, h: 5}, {score: 1, h: 7}}, []uint64{5, 7}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			// The vectors are views of one backing array, as a vector
-			// table's rows are.
-			backing := make([]float32, len(tt.in))
-			b := &bestK{k: tt.k}
-			for i, r := range tt.in {
-				backing[i] = float32(r.h)
-				r.vec = backing[i : i+1 : i+1]
-				b.add(r)
-			}
-			clear(backing)
-			got := b.sorted()
-			if len(got) != len(tt.want) {
-				t.Fatalf("kept %d items, want %d", len(got), len(tt.want))
-			}
-			for i, r := range got {
-				if r.h != tt.want[i] {
-					t.Errorf("item %d has hash %d, want %d", i, r.h, tt.want[i])
-				}
-				if r.vec[0] != float32(r.h) {
-					t.Errorf("item %d: vector %v changed with the caller's array: not copied", i, r.vec)
-				}
-			}
-		})
-	}
-}
-
 func TestParseQueries(t *testing.T) {
 	long := strings.Repeat("very long description ", 60_000) // over a megabyte
 	tests := []struct {

@@ -1,0 +1,76 @@
+package retriever
+
+import (
+	gofnv "hash/fnv"
+	"slices"
+	"testing"
+)
+
+func TestBestK(t *testing.T) {
+	tests := []struct {
+		name string
+		k    int
+		in   []ranked
+		want []uint64 // hashes of the items kept, best first
+	}{
+		{"fewer than k", 3, []ranked{{score: 1, h: 2}, {score: 2, h: 1}}, []uint64{1, 2}},
+		{"best scores", 2, []ranked{{score: 1, h: 1}, {score: 3, h: 2}, {score: 2, h: 3}, {score: 0, h: 4}}, []uint64{2, 3}},
+		{"ties to the lower hash", 2, []ranked{{score: 1, h: 9}, {score: 1, h: 5}, {score: 1, h: 7}}, []uint64{5, 7}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// The vectors are views of one backing array, as a vector
+			// table's rows are.
+			backing := make([]float32, len(tt.in))
+			b := &bestK{k: tt.k}
+			for i, r := range tt.in {
+				backing[i] = float32(r.h)
+				r.vec = backing[i : i+1 : i+1]
+				b.add(r)
+			}
+			clear(backing)
+			got := b.sorted()
+			if len(got) != len(tt.want) {
+				t.Fatalf("kept %d items, want %d", len(got), len(tt.want))
+			}
+			for i, r := range got {
+				if r.h != tt.want[i] {
+					t.Errorf("item %d has hash %d, want %d", i, r.h, tt.want[i])
+				}
+				if r.vec[0] != float32(r.h) {
+					t.Errorf("item %d: vector %v changed with the caller's array: not copied", i, r.vec)
+				}
+			}
+		})
+	}
+}
+
+// hashID breaks ties of the sample: it must stay FNV-1a, or the sample (and
+// the head trained on it) would change.
+func TestHashIDIsFNV1a(t *testing.T) {
+	for _, s := range []string{"", "a", "doc.jsonl#3:10-15", "Ünïcode"} {
+		h := gofnv.New64a()
+		h.Write([]byte(s))
+		if got, want := hashID(s), h.Sum64(); got != want {
+			t.Errorf("hashID(%q) = %x, want %x", s, got, want)
+		}
+	}
+}
+
+func TestSampleVectors(t *testing.T) {
+	s := NewSample(2)
+	s.Add("b", 1, "x", []float32{1})
+	s.Add("a", 0.5, "y", []float32{2})
+	s.Add("a", 0.9, "z", []float32{3})
+	s.Add("a", 0.1, "w", []float32{4})
+	vecs, labels := s.Vectors()
+	if want := []string{"a", "a", "b"}; !slices.Equal(labels, want) {
+		t.Fatalf("labels %v, want %v", labels, want)
+	}
+	if vecs[0][0] != 3 || vecs[1][0] != 2 || vecs[2][0] != 1 {
+		t.Errorf("vectors %v, want the best of a first, then b", vecs)
+	}
+	if s.Labels() != 2 {
+		t.Errorf("Labels = %d, want 2", s.Labels())
+	}
+}
