@@ -97,7 +97,7 @@ KEEP=${KEEP:-}
 
 cleanup() {
 	local rc=$?
-	stop_llmsim
+	if declare -F stop_llmsim >/dev/null; then stop_llmsim; fi
 	if [[ -d $SRC_BASE ]]; then
 		git worktree remove --force "$SRC_BASE" >/dev/null 2>&1 || rm -rf "$SRC_BASE"
 		git worktree prune >/dev/null 2>&1 || true

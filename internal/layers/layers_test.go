@@ -3,6 +3,7 @@ package layers
 import (
 	"bufio"
 	"bytes"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -55,5 +56,46 @@ func TestLayers(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestReadmeLayout checks that the README's layout section names every
+// package of the module, and no package that is gone.
+func TestReadmeLayout(t *testing.T) {
+	data, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(data), "\n### Layout\n")
+	if !ok {
+		t.Fatal("README.md has no \"### Layout\" section")
+	}
+	if i := strings.Index(section, "\n#"); i >= 0 {
+		section = section[:i]
+	}
+	named := make(map[string]bool)
+	for _, line := range strings.Split(section, "\n") {
+		// Rows of the form "- `path`, `path`: what they are for".
+		rest, ok := strings.CutPrefix(line, "- ")
+		if !ok {
+			continue
+		}
+		head, _, _ := strings.Cut(rest, "`: ")
+		for i, f := range strings.Split(head, "`") {
+			if i%2 == 1 {
+				named[strings.TrimSuffix(f, "/")] = true
+			}
+		}
+	}
+	for pkg := range deps(t, "./...") {
+		rel := strings.TrimPrefix(pkg+"/", module)
+		rel = strings.TrimSuffix(rel, "/")
+		if !named[rel] {
+			t.Errorf("package %s is not in the README's layout section", rel)
+		}
+		delete(named, rel)
+	}
+	for path := range named {
+		t.Errorf("the README's layout section names %s, which is not a package", path)
 	}
 }
