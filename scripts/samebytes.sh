@@ -191,8 +191,8 @@ one_run() {
 }
 
 scenarios() {
-	local side=$1 bin=$2 db=$WORK/$side.db run idx
-	local starter=$bin/starter
+	local side=$1 bin=$2
+	local db=$WORK/$side.db starter=$bin/starter run idx
 
 	say "$side: rules (make run's command, twice)"
 	step "$side" rules "$starter" run --dev --dev-db "$db" --corpus examples/politics \

@@ -386,50 +386,16 @@ func (b *Backend) choose(d *doc, i, j int, arch pipeline.Archetype) (int, float6
 	}
 	ctx := around(d, i, j, ctxBuf[:0])
 
-	best, second := -1.0, -1.0
-	bi := -1
 	scores := scoreBuf[:0]
 	if len(b.labels) <= len(scoreBuf) {
 		scores = scoreBuf[:len(b.labels)]
 	} else {
 		scores = make([]float64, len(b.labels))
 	}
+	// A guessed archetype is a prior, not a gate.
+	gate := arch != pipeline.Misc && (wt.sure || wt.arch != arch)
 	for li := range b.labels {
-		p := &b.labels[li]
-		km := 0.0
-		for _, e := range kindEv {
-			m := p.match(e.w)
-			if p.parent >= 0 {
-				// A narrower label is all its parent is: "person" evidence
-				// speaks for "researcher" too; context tells them apart.
-				m = max(m, b.labels[p.parent].match(e.w))
-			}
-			km = max(km, e.x*m)
-		}
-		c := p.compat[ai]
-		if arch == pipeline.Misc {
-			c = 0
-		}
-		// A guessed archetype is a prior, not a gate.
-		gate := arch != pipeline.Misc && (wt.sure || wt.arch != arch)
-		if gate && c < 0.5 && !p.fallback && km < 0.9 {
-			scores[li] = -1
-			continue
-		}
-		om := 0.0
-		for _, e := range own {
-			om = max(om, p.match(e.w))
-		}
-		cx := 0.0
-		for _, e := range ctx {
-			cx += e.x * p.match(e.w)
-		}
-		cx = 1 - math.Exp(-cx)
-		s := 1.0*km + 0.35*c + 0.6*cx + 0.4*om
-		if p.fallback {
-			s += 0.25
-		}
-		scores[li] = s
+		scores[li] = b.labelScore(li, ai, arch == pipeline.Misc, gate, kindEv, own, ctx)
 	}
 	// Specificity: a label that narrows another ("researcher" narrows
 	// "person") wins when the two are close.
@@ -440,8 +406,58 @@ func (b *Backend) choose(d *doc, i, j int, arch pipeline.Archetype) (int, float6
 			scores[li] = scores[p.parent] + 0.01
 		}
 	}
-	for li := range b.labels {
-		s := scores[li]
+	bi, conf := pick(scores)
+	if bi < 0 {
+		return b.fallback, 0
+	}
+	return bi, conf
+}
+
+// labelScore scores label li for a mention of archetype index ai from the
+// evidence of its kind, its own words and its context; -1 rules it out.
+// misc says the archetype is Misc, gate that an archetype incompatible with
+// the label rules it out unless the kind evidence is strong.
+func (b *Backend) labelScore(li, ai int, misc, gate bool, kindEv, own, ctx []evidence) float64 {
+	p := &b.labels[li]
+	km := 0.0
+	for _, e := range kindEv {
+		m := p.match(e.w)
+		if p.parent >= 0 {
+			// A narrower label is all its parent is: "person" evidence
+			// speaks for "researcher" too; context tells them apart.
+			m = max(m, b.labels[p.parent].match(e.w))
+		}
+		km = max(km, e.x*m)
+	}
+	c := p.compat[ai]
+	if misc {
+		c = 0
+	}
+	if gate && c < 0.5 && !p.fallback && km < 0.9 {
+		return -1
+	}
+	om := 0.0
+	for _, e := range own {
+		om = max(om, p.match(e.w))
+	}
+	cx := 0.0
+	for _, e := range ctx {
+		cx += e.x * p.match(e.w)
+	}
+	cx = 1 - math.Exp(-cx)
+	s := 1.0*km + 0.35*c + 0.6*cx + 0.4*om
+	if p.fallback {
+		s += 0.25
+	}
+	return s
+}
+
+// pick returns the best-scoring label and the confidence of the choice: its
+// score's share of the two best; -1 when every label is ruled out.
+func pick(scores []float64) (int, float64) {
+	best, second := -1.0, -1.0
+	bi := -1
+	for li, s := range scores {
 		if s > best {
 			second, best, bi = best, s, li
 		} else if s > second {
@@ -449,7 +465,7 @@ func (b *Backend) choose(d *doc, i, j int, arch pipeline.Archetype) (int, float6
 		}
 	}
 	if bi < 0 {
-		return b.fallback, 0
+		return -1, 0
 	}
 	conf := best
 	if second > 0 {

@@ -126,6 +126,45 @@ func FromEntries(es []Entry, opt Options) (*Map, error) {
 	if err != nil {
 		return nil, err
 	}
+	classes, err := entryClasses(es)
+	if err != nil {
+		return nil, err
+	}
+	ci := map[string]int{}
+	for i, c := range classes {
+		ci[c] = i
+	}
+	n := countEntries(es, ci, len(classes))
+	if n.total <= 0 {
+		return nil, fmt.Errorf("sae: map has no prior rows")
+	}
+	m := newMap(opt, classes, n)
+	for id, i := range n.feats {
+		if n.support[i] >= opt.MinSupport {
+			m.addFeature(id, n.hits[i], n.support[i])
+		}
+	}
+	// The table keeps the counts it was given, so a saved map reloads
+	// whole whatever the thresholds.
+	for _, e := range es {
+		if e.Feature != Prior && e.Support < opt.MinSupport {
+			continue
+		}
+		if e.Feature == "" {
+			e.Feature = idName(e.ID)
+		}
+		e.Precision = m.precision(e.Hits, e.Support, ci[e.Type])
+		if e.Feature == Prior {
+			e.Precision = m.prior[ci[e.Type]]
+		}
+		m.entries = append(m.entries, e)
+	}
+	sortEntries(m.entries)
+	return m, nil
+}
+
+// entryClasses returns the BIO classes of the types the entries name.
+func entryClasses(es []Entry) ([]string, error) {
 	var types []string
 	for _, e := range es {
 		if e.Type != "O" {
@@ -139,35 +178,42 @@ func FromEntries(es []Entry, opt Options) (*Map, error) {
 			types = append(types, t)
 		}
 	}
-	classes := classesOf(types)
-	ci := map[string]int{}
-	for i, c := range classes {
-		ci[c] = i
-	}
-	k := len(classes)
-	var total int64
-	priorHits := make([]int64, k)
-	feats := map[uint64]int{}
-	var support []int64
-	var hits [][]int64
+	return classesOf(types), nil
+}
+
+// entryCounts are a map table's counts: the prior's, and each feature's
+// support and hits per class.
+type entryCounts struct {
+	total     int64
+	priorHits []int64
+	feats     map[uint64]int // feature id -> index of support and hits
+	support   []int64
+	hits      [][]int64
+}
+
+func countEntries(es []Entry, ci map[string]int, k int) entryCounts {
+	n := entryCounts{priorHits: make([]int64, k), feats: map[uint64]int{}}
 	for _, e := range es {
 		c := ci[e.Type]
 		if e.Feature == Prior {
-			total, priorHits[c] = e.Support, e.Hits
+			n.total, n.priorHits[c] = e.Support, e.Hits
 			continue
 		}
-		i, ok := feats[e.ID]
+		i, ok := n.feats[e.ID]
 		if !ok {
-			i = len(support)
-			feats[e.ID] = i
-			support = append(support, e.Support)
-			hits = append(hits, make([]int64, k))
+			i = len(n.support)
+			n.feats[e.ID] = i
+			n.support = append(n.support, e.Support)
+			n.hits = append(n.hits, make([]int64, k))
 		}
-		hits[i][c] += e.Hits
+		n.hits[i][c] += e.Hits
 	}
-	if total <= 0 {
-		return nil, fmt.Errorf("sae: map has no prior rows")
-	}
+	return n
+}
+
+// newMap returns a map of classes with the prior of n and no features.
+func newMap(opt Options, classes []string, n entryCounts) *Map {
+	k := len(classes)
 	m := &Map{opt: opt, classes: classes, index: map[uint64]int32{}}
 	for _, c := range classes {
 		t, in := "", false
@@ -181,55 +227,40 @@ func FromEntries(es []Entry, opt Options) (*Map, error) {
 	for c := range classes {
 		// The prior itself is smoothed by one token per class so that no
 		// class is impossible.
-		m.prior[c] = (float64(priorHits[c]) + 1) / (float64(total) + float64(k))
+		m.prior[c] = (float64(n.priorHits[c]) + 1) / (float64(n.total) + float64(k))
 		m.logPri[c] = float32(math.Log(m.prior[c]))
 	}
-	prec := func(h, n int64, c int) float64 {
-		return (float64(h) + opt.Alpha*m.prior[c]) / (float64(n) + opt.Alpha)
-	}
-	for id, i := range feats {
-		n := support[i]
-		if n < opt.MinSupport {
-			continue
-		}
-		off := int32(len(m.w))
-		ws := make([]float32, k)
-		useful := false
-		for c := range classes {
-			p := prec(hits[i][c], n, c)
-			switch opt.Decode {
-			case DecodeProduct:
-				ws[c] = float32(math.Log(p / m.prior[c]))
-				useful = true
-			case DecodeMax:
-				if c == 0 || p >= opt.MinPrecision {
-					ws[c] = float32(p)
-					useful = useful || c > 0
-				}
+	return m
+}
+
+// precision is the smoothed precision of a feature for class c: h hits of
+// n, pulled towards the prior by Alpha.
+func (m *Map) precision(h, n int64, c int) float64 {
+	return (float64(h) + m.opt.Alpha*m.prior[c]) / (float64(n) + m.opt.Alpha)
+}
+
+// addFeature adds a feature's weights, if it tells anything under the
+// decoding.
+func (m *Map) addFeature(id uint64, hits []int64, n int64) {
+	ws := make([]float32, len(m.classes))
+	useful := false
+	for c := range m.classes {
+		p := m.precision(hits[c], n, c)
+		switch m.opt.Decode {
+		case DecodeProduct:
+			ws[c] = float32(math.Log(p / m.prior[c]))
+			useful = true
+		case DecodeMax:
+			if c == 0 || p >= m.opt.MinPrecision {
+				ws[c] = float32(p)
+				useful = useful || c > 0
 			}
 		}
-		if useful {
-			m.index[id] = off
-			m.w = append(m.w, ws...)
-		}
 	}
-	// The table keeps the counts it was given, so a saved map reloads
-	// whole whatever the thresholds.
-	for _, e := range es {
-		if e.Feature != Prior && e.Support < opt.MinSupport {
-			continue
-		}
-		if e.Feature == "" {
-			e.Feature = idName(e.ID)
-		}
-		e.Precision = prec(e.Hits, e.Support, ci[e.Type])
-		if e.Feature == Prior {
-			e.Precision = m.prior[ci[e.Type]]
-		}
-		m.entries = append(m.entries, e)
+	if useful {
+		m.index[id] = int32(len(m.w))
+		m.w = append(m.w, ws...)
 	}
-	sortEntries(m.entries)
-	return m, nil
 }
 
 func sortEntries(es []Entry) {
@@ -293,58 +324,81 @@ func Estimate(ctx context.Context, src Source, sample []Labeled, opt Options) (*
 	for i, c := range classes {
 		ci[c] = i
 	}
-	k := len(classes)
-	idx := map[uint64]int{} // feature -> its counts' offset in n
-	var n []int64           // per feature: support, then hits per class
-	prior := make([]int64, k)
-	var total int64
-	var cls []int
-	err = batches(ctx, src, sample, opt.Batch, func(_ int, l Labeled, toks []Token) {
-		cls = classOf(toks, l.Spans, ci, cls)
-		for i, t := range toks {
-			c := cls[i]
-			prior[c]++
-			total++
-			for _, f := range t.Feats {
-				if f.Act <= opt.MinAct {
-					continue
-				}
-				o, ok := idx[f.ID]
-				if !ok {
-					o = len(n)
-					idx[f.ID] = o
-					n = append(n, make([]int64, k+1)...)
-				}
-				n[o]++
-				n[o+1+c]++
-			}
-		}
-	})
+	n, err := countFeatures(ctx, src, sample, opt, ci)
 	if err != nil {
 		return nil, err
 	}
-	if total == 0 {
+	if n.total == 0 {
 		return nil, fmt.Errorf("sae: estimate: the sample has no tokens")
 	}
 	var es []Entry
 	for c, cl := range classes {
-		es = append(es, Entry{Feature: Prior, Type: cl, Support: total, Hits: prior[c]})
+		es = append(es, Entry{Feature: Prior, Type: cl, Support: n.total, Hits: n.prior[c]})
 	}
 	kept := map[[2]uint64]int{} // (feature, class) -> entry
-	for id, o := range idx {
-		if n[o] < opt.MinSupport {
+	for id, o := range n.idx {
+		if n.n[o] < opt.MinSupport {
 			continue
 		}
 		for c := range classes {
-			if h := n[o+1+c]; h > 0 {
+			if h := n.n[o+1+c]; h > 0 {
 				kept[[2]uint64{id, uint64(c)}] = len(es)
-				es = append(es, Entry{ID: id, Type: classes[c], Support: n[o], Hits: h})
+				es = append(es, Entry{ID: id, Type: classes[c], Support: n.n[o], Hits: h})
 			}
 		}
 	}
-	// A second pass names the kept features and finds example tokens.
+	if err := nameEntries(ctx, src, sample, opt, ci, es, kept); err != nil {
+		return nil, err
+	}
+	return FromEntries(es, opt)
+}
+
+// featureCounts are the sample's counts: tokens per class, and per feature
+// its support and hits per class.
+type featureCounts struct {
+	idx   map[uint64]int // feature -> its counts' offset in n
+	n     []int64        // per feature: support, then hits per class
+	prior []int64
+	total int64
+}
+
+// countFeatures counts, in one pass over the sample, the tokens of each
+// class and the active features' support and hits.
+func countFeatures(ctx context.Context, src Source, sample []Labeled, opt Options, ci map[string]int) (featureCounts, error) {
+	k := len(ci)
+	n := featureCounts{idx: map[uint64]int{}, prior: make([]int64, k)}
+	var cls []int
+	err := batches(ctx, src, sample, opt.Batch, func(_ int, l Labeled, toks []Token) {
+		cls = classOf(toks, l.Spans, ci, cls)
+		for i, t := range toks {
+			c := cls[i]
+			n.prior[c]++
+			n.total++
+			for _, f := range t.Feats {
+				if f.Act <= opt.MinAct {
+					continue
+				}
+				o, ok := n.idx[f.ID]
+				if !ok {
+					o = len(n.n)
+					n.idx[f.ID] = o
+					n.n = append(n.n, make([]int64, k+1)...)
+				}
+				n.n[o]++
+				n.n[o+1+c]++
+			}
+		}
+	})
+	return n, err
+}
+
+// nameEntries is a second pass over the sample that names the kept
+// features (by the source's names when it has them) and finds example
+// tokens.
+func nameEntries(ctx context.Context, src Source, sample []Labeled, opt Options, ci map[string]int, es []Entry, kept map[[2]uint64]int) error {
 	namer, _ := src.(Namer)
-	err = batches(ctx, src, sample, opt.Batch, func(_ int, l Labeled, toks []Token) {
+	var cls []int
+	return batches(ctx, src, sample, opt.Batch, func(_ int, l Labeled, toks []Token) {
 		cls = classOf(toks, l.Spans, ci, cls)
 		var names [][]string
 		if namer != nil {
@@ -371,10 +425,6 @@ func Estimate(ctx context.Context, src Source, sample []Labeled, opt Options) (*
 			}
 		}
 	})
-	if err != nil {
-		return nil, err
-	}
-	return FromEntries(es, opt)
 }
 
 // batches asks src for the features of sample's texts, size at a time.
