@@ -126,11 +126,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready cha
 		}
 		opt.Schemas = append(opt.Schemas, s)
 	}
+	return serve(ctx, opt, *addr, stdout, stderr, ready)
+}
+
+// serve runs a test server with opt on addr until ctx ends.
+func serve(ctx context.Context, opt llmsim.Options, addr string, stdout, stderr io.Writer, ready chan<- string) error {
 	sim, err := llmsim.New(opt)
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}

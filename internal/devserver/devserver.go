@@ -86,17 +86,7 @@ func Start(ctx context.Context, opt Options) (*Server, error) {
 	}
 	addr := eps[0].addr()
 
-	db := &config.SQL{
-		PluginName:   sqliteplugin.PluginName,
-		DatabaseName: opt.DBPath,
-		// Unknown keys become pragmas. WAL with synchronous=normal survives a
-		// process crash; only an OS crash can lose the last transactions.
-		ConnectAttributes: map[string]string{
-			"mode":         "rwc",
-			"journal_mode": "wal",
-			"synchronous":  "normal",
-		},
-	}
+	db := sqliteConfig(opt.DBPath)
 	if err := prepareDB(db, opt.Namespace); err != nil {
 		return nil, err
 	}
@@ -141,6 +131,21 @@ func Start(ctx context.Context, opt Options) (*Server, error) {
 			}
 		}()
 		return nil, fmt.Errorf("dev server: start: %w", context.Cause(ctx))
+	}
+}
+
+// sqliteConfig is the SQL store on the SQLite file at path.
+func sqliteConfig(path string) *config.SQL {
+	return &config.SQL{
+		PluginName:   sqliteplugin.PluginName,
+		DatabaseName: path,
+		// Unknown keys become pragmas. WAL with synchronous=normal survives a
+		// process crash; only an OS crash can lose the last transactions.
+		ConnectAttributes: map[string]string{
+			"mode":         "rwc",
+			"journal_mode": "wal",
+			"synchronous":  "normal",
+		},
 	}
 }
 

@@ -211,19 +211,7 @@ func Read(ctx context.Context, s blob.Store, obj blob.Object, opt Options, emit 
 		r = zr
 	}
 
-	var seen bool
-	switch format {
-	case FormatJSONL:
-		seen, err = readJSONL(r, uri, opt, emitCtx, reject)
-	case FormatText:
-		seen, err = readText(r, uri, opt, emitCtx, reject)
-	case FormatBIO:
-		bad := func(line int, reason string) error {
-			reject(Reject{Object: uri, Line: line, Reason: reason})
-			return nil
-		}
-		seen, err = readBIO(r, uri, opt, emitCtx, bad)
-	}
+	seen, err := readStream(r, uri, format, opt, emitCtx, reject)
 	if err != nil {
 		var ee emitError
 		if errors.As(err, &ee) {
@@ -235,6 +223,24 @@ func Read(ctx context.Context, s blob.Store, obj blob.Object, opt Options, emit 
 		rejectObj("empty object")
 	}
 	return nil
+}
+
+// readStream reads a decompressed stream of a line-based format; seen
+// says whether it held anything.
+func readStream(r io.Reader, uri, format string, opt Options, emit func(Doc) error, reject func(Reject)) (bool, error) {
+	switch format {
+	case FormatJSONL:
+		return readJSONL(r, uri, opt, emit, reject)
+	case FormatText:
+		return readText(r, uri, opt, emit, reject)
+	case FormatBIO:
+		bad := func(line int, reason string) error {
+			reject(Reject{Object: uri, Line: line, Reason: reason})
+			return nil
+		}
+		return readBIO(r, uri, opt, emit, bad)
+	}
+	return false, fmt.Errorf("unknown format %q", format)
 }
 
 // emitError marks an error from emit or ctx, so that it is passed on as is
