@@ -198,61 +198,18 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	}
 	s.count(func(st *Stats) { st.Requests++; st.ByKind[c.kind]++ })
 
-	// Capacity.
-	if s.sem != nil {
-		select {
-		case s.sem <- struct{}{}:
-		default:
-			if s.opt.Reject {
-				s.count(func(st *Stats) { st.Rejected++ })
-				s.retryAfter(w)
-				writeError(w, http.StatusTooManyRequests, "rate_limit_error", "llmsim: at capacity")
-				return
-			}
-			select {
-			case s.sem <- struct{}{}:
-			case <-r.Context().Done():
-				return
-			case <-s.done:
-				writeError(w, http.StatusServiceUnavailable, "server_error", "llmsim: closed")
-				return
-			}
-		}
-		defer func() { <-s.sem }()
+	release, ok := s.acquire(w, r)
+	if !ok {
+		return
 	}
+	defer release()
 	n := s.inFlight.Add(1)
 	defer s.inFlight.Add(-1)
 	s.count(func(st *Stats) { st.MaxInFlight = max(st.MaxInFlight, n) })
 
-	// Faults, drawn per attempt of the same body (counted only when there
-	// are faults, so a long fault-free run keeps no state per request).
 	sum := sha256.Sum256(body)
-	fault := ""
-	if s.opt.Faults != (Faults{}) {
-		s.mu.Lock()
-		attempt := s.attempts[sum]
-		s.attempts[sum]++
-		s.mu.Unlock()
-		fault = s.fault(sum, attempt)
-	}
-	if fault != "" {
-		s.count(func(st *Stats) { st.Faults[fault]++ })
-	}
-	switch fault {
-	case "rate_limit":
-		s.retryAfter(w)
-		writeError(w, http.StatusTooManyRequests, "rate_limit_error", "llmsim: injected rate limit")
-		return
-	case "server_error":
-		writeError(w, http.StatusInternalServerError, "server_error", "llmsim: injected server error")
-		return
-	case "timeout":
-		select {
-		case <-r.Context().Done():
-		case <-s.done:
-		case <-time.After(s.opt.Hang):
-		}
-		writeError(w, http.StatusGatewayTimeout, "timeout", "llmsim: injected timeout")
+	fault := s.drawFault(sum)
+	if s.injectError(w, r, fault) {
 		return
 	}
 
@@ -288,6 +245,75 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, s.completion(req, a, finish, u, created, id))
+}
+
+// acquire takes a place among the requests served at once (--max-concurrent):
+// it waits for one, or with Reject answers 429 at once; ok is false when the
+// request was answered or abandoned instead.
+func (s *Server) acquire(w http.ResponseWriter, r *http.Request) (release func(), ok bool) {
+	if s.sem == nil {
+		return func() {}, true
+	}
+	select {
+	case s.sem <- struct{}{}:
+		return func() { <-s.sem }, true
+	default:
+	}
+	if s.opt.Reject {
+		s.count(func(st *Stats) { st.Rejected++ })
+		s.retryAfter(w)
+		writeError(w, http.StatusTooManyRequests, "rate_limit_error", "llmsim: at capacity")
+		return nil, false
+	}
+	select {
+	case s.sem <- struct{}{}:
+		return func() { <-s.sem }, true
+	case <-r.Context().Done():
+		return nil, false
+	case <-s.done:
+		writeError(w, http.StatusServiceUnavailable, "server_error", "llmsim: closed")
+		return nil, false
+	}
+}
+
+// drawFault draws the fault of this attempt of the body with the given
+// sum, counted per attempt of the same body (only when there are faults, so
+// a long fault-free run keeps no state per request).
+func (s *Server) drawFault(sum [sha256.Size]byte) string {
+	if s.opt.Faults == (Faults{}) {
+		return ""
+	}
+	s.mu.Lock()
+	attempt := s.attempts[sum]
+	s.attempts[sum]++
+	s.mu.Unlock()
+	fault := s.fault(sum, attempt)
+	if fault != "" {
+		s.count(func(st *Stats) { st.Faults[fault]++ })
+	}
+	return fault
+}
+
+// injectError answers with the fault's error, if it is one that answers
+// no content, and says whether it did.
+func (s *Server) injectError(w http.ResponseWriter, r *http.Request, fault string) bool {
+	switch fault {
+	case "rate_limit":
+		s.retryAfter(w)
+		writeError(w, http.StatusTooManyRequests, "rate_limit_error", "llmsim: injected rate limit")
+	case "server_error":
+		writeError(w, http.StatusInternalServerError, "server_error", "llmsim: injected server error")
+	case "timeout":
+		select {
+		case <-r.Context().Done():
+		case <-s.done:
+		case <-time.After(s.opt.Hang):
+		}
+		writeError(w, http.StatusGatewayTimeout, "timeout", "llmsim: injected timeout")
+	default:
+		return false
+	}
+	return true
 }
 
 // stream writes the answer as server-sent events: the role, the content
