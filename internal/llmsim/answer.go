@@ -131,6 +131,51 @@ func (s *Server) discover(c chat) (answer, error) {
 	if c.kind == KindExplorer {
 		miss, spurious = s.opt.Noise.ExplorerMiss, s.opt.Noise.ExplorerSpurious
 	}
+	res := []any{}
+	items := make([]item, len(in.Passages))
+	for k, p := range in.Passages {
+		items[k] = newItem(p.Text)
+	}
+	ents := s.gold.entities(items)
+	for pi, p := range in.Passages {
+		r := s.rng(c.kind, p.Text)
+		picks := s.noisyPicks(items[pi], ents[pi], r, miss, spurious, labels)
+		res = append(res, discoverOut(c.kind, p.ID, p.Text, picks, labels))
+	}
+	return answer{content: marshal(map[string]any{"passages": res})}, nil
+}
+
+// noisyPicks are the gold mentions of a passage as an extractor with the
+// given miss and spurious rates reports them.
+func (s *Server) noisyPicks(it item, golds []span, r *rand.Rand, miss, spurious float64, labels []string) []pick {
+	var picks []pick
+	for _, g := range golds {
+		if r.Float64() < miss {
+			continue
+		}
+		pk := pick{g.start, g.end, g.label}
+		if r.Float64() < s.opt.Noise.Boundary {
+			pk = shift(it, pk, r)
+		}
+		picks = append(picks, pk)
+	}
+	if spurious > 0 {
+		for k, t := range it.toks {
+			if !generic(t) || insideAny(golds, it.starts[k]) {
+				continue
+			}
+			if r.Float64() < spurious {
+				picks = append(picks, pick{it.starts[k], it.ends[k], labels[r.IntN(len(labels))]})
+			}
+		}
+	}
+	return picks
+}
+
+// discoverOut is a passage's answer: the explorer's mentions, or the
+// anchor's mentions grouped by label (a label the request does not allow
+// becomes misc, or its first label).
+func discoverOut(kind string, id int, text string, picks []pick, labels []string) any {
 	type group struct {
 		Label    string            `json:"label"`
 		Mentions []json.RawMessage `json:"mentions"`
@@ -143,70 +188,37 @@ func (s *Server) discover(c chat) (answer, error) {
 		ID       int               `json:"id"`
 		Mentions []json.RawMessage `json:"mentions"`
 	}
-	res := []any{}
-	items := make([]item, len(in.Passages))
-	for k, p := range in.Passages {
-		items[k] = newItem(p.Text)
+	a := anchorOut{ID: id, Entities: []group{}}
+	e := explorerOut{ID: id, Mentions: []json.RawMessage{}}
+	byLabel := map[string]int{} // index of a label's group
+	for _, pk := range picks {
+		m, ok := mentionAt(text, pk.start, pk.end)
+		if !ok {
+			continue
+		}
+		if kind == KindExplorer {
+			e.Mentions = append(e.Mentions, m)
+			continue
+		}
+		l := pk.label
+		if !slices.Contains(labels, l) {
+			l = labels[0]
+			if slices.Contains(labels, "misc") {
+				l = "misc"
+			}
+		}
+		k, ok := byLabel[l]
+		if !ok {
+			k = len(a.Entities)
+			byLabel[l] = k
+			a.Entities = append(a.Entities, group{Label: l})
+		}
+		a.Entities[k].Mentions = append(a.Entities[k].Mentions, m)
 	}
-	ents := s.gold.entities(items)
-	for pi, p := range in.Passages {
-		it, golds := items[pi], ents[pi]
-		r := s.rng(c.kind, p.Text)
-		var picks []pick
-		for _, g := range golds {
-			if r.Float64() < miss {
-				continue
-			}
-			pk := pick{g.start, g.end, g.label}
-			if r.Float64() < s.opt.Noise.Boundary {
-				pk = shift(it, pk, r)
-			}
-			picks = append(picks, pk)
-		}
-		if spurious > 0 {
-			for k, t := range it.toks {
-				if !generic(t) || insideAny(golds, it.starts[k]) {
-					continue
-				}
-				if r.Float64() < spurious {
-					picks = append(picks, pick{it.starts[k], it.ends[k], labels[r.IntN(len(labels))]})
-				}
-			}
-		}
-		a := anchorOut{ID: p.ID, Entities: []group{}}
-		e := explorerOut{ID: p.ID, Mentions: []json.RawMessage{}}
-		byLabel := map[string]int{} // index of a label's group
-		for _, pk := range picks {
-			m, ok := mentionAt(p.Text, pk.start, pk.end)
-			if !ok {
-				continue
-			}
-			if c.kind == KindExplorer {
-				e.Mentions = append(e.Mentions, m)
-				continue
-			}
-			l := pk.label
-			if !slices.Contains(labels, l) {
-				l = labels[0]
-				if slices.Contains(labels, "misc") {
-					l = "misc"
-				}
-			}
-			k, ok := byLabel[l]
-			if !ok {
-				k = len(a.Entities)
-				byLabel[l] = k
-				a.Entities = append(a.Entities, group{Label: l})
-			}
-			a.Entities[k].Mentions = append(a.Entities[k].Mentions, m)
-		}
-		if c.kind == KindExplorer {
-			res = append(res, e)
-		} else {
-			res = append(res, a)
-		}
+	if kind == KindExplorer {
+		return e
 	}
-	return answer{content: marshal(map[string]any{"passages": res})}, nil
+	return a
 }
 
 // mentionAt writes the mention at [start, end) of a passage as

@@ -183,32 +183,7 @@ type Server struct {
 
 // New loads the gold files and returns a server.
 func New(opt Options) (*Server, error) {
-	var errs []error
-	rate := func(name string, v float64) {
-		if v < 0 || v > 1 {
-			errs = append(errs, fmt.Errorf("%s %v is not in [0, 1]", name, v))
-		}
-	}
-	n := opt.Noise
-	for name, v := range map[string]float64{"anchor miss": n.AnchorMiss, "explorer miss": n.ExplorerMiss,
-		"anchor spurious": n.AnchorSpurious, "explorer spurious": n.ExplorerSpurious, "boundary": n.Boundary,
-		"archetype noise": n.Archetype, "label noise": n.Label} {
-		rate(name, v)
-	}
-	f := opt.Faults
-	for name, v := range map[string]float64{"429 rate": f.RateLimit, "500 rate": f.ServerError,
-		"timeout rate": f.Timeout, "malformed rate": f.Malformed, "truncated rate": f.Truncated} {
-		rate(name, v)
-	}
-	rate("batch item fail rate", opt.BatchItemFail)
-	rate("batch expire rate", opt.BatchExpire)
-	if sum := f.RateLimit + f.ServerError + f.Timeout + f.Malformed + f.Truncated; sum > 1+1e-9 {
-		errs = append(errs, fmt.Errorf("fault rates sum to %v > 1", sum))
-	}
-	if opt.MaxConcurrent < 0 || opt.EmbedDim < 0 || opt.TTFT < 0 || opt.PerToken < 0 || opt.BatchDelay < 0 {
-		errs = append(errs, errors.New("negative capacity, dimension, latency or batch delay"))
-	}
-	if err := errors.Join(errs...); err != nil {
+	if err := opt.check(); err != nil {
 		return nil, fmt.Errorf("llmsim: %w", err)
 	}
 	if opt.RetryAfter <= 0 {
@@ -247,6 +222,13 @@ func New(opt Options) (*Server, error) {
 	if opt.MaxConcurrent > 0 {
 		s.sem = make(chan struct{}, opt.MaxConcurrent)
 	}
+	s.routes()
+	return s, nil
+}
+
+// routes serves the OpenAI-compatible endpoints, the Files and Batch APIs,
+// and the stats.
+func (s *Server) routes() {
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("POST /v1/chat/completions", s.chatCompletions)
 	s.mux.HandleFunc("POST /v1/embeddings", s.embeddings)
@@ -264,7 +246,36 @@ func New(opt Options) (*Server, error) {
 	s.mux.HandleFunc("GET /v1/batches/{id}", b.retrieve)
 	s.mux.HandleFunc("POST /v1/batches/{id}/cancel", b.cancel)
 	s.mux.HandleFunc("GET /stats", s.statsHandler)
-	return s, nil
+}
+
+// check reports the options that are out of range.
+func (opt Options) check() error {
+	var errs []error
+	rate := func(name string, v float64) {
+		if v < 0 || v > 1 {
+			errs = append(errs, fmt.Errorf("%s %v is not in [0, 1]", name, v))
+		}
+	}
+	n := opt.Noise
+	for name, v := range map[string]float64{"anchor miss": n.AnchorMiss, "explorer miss": n.ExplorerMiss,
+		"anchor spurious": n.AnchorSpurious, "explorer spurious": n.ExplorerSpurious, "boundary": n.Boundary,
+		"archetype noise": n.Archetype, "label noise": n.Label} {
+		rate(name, v)
+	}
+	f := opt.Faults
+	for name, v := range map[string]float64{"429 rate": f.RateLimit, "500 rate": f.ServerError,
+		"timeout rate": f.Timeout, "malformed rate": f.Malformed, "truncated rate": f.Truncated} {
+		rate(name, v)
+	}
+	rate("batch item fail rate", opt.BatchItemFail)
+	rate("batch expire rate", opt.BatchExpire)
+	if sum := f.RateLimit + f.ServerError + f.Timeout + f.Malformed + f.Truncated; sum > 1+1e-9 {
+		errs = append(errs, fmt.Errorf("fault rates sum to %v > 1", sum))
+	}
+	if opt.MaxConcurrent < 0 || opt.EmbedDim < 0 || opt.TTFT < 0 || opt.PerToken < 0 || opt.BatchDelay < 0 {
+		errs = append(errs, errors.New("negative capacity, dimension, latency or batch delay"))
+	}
+	return errors.Join(errs...)
 }
 
 // Sentences returns the number of gold sentences known.
