@@ -147,7 +147,7 @@ printf '%s\n' "political party" "a politician" "# a comment line" "a country" "a
 SIM_PORT=0 # chosen by the first side's server, reused by the second
 start_llmsim() {
 	local side=$1 url="" i
-	"$WORK/tools/llmsim" --addr "127.0.0.1:$SIM_PORT" \
+	"$WORK/tools/llmsim" --addr "127.0.0.1:$SIM_PORT" --no-prompt-cache \
 		--gold data/crossner/politics/dev.txt --schema schemas/crossner-politics.yaml \
 		>"$WORK/logs/$side-llmsim.out" 2>"$WORK/logs/$side-llmsim.err" &
 	SIM_PID=$!

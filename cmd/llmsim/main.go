@@ -106,6 +106,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready cha
 	fs.Float64Var(&opt.Faults.Timeout, "fault-timeout", 0, "rate per attempt: hold the request until the client gives up or --hang passes, then 504")
 	fs.Float64Var(&opt.Faults.Malformed, "fault-malformed", 0, "rate per attempt: an answer that is not JSON")
 	fs.Float64Var(&opt.Faults.Truncated, "fault-truncated", 0, "rate per attempt: JSON cut short, finish reason length")
+	fs.BoolVar(&opt.NoPromptCache, "no-prompt-cache", false, "count no cached tokens (the fake prompt cache depends on the order concurrent requests arrive in)")
 	fs.DurationVar(&opt.Hang, "hang", time.Minute, "longest hold of a timeout fault")
 	fs.DurationVar(&opt.BatchDelay, "batch-delay", 0, "time a batch stays in progress after its creation")
 	fs.Float64Var(&opt.BatchItemFail, "batch-item-fail", 0, "rate per batch request and submission: answered with 500, in the error file")

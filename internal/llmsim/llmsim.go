@@ -109,6 +109,10 @@ type Options struct {
 	Faults Faults
 	// Hang is how long a timeout fault holds a request at most. Default 60s.
 	Hang time.Duration
+	// NoPromptCache counts no cached tokens. The prompt cache it turns off
+	// depends on the order concurrent requests arrive in, so usage figures
+	// with it are not reproducible to the token.
+	NoPromptCache bool
 
 	// EmbedDim is the embedding dimension when a request does not ask for
 	// one. Default 256.

@@ -134,7 +134,7 @@ func (s *Server) usageOf(model string, c chat, promptBytes int, a answer) usage 
 // system message when the model has seen it before, as a provider's prompt
 // cache would. It marks the system message seen.
 func (s *Server) cachedTokens(model, system string) int64 {
-	if system == "" {
+	if system == "" || s.opt.NoPromptCache {
 		return 0
 	}
 	key := sha256.Sum256([]byte(model + "\x00" + system))
