@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,12 +13,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zeroner/zeroner/activities/runs"
+
 	"go.temporal.io/sdk/client"
 
 	"github.com/zeroner/zeroner/activities"
 	"github.com/zeroner/zeroner/io/blob"
 	"github.com/zeroner/zeroner/io/corpus"
-	"github.com/zeroner/zeroner/io/table"
 	"github.com/zeroner/zeroner/pipeline/eval"
 )
 
@@ -216,7 +215,7 @@ func evalCmd(ctx context.Context, args []string, env Env) error {
 		rep.Averages = []eval.Average{}
 	}
 	for name, write := range map[string]func(io.Writer) error{
-		"results.json": func(w io.Writer) error { return writeJSON(w, rep) },
+		"results.json": func(w io.Writer) error { return runs.WriteJSON(w, rep) },
 		"report.md":    func(w io.Writer) error { return eval.WriteMarkdown(w, rep) },
 		"report.html":  func(w io.Writer) error { return eval.WriteHTML(w, rep) },
 	} {
@@ -305,7 +304,7 @@ func (f *evalFlags) evalOne(ctx context.Context, cl client.Client, store blob.St
 		fmt.Fprintf(progress, "%s: warning: %d of %d sentences were not annotated (%s); scored as unannotated (--allow-failures)\n",
 			ds.name, failed, len(docs), why)
 	}
-	ms, err := readMentions(ctx, store, sum.Outputs.Mentions)
+	ms, err := runs.Store{Store: store}.MentionsIn(ctx, sum.Outputs.Mentions)
 	if err != nil {
 		return eval.Results{}, err
 	}
@@ -329,7 +328,7 @@ func (f *evalFlags) evalOne(ctx context.Context, cl client.Client, store blob.St
 	for name, write := range map[string]func(io.Writer) error{
 		"predictions.bio":   func(w io.Writer) error { return eval.WriteBIO(w, docs) },
 		"predictions.jsonl": func(w io.Writer) error { return eval.WriteJSONL(w, docs) },
-		"results.json":      func(w io.Writer) error { return writeJSON(w, r) },
+		"results.json":      func(w io.Writer) error { return runs.WriteJSON(w, r) },
 	} {
 		if err := store.Replace(ctx, blob.Join(dir, name), write); err != nil {
 			return eval.Results{}, fmt.Errorf("write %s: %w", name, err)
@@ -380,38 +379,4 @@ func readGold(ctx context.Context, store blob.Store, cfg activities.Config) ([]e
 		}
 	}
 	return docs, nil
-}
-
-// readMentions reads every part of a run's mentions table.
-func readMentions(ctx context.Context, store blob.Store, dir string) ([]table.Mention, error) {
-	objs, err := store.List(ctx, dir)
-	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", dir, err)
-	}
-	var out []table.Mention
-	for _, o := range objs {
-		r, err := store.OpenAt(ctx, o.URI)
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", o.URI, err)
-		}
-		rows, err := table.ReadMentions(r)
-		r.Close()
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", o.URI, err)
-		}
-		out = append(out, rows...)
-	}
-	return out, nil
-}
-
-func writeJSON(w io.Writer, v any) error {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
-		return err
-	}
-	_, err := w.Write(b.Bytes())
-	return err
 }

@@ -290,7 +290,7 @@ func export(ctx context.Context, store blob.Store, r *runFolder, out string, for
 		return nil
 	}
 	if formats["parquet"] {
-		if err := write("label_map.json", func(w io.Writer) error { return writeJSON(w, lm) }); err != nil {
+		if err := write("label_map.json", func(w io.Writer) error { return runs.WriteJSON(w, lm) }); err != nil {
 			return st, err
 		}
 	}
@@ -304,7 +304,7 @@ func export(ctx context.Context, store blob.Store, r *runFolder, out string, for
 		}
 	}
 	st.Files = append(st.Files, "export.json")
-	if err := store.Replace(ctx, blob.Join(out, "export.json"), func(w io.Writer) error { return writeJSON(w, st) }); err != nil {
+	if err := store.Replace(ctx, blob.Join(out, "export.json"), func(w io.Writer) error { return runs.WriteJSON(w, st) }); err != nil {
 		return st, fmt.Errorf("write %s: %w", blob.Join(out, "export.json"), err)
 	}
 	return st, nil
@@ -382,7 +382,7 @@ func openRun(ctx context.Context, store blob.Store, uriOrPath string) (*runFolde
 	if data, err := blob.ReadAll(ctx, store, runs.Dir(r.run).Schema()); err == nil {
 		r.schema, _ = pipeline.ParseSchema(data) // labels come from the mentions then
 	}
-	rows, err := readMentions(ctx, store, runs.Dir(r.run).MentionsDir())
+	rows, err := runs.Store{Store: store}.MentionsIn(ctx, runs.Dir(r.run).MentionsDir())
 	if err != nil {
 		return nil, err
 	}
@@ -401,7 +401,7 @@ func openRun(ctx context.Context, store blob.Store, uriOrPath string) (*runFolde
 		if !strings.HasPrefix(path.Base(o.URI), "failures-") {
 			continue
 		}
-		fails, err := readRows(ctx, store, o.URI, table.ReadRejects)
+		fails, err := runs.ReadTable(ctx, store, o.URI, table.ReadRejects)
 		if err != nil {
 			return nil, err
 		}
@@ -444,7 +444,7 @@ func (r *runFolder) eachDoc(ctx context.Context, fn func(pipeline.Document) erro
 		if failed[shard] {
 			continue
 		}
-		docs, err := readRows(ctx, r.store, runs.Dir(r.run).Documents(shard), table.ReadDocuments)
+		docs, err := runs.ReadTable(ctx, r.store, runs.Dir(r.run).Documents(shard), table.ReadDocuments)
 		if err != nil {
 			return err
 		}
@@ -455,18 +455,4 @@ func (r *runFolder) eachDoc(ctx context.Context, fn func(pipeline.Document) erro
 		}
 	}
 	return nil
-}
-
-// readRows reads one Parquet table file.
-func readRows[T any](ctx context.Context, store blob.Store, uri string, read func(blob.ReaderAt) ([]T, error)) ([]T, error) {
-	f, err := store.OpenAt(ctx, uri)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", uri, err)
-	}
-	defer f.Close()
-	rows, err := read(f)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", uri, err)
-	}
-	return rows, nil
 }

@@ -140,7 +140,7 @@ func TestScoreRetrieval(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ms, err := readMentions(ctx, store, runs.Dir(run).MentionsDir())
+	ms, err := runs.Store{Store: store}.MentionsIn(ctx, runs.Dir(run).MentionsDir())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -175,7 +175,7 @@ func retrievalEvalCmd(ctx context.Context, args []string, env Env) error {
 		if err != nil {
 			return fmt.Errorf("schema %s: %w", cfgs[i].Schema, err)
 		}
-		ms, err := readMentions(ctx, store, runs.Dir(run).MentionsDir())
+		ms, err := runs.Store{Store: store}.MentionsIn(ctx, runs.Dir(run).MentionsDir())
 		if err != nil {
 			return err
 		}
@@ -225,7 +225,7 @@ func retrievalEvalCmd(ctx context.Context, args []string, env Env) error {
 		rep.Macro[sys] = retriever.MacroAverage(per)
 	}
 	for name, write := range map[string]func(io.Writer) error{
-		"results.json": func(w io.Writer) error { return writeJSON(w, rep) },
+		"results.json": func(w io.Writer) error { return runs.WriteJSON(w, rep) },
 		"report.md":    func(w io.Writer) error { return writeRetrievalMarkdown(w, rep) },
 	} {
 		if err := store.Replace(ctx, blob.Join(outURI, name), write); err != nil {
