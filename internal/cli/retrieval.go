@@ -243,31 +243,18 @@ func retrievalEvalCmd(ctx context.Context, args []string, env Env) error {
 // sentences by its description, with each system, and fills d's scores.
 func scoreRetrieval(ctx context.Context, d *RetrievalDataset, docs []eval.Doc, ms []table.Mention,
 	schema *pipeline.Schema, searchers map[string]*search.Searcher) error {
-	relevant := make(map[string]map[string]bool) // label -> doc ids
-	goldSpans := make(map[string][]eval.Span)    // doc id -> gold spans
-	texts := make([]string, len(docs))
-	for i, doc := range docs {
-		texts[i] = doc.Text
-		goldSpans[doc.ID] = doc.Gold
-		for _, g := range doc.Gold {
-			if relevant[g.Label] == nil {
-				relevant[g.Label] = make(map[string]bool)
-			}
-			relevant[g.Label][doc.ID] = true
-		}
+	pred := slices.Clone(docs)
+	at := make(map[string]int, len(pred))
+	for i, doc := range pred {
+		at[doc.ID] = i
+		pred[i].Pred = nil
 	}
-	// reached[label][doc]: a mention overlaps a gold entity of the label.
-	reached := make(map[string]map[string]bool)
 	for _, m := range ms {
-		for _, g := range goldSpans[m.DocID] {
-			if int64(g.Start) < m.End && m.Start < int64(g.End) {
-				if reached[g.Label] == nil {
-					reached[g.Label] = make(map[string]bool)
-				}
-				reached[g.Label][m.DocID] = true
-			}
+		if i, ok := at[m.DocID]; ok {
+			pred[i].Pred = append(pred[i].Pred, eval.Span{Start: int(m.Start), End: int(m.End), Label: m.Label})
 		}
 	}
+	relevant, reached := eval.Relevant(pred), eval.Reached(pred)
 	var labels, queries []string
 	var ks []int
 	for _, name := range schema.Names() {
@@ -280,27 +267,9 @@ func scoreRetrieval(ctx context.Context, d *RetrievalDataset, docs []eval.Doc, m
 	if len(labels) == 0 {
 		return errors.New("no label of the schema has a gold entity")
 	}
-	ranked := make(map[string][][]string) // system -> per label
-	for sys, s := range searchers {
-		res, err := s.SearchEach(ctx, queries, ks)
-		if err != nil {
-			return err
-		}
-		for _, r := range res {
-			var ids []string
-			for _, doc := range r.Docs {
-				ids = append(ids, doc.DocID)
-			}
-			ranked[sys] = append(ranked[sys], ids)
-		}
-	}
-	bm := retriever.NewBM25(texts, retriever.BM25Options{})
-	for i, q := range queries {
-		var ids []string
-		for _, h := range bm.Search(q, ks[i]) {
-			ids = append(ids, docs[h.Index].ID)
-		}
-		ranked["bm25"] = append(ranked["bm25"], ids)
+	ranked, err := rankings(ctx, docs, queries, ks, searchers)
+	if err != nil {
+		return err
 	}
 	d.Macro = make(map[string]float64)
 	per := make(map[string]map[string]float64)
@@ -323,6 +292,39 @@ func scoreRetrieval(ctx context.Context, d *RetrievalDataset, docs []eval.Doc, m
 	}
 	d.Macro["reach"] = retriever.MacroAverage(reach)
 	return nil
+}
+
+// rankings returns, per system (each searcher, and BM25 over the documents'
+// texts), the ids of the documents each query ranks first, as many as
+// the query's k.
+func rankings(ctx context.Context, docs []eval.Doc, queries []string, ks []int, searchers map[string]*search.Searcher) (map[string][][]string, error) {
+	ranked := make(map[string][][]string)
+	for sys, s := range searchers {
+		res, err := s.SearchEach(ctx, queries, ks)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range res {
+			var ids []string
+			for _, doc := range r.Docs {
+				ids = append(ids, doc.DocID)
+			}
+			ranked[sys] = append(ranked[sys], ids)
+		}
+	}
+	texts := make([]string, len(docs))
+	for i, doc := range docs {
+		texts[i] = doc.Text
+	}
+	bm := retriever.NewBM25(texts, retriever.BM25Options{})
+	for i, q := range queries {
+		var ids []string
+		for _, h := range bm.Search(q, ks[i]) {
+			ids = append(ids, docs[h.Index].ID)
+		}
+		ranked["bm25"] = append(ranked["bm25"], ids)
+	}
+	return ranked, nil
 }
 
 // writeRetrievalMarkdown writes the report: a table per data set, labels
