@@ -166,7 +166,7 @@ func (a *Activities) mergeShard(ctx context.Context, run activities.Run, shard i
 		if err != nil && !blob.IsNotExist(err) {
 			return 0, pipeline.Usage{}, err
 		}
-		u := wire.SumUsage(rows)
+		u := runs.SumUsage(rows)
 		st := mg.ledger.Stages[stage]
 		st.Add(u)
 		mg.ledger.Stages[stage] = st

@@ -79,7 +79,7 @@ func (a *Activities) mentionsByDoc(ctx context.Context, run activities.Run) (map
 		if err != nil {
 			return nil, err
 		}
-		ms := wire.ToMentions(rows)
+		ms := runs.ToMentions(rows)
 		// Room first: a document may have millions of mentions, and a
 		// slice grown one append at a time is copied over and over.
 		count := make(map[string]int)

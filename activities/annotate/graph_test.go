@@ -63,7 +63,7 @@ func TestGraph(t *testing.T) {
 			docs = append(docs, pipeline.Document{ID: d.DocID, Text: d.Text, Source: d.Source})
 		}
 	}
-	want := kg.Build(docs, wire.ToMentions(ms))
+	want := kg.Build(docs, runs.ToMentions(ms))
 	if st != (activities.GraphStats{Entities: int64(len(want.Entities)), Edges: int64(len(want.Edges)), Mentions: int64(len(ms))}) {
 		t.Errorf("stats %+v; graph has %d entities, %d edges", st, len(want.Entities), len(want.Edges))
 	}

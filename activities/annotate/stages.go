@@ -65,9 +65,9 @@ func (a *Activities) stageInput(ctx context.Context, t activities.ShardTask, sta
 		if err != nil {
 			return nil, nil, err
 		}
-		in = wire.ToMentions(prevRows)
+		in = runs.ToMentions(prevRows)
 	}
-	return wire.ToDocuments(rows), in, nil
+	return runs.ToDocuments(rows), in, nil
 }
 
 // stage runs one stage on one shard: it returns at once if the output exists,
@@ -150,7 +150,7 @@ func (a *Activities) writeStage(ctx context.Context, t activities.ShardTask, sta
 			return pipeline.Usage{}, err
 		}
 	}
-	err = a.deps.Store.Create(ctx, runs.Dir(t.Run).Stage(stage, t.Shard), runs.Rows(table.NewMentionWriter, wire.FromMentions(t.Run.ID, res.Mentions)))
+	err = a.deps.Store.Create(ctx, runs.Dir(t.Run).Stage(stage, t.Shard), runs.Rows(table.NewMentionWriter, runs.FromMentions(t.Run.ID, res.Mentions)))
 	if err != nil && !blob.IsExist(err) {
 		return pipeline.Usage{}, err
 	}
@@ -195,5 +195,5 @@ func (a *Activities) existingStats(ctx context.Context, t activities.ShardTask, 
 	if err != nil && !blob.IsNotExist(err) {
 		return activities.StageStats{}, err
 	}
-	return activities.StageStats{Docs: len(docs), Mentions: len(ms), Failures: len(fails), Usage: wire.SumUsage(usage)}, nil
+	return activities.StageStats{Docs: len(docs), Mentions: len(ms), Failures: len(fails), Usage: runs.SumUsage(usage)}, nil
 }

@@ -82,7 +82,7 @@ func (a *Activities) Tag(ctx context.Context, t activities.ShardTask) (activitie
 	if err != nil {
 		return activities.StageStats{}, fmt.Errorf("tag shard %d: %w", t.Shard, err)
 	}
-	err = a.deps.Store.Create(ctx, out, runs.Rows(table.NewMentionWriter, wire.FromMentions(t.Run.ID, ms)))
+	err = a.deps.Store.Create(ctx, out, runs.Rows(table.NewMentionWriter, runs.FromMentions(t.Run.ID, ms)))
 	if err != nil && !blob.IsExist(err) {
 		return activities.StageStats{}, err
 	}
@@ -176,7 +176,7 @@ func (a *Activities) saeBackend(ctx context.Context, run activities.Run) (pipeli
 
 // tagDocs runs a backend's three stages over documents.
 func tagDocs(ctx context.Context, b pipeline.Backend, rows []table.Document) ([]pipeline.Mention, error) {
-	docs := wire.ToDocuments(rows)
+	docs := runs.ToDocuments(rows)
 	r, err := pipeline.Annotate(ctx, b, docs)
 	if err != nil {
 		return nil, err
