@@ -40,14 +40,8 @@ func TestEvalDatasets(t *testing.T) {
 				t.Fatal(err)
 			}
 			sets, err := f.datasets()
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("datasets() = %v, want an error with %q", err, tt.wantErr)
-				}
+			if wantError(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			var got []string
 			for _, s := range sets {

@@ -77,14 +77,8 @@ func TestIndexFlagsConfig(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := parse(t, tt.args...)
 			c, err := f.config(run, "file:///out/indexes/r")
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("config: %v, want an error with %q", err, tt.wantErr)
-				}
+			if wantError(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if c.Run != run || c.Index != "file:///out/indexes/r" {
 				t.Errorf("run %+v, index %s", c.Run, c.Index)

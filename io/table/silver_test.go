@@ -1,16 +1,12 @@
 package table
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"reflect"
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow"
-	"github.com/apache/arrow/go/v17/arrow/memory"
-	"github.com/apache/arrow/go/v17/parquet/file"
-	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 )
 
 var testTags = []string{"O", "B-person", "I-person", "B-city", "I-city"}
@@ -43,19 +39,8 @@ func TestTaggedRoundTrip(t *testing.T) {
 func TestTaggedHuggingFaceFeatures(t *testing.T) {
 	rows := []Tagged{{"d1@1", []string{"Ada", "Lovelace", "in", "Zürich"}, []int32{1, 2, 0, 3}}}
 	b := writeAll(t, newTestTaggedWriter, rows)
-	pf, err := file.NewParquetReader(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
+	pf, schema := openParquet(t, b)
 	defer pf.Close()
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
-	if err != nil {
-		t.Fatal(err)
-	}
-	schema, err := fr.Schema()
-	if err != nil {
-		t.Fatal(err)
-	}
 	// pyarrow's schema metadata is the file's key-value metadata; Go's
 	// pqarrow leaves it out of Schema() when the file has no ARROW:schema.
 	kv := pf.MetaData().KeyValueMetadata()

@@ -212,19 +212,8 @@ func TestMentions100k(t *testing.T) {
 
 func TestEmptyTableHasSchema(t *testing.T) {
 	b := writeAll[Mention](t, NewMentionWriter)
-	pf, err := file.NewParquetReader(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
+	pf, sc := openParquet(t, b)
 	defer pf.Close()
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc, err := fr.Schema()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var names []string
 	for _, f := range sc.Fields() {
 		names = append(names, f.Name)
@@ -476,4 +465,24 @@ func TestRejectJSONKeys(t *testing.T) {
 	if want := `{"run_id":"r","object":"o","line":3,"reason":"x"}`; string(b) != want {
 		t.Fatalf("reject as JSON: %s, want %s", b, want)
 	}
+}
+
+// openParquet opens the Parquet file data and reads its Arrow schema.
+func openParquet(t *testing.T, data []byte) (*file.Reader, *arrow.Schema) {
+	t.Helper()
+	pf, err := file.NewParquetReader(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+	if err != nil {
+		pf.Close()
+		t.Fatal(err)
+	}
+	sc, err := fr.Schema()
+	if err != nil {
+		pf.Close()
+		t.Fatal(err)
+	}
+	return pf, sc
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
-	"github.com/apache/arrow/go/v17/parquet/file"
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
 )
 
@@ -90,19 +89,8 @@ func TestMentionIDIsStable(t *testing.T) {
 // readers see the dimension too.
 func TestVectorColumnIsFixedSize(t *testing.T) {
 	b := writeVectors(t, 4, []Vector{{MentionID: "a", Vector: []float32{1, 2, 3, 4}}})
-	pf, err := file.NewParquetReader(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
+	pf, s := openParquet(t, b)
 	defer pf.Close()
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := fr.Schema()
-	if err != nil {
-		t.Fatal(err)
-	}
 	f, ok := s.FieldsByName("vector")
 	if !ok {
 		t.Fatal("no vector column")
