@@ -205,3 +205,15 @@ func newFlagSet(name, heading string, env Env) *flag.FlagSet {
 	}
 	return fs
 }
+
+// parseFlags parses a command's flags; the command takes no other
+// arguments.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	return nil
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"strings"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -48,11 +47,8 @@ func distillCmd(ctx context.Context, args []string, env Env) error {
 	f.register(fs, env)
 	fs.Float64Var(&sample, "sample", 0.1, "share of the corpus annotated by the backend, in (0, 1]")
 	fs.Float64Var(&held, "holdout", 0.2, "share of the sample kept out of the estimate to measure agreement, in [0, 1)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
 	if sample <= 0 || sample > 1 || held < 0 || held >= 1 {
 		return usageError(fmt.Errorf("--sample %v must be in (0, 1] and --holdout %v in [0, 1)", sample, held))

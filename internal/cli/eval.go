@@ -165,11 +165,8 @@ func evalCmd(ctx context.Context, args []string, env Env) error {
 	fs := newFlagSet("eval", evalHelp, env)
 	var f evalFlags
 	f.register(fs, env)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
 	sets, err := f.datasets()
 	if err != nil {

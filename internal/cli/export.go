@@ -83,11 +83,8 @@ func exportCmd(ctx context.Context, args []string, env Env) error {
 	fs := newFlagSet("export", exportHelp, env)
 	var f exportFlags
 	f.register(fs, env)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
 	set := make(map[string]bool)
 	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })

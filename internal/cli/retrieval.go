@@ -116,11 +116,8 @@ func retrievalEvalCmd(ctx context.Context, args []string, env Env) error {
 	fs := newFlagSet("retrieval-eval", retrievalHelp, env)
 	var f retrievalFlags
 	f.register(fs, env)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
 	ef := evalFlags{run: f.run, data: f.data, schemas: f.schemas, names: f.names, out: f.out, tag: f.tag}
 	sets, err := ef.datasets()

@@ -314,11 +314,8 @@ func runCmd(ctx context.Context, args []string, env Env) error {
 	fs := newFlagSet("run", runHelp, env)
 	var f runFlags
 	f.register(fs, env)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
 	cfg, err := f.config()
 	if err != nil {
