@@ -16,7 +16,6 @@ import (
 
 	"github.com/zeroner/zeroner/io/blob"
 	"github.com/zeroner/zeroner/io/table"
-	"github.com/zeroner/zeroner/pipeline"
 	"github.com/zeroner/zeroner/pipeline/retriever"
 )
 
@@ -59,16 +58,8 @@ const encodeBatch = 2_048
 // another configuration is refused, so an index never mixes two.
 func (a *Activities) PlanIndex(ctx context.Context, cfg activities.IndexConfig) (_ activities.IndexPlan, err error) {
 	dir := runs.IndexDir(cfg.Index)
-	log := a.deps.Log.With("index", cfg.Index, "run", cfg.Run.ID)
-	var done indexPlan
-	if err := a.deps.Store.ReadJSON(ctx, dir.Plan(), &done); err == nil {
-		if done.Identity != cfg.Identity() {
-			return activities.IndexPlan{}, activities.BadInput(fmt.Errorf("%s holds an index of another configuration (%s); delete it or give another --out",
-				cfg.Index, done.Encoder))
-		}
-		return done.summary(), nil
-	} else if !blob.IsNotExist(err) {
-		return activities.IndexPlan{}, err
+	if done, ok, err := a.plannedIndex(ctx, cfg); err != nil || ok {
+		return done, err
 	}
 	if _, err := a.deps.Store.Stat(ctx, runs.Dir(cfg.Run).Summary()); err != nil {
 		if blob.IsNotExist(err) {
@@ -78,31 +69,61 @@ func (a *Activities) PlanIndex(ctx context.Context, cfg activities.IndexConfig) 
 	}
 	stop := wire.Heartbeat(ctx, 5*time.Second)
 	defer stop()
-	// Not bad input as such: a remote encoder's constructor asks its
-	// server, which may be down for a while. NewEncoder marks its own.
-	enc, err := wire.NewEncoder(ctx, cfg.Encoder, a.deps.APIKey)
+	enc, err := a.encoder(ctx, cfg.Encoder)
 	if err != nil {
 		return activities.IndexPlan{}, err
 	}
-
-	docShards, shardOf, err := a.documentShards(ctx, cfg.Run)
-	if err != nil {
-		return activities.IndexPlan{}, err
-	}
-	parts, err := a.deps.Store.Parts(ctx, runs.Dir(cfg.Run).MentionsDir())
-	if err != nil {
-		return activities.IndexPlan{}, err
-	}
-	if len(parts) == 0 {
-		return activities.IndexPlan{}, activities.BadInput(fmt.Errorf("run %s has no mentions table at %s", cfg.Run.ID, runs.Dir(cfg.Run).MentionsDir()))
-	}
-	size := cmp.Or(cfg.ShardRows, activities.DefaultShardRows)
 	p := indexPlan{Version: activities.IndexVersion, Config: cfg, Identity: cfg.Identity(), Encoder: enc.Name(), Dim: enc.Dim(),
 		Labels: make(map[string]int64)}
+	if err := a.cutShards(ctx, &p); err != nil {
+		return activities.IndexPlan{}, err
+	}
+	if err := a.deps.Store.WriteJSON(ctx, dir.Plan(), p); err != nil {
+		return activities.IndexPlan{}, err
+	}
+	a.deps.Log.Info("planned index", "index", cfg.Index, "run", cfg.Run.ID, "shards", len(p.Shards), "mentions", p.Mentions, "encoder", p.Encoder)
+	return p.summary(), nil
+}
+
+// plannedIndex returns the plan already written for cfg's index, if any; a
+// plan of another configuration is bad input.
+func (a *Activities) plannedIndex(ctx context.Context, cfg activities.IndexConfig) (activities.IndexPlan, bool, error) {
+	var done indexPlan
+	err := a.deps.Store.ReadJSON(ctx, runs.IndexDir(cfg.Index).Plan(), &done)
+	if blob.IsNotExist(err) {
+		return activities.IndexPlan{}, false, nil
+	}
+	if err != nil {
+		return activities.IndexPlan{}, false, err
+	}
+	if done.Identity != cfg.Identity() {
+		return activities.IndexPlan{}, false, activities.BadInput(fmt.Errorf("%s holds an index of another configuration (%s); delete it or give another --out",
+			cfg.Index, done.Encoder))
+	}
+	return done.summary(), true, nil
+}
+
+// cutShards fills p's shards, counts and labels from the run's mentions
+// table: each part is cut into shards of p.Config.ShardRows mentions, and
+// each shard lists the documents shards its mentions' documents are in.
+func (a *Activities) cutShards(ctx context.Context, p *indexPlan) error {
+	run := p.Config.Run
+	docShards, shardOf, err := a.documentShards(ctx, run)
+	if err != nil {
+		return err
+	}
+	parts, err := a.deps.Store.Parts(ctx, runs.Dir(run).MentionsDir())
+	if err != nil {
+		return err
+	}
+	if len(parts) == 0 {
+		return activities.BadInput(fmt.Errorf("run %s has no mentions table at %s", run.ID, runs.Dir(run).MentionsDir()))
+	}
+	size := cmp.Or(p.Config.ShardRows, activities.DefaultShardRows)
 	for _, uri := range parts {
 		ms, err := a.deps.Store.Mentions(ctx, uri)
 		if err != nil {
-			return activities.IndexPlan{}, err
+			return err
 		}
 		for lo := 0; lo < len(ms); lo += size {
 			hi := min(lo+size, len(ms))
@@ -110,7 +131,7 @@ func (a *Activities) PlanIndex(ctx context.Context, cfg activities.IndexConfig) 
 			for _, m := range ms[lo:hi] {
 				s, ok := shardOf[m.DocID]
 				if !ok {
-					return activities.IndexPlan{}, activities.BadInput(fmt.Errorf("mention %q of document %q: the run has no such document", m.Text, m.DocID))
+					return activities.BadInput(fmt.Errorf("mention %q of document %q: the run has no such document", m.Text, m.DocID))
 				}
 				need[s] = true
 				p.Labels[m.Label]++
@@ -124,13 +145,16 @@ func (a *Activities) PlanIndex(ctx context.Context, cfg activities.IndexConfig) 
 		p.Mentions += int64(len(ms))
 	}
 	if p.Mentions == 0 {
-		return activities.IndexPlan{}, activities.BadInput(fmt.Errorf("run %s has no mentions: nothing to index", cfg.Run.ID))
+		return activities.BadInput(fmt.Errorf("run %s has no mentions: nothing to index", run.ID))
 	}
-	if err := a.deps.Store.WriteJSON(ctx, dir.Plan(), p); err != nil {
-		return activities.IndexPlan{}, err
-	}
-	log.Info("planned index", "shards", len(p.Shards), "mentions", p.Mentions, "encoder", p.Encoder)
-	return p.summary(), nil
+	return nil
+}
+
+// encoder builds the encoder of spec. A failure is not bad input as such:
+// a remote encoder's constructor asks its server, which may be down for a
+// while. NewEncoder marks its own.
+func (a *Activities) encoder(ctx context.Context, spec activities.EncoderSpec) (retriever.Encoder, error) {
+	return wire.NewEncoder(ctx, spec, a.deps.APIKey)
 }
 
 // documentShards lists the run's documents shards and which of them holds
@@ -181,10 +205,8 @@ func (a *Activities) EncodeIndexShard(ctx context.Context, t activities.IndexSha
 	if !p.Config.Head.Skip {
 		out = dir.Raw(t.Shard)
 	}
-	if n, err := a.deps.Store.CountRows(ctx, out); err == nil {
-		return activities.IndexShardStats{Rows: n}, nil
-	} else if !blob.IsNotExist(err) {
-		return activities.IndexShardStats{}, err
+	if done, ok, err := a.shardDone(ctx, out); err != nil || ok {
+		return done, err
 	}
 	stop := wire.Heartbeat(ctx, 5*time.Second)
 	defer stop()
@@ -201,9 +223,7 @@ func (a *Activities) EncodeIndexShard(ctx context.Context, t activities.IndexSha
 	if err != nil {
 		return activities.IndexShardStats{}, err
 	}
-	// Not bad input as such: a remote encoder's constructor asks its
-	// server, which may be down for a while. NewEncoder marks its own.
-	enc, err := wire.NewEncoder(ctx, p.Config.Encoder, a.deps.APIKey)
+	enc, err := a.encoder(ctx, p.Config.Encoder)
 	if err != nil {
 		return activities.IndexShardStats{}, err
 	}
@@ -234,6 +254,18 @@ func (a *Activities) EncodeIndexShard(ctx context.Context, t activities.IndexSha
 		return activities.IndexShardStats{}, err
 	}
 	return activities.IndexShardStats{Rows: int64(len(rows))}, nil
+}
+
+// shardDone returns the stats of the shard at uri if it is written.
+func (a *Activities) shardDone(ctx context.Context, uri string) (activities.IndexShardStats, bool, error) {
+	n, err := a.deps.Store.CountRows(ctx, uri)
+	if blob.IsNotExist(err) {
+		return activities.IndexShardStats{}, false, nil
+	}
+	if err != nil {
+		return activities.IndexShardStats{}, false, err
+	}
+	return activities.IndexShardStats{Rows: n}, true, nil
 }
 
 // documentTexts reads the texts of the documents that ms mention from the
@@ -270,13 +302,8 @@ func (a *Activities) documentTexts(ctx context.Context, docs []string, ms []tabl
 // It writes head.bin and head.json.
 func (a *Activities) TrainIndexHead(ctx context.Context, index string) (activities.HeadStats, error) {
 	dir := runs.IndexDir(index)
-	var done activities.HeadStats
-	if err := a.deps.Store.ReadJSON(ctx, dir.HeadStats(), &done); err == nil {
-		if _, err := a.deps.Store.Stat(ctx, dir.Head()); err == nil {
-			return done, nil
-		}
-	} else if !blob.IsNotExist(err) {
-		return activities.HeadStats{}, err
+	if done, ok, err := a.headDone(ctx, dir); err != nil || ok {
+		return done, err
 	}
 	p, err := a.readIndexPlan(ctx, index)
 	if err != nil {
@@ -288,79 +315,83 @@ func (a *Activities) TrainIndexHead(ctx context.Context, index string) (activiti
 	stop := wire.Heartbeat(ctx, 5*time.Second)
 	defer stop()
 	start := time.Now()
-	schema, err := a.deps.Schema(ctx, p.Config.Run)
+	trips, mentions, err := a.trainingSet(ctx, p)
 	if err != nil {
 		return activities.HeadStats{}, err
 	}
-	// Not bad input as such: a remote encoder's constructor asks its
-	// server, which may be down for a while. NewEncoder marks its own.
-	enc, err := wire.NewEncoder(ctx, p.Config.Encoder, a.deps.APIKey)
-	if err != nil {
-		return activities.HeadStats{}, err
-	}
-	anchors, err := encodeAnchors(ctx, enc, schema)
-	if err != nil {
-		return activities.HeadStats{}, err
-	}
-	queries := anchors[0]
-
-	// A bounded sample of each label's mentions, the same on every retry.
-	sample, err := a.sample(ctx, p, queries)
-	if err != nil {
-		return activities.HeadStats{}, err
-	}
-	vecs, labels := sample.Vectors()
 	hs := p.Config.Head
-	trips := retriever.TrainingSet(anchors, vecs, labels, retriever.TripletOptions{Positives: hs.Positives, Negatives: hs.Negatives, Seed: hs.Seed})
-	if len(trips) == 0 {
-		return activities.HeadStats{}, activities.BadInput(fmt.Errorf("no training triplets: the run needs mentions of at least two labels of its schema (it has %d mentions of %d labels)",
-			len(vecs), sample.Labels()))
-	}
 	head := retriever.NewHead(p.Dim, retriever.HeadOptions{Hidden: hs.Hidden, Out: hs.Out, Seed: hs.Seed})
 	before := head.Loss(trips)
 	st, err := head.TrainContext(ctx, trips, retriever.TrainOptions{Epochs: hs.Epochs, Seed: hs.Seed})
 	if err != nil {
 		return activities.HeadStats{}, fmt.Errorf("train the head of %s: %w", index, err)
 	}
-	out := activities.HeadStats{Labels: retriever.TripletLabels(trips), Mentions: len(vecs), Triplets: len(trips),
+	out := activities.HeadStats{Labels: retriever.TripletLabels(trips), Mentions: mentions, Triplets: len(trips),
 		Epochs: len(st.Epochs), LossStart: before, LossEnd: head.Loss(trips), Seconds: time.Since(start).Seconds(),
 		Digest: head.Digest(), In: head.In(), Out: head.Out(), Trained: time.Now().UTC()}
-	// head.bin first: head.json marks the head done.
-	if err := a.deps.Store.Replace(ctx, dir.Head(), func(w io.Writer) error {
-		_, err := head.WriteTo(w)
-		return err
-	}); err != nil {
-		return activities.HeadStats{}, err
-	}
-	if err := a.deps.Store.WriteJSON(ctx, dir.HeadStats(), out); err != nil {
+	if err := a.writeHead(ctx, dir, head, out); err != nil {
 		return activities.HeadStats{}, err
 	}
 	a.deps.Log.Info("trained head", "index", index, "triplets", out.Triplets, "loss_start", out.LossStart, "loss_end", out.LossEnd)
 	return out, nil
 }
 
-// encodeAnchors encodes each label of the schema twice: by its description,
-// which is how the schema's labels are queried, and by its name, so that the
-// head also learns where short queries go.
-func encodeAnchors(ctx context.Context, enc retriever.Encoder, schema *pipeline.Schema) ([]map[string][]float32, error) {
-	names := schema.Names()
-	anchors := make([]map[string][]float32, 0, 2)
-	for _, by := range []func(l *pipeline.Label) string{(*pipeline.Label).Query, (*pipeline.Label).Words} {
-		texts := make([]string, len(names))
-		for i, n := range names {
-			texts[i] = by(schema.Label(n))
+// headDone returns the stats of the head already trained in dir, if any.
+func (a *Activities) headDone(ctx context.Context, dir runs.IndexDir) (activities.HeadStats, bool, error) {
+	var done activities.HeadStats
+	if err := a.deps.Store.ReadJSON(ctx, dir.HeadStats(), &done); err != nil {
+		if blob.IsNotExist(err) {
+			return activities.HeadStats{}, false, nil
 		}
-		vecs, err := enc.Queries(ctx, texts)
-		if err != nil {
-			return nil, fmt.Errorf("encode the labels: %w", err)
-		}
-		queries := make(map[string][]float32, len(names))
-		for i, n := range names {
-			queries[n] = vecs[i]
-		}
-		anchors = append(anchors, queries)
+		return activities.HeadStats{}, false, err
 	}
-	return anchors, nil
+	// head.json without head.bin: the head is trained again.
+	if _, err := a.deps.Store.Stat(ctx, dir.Head()); err != nil {
+		return activities.HeadStats{}, false, nil
+	}
+	return done, true, nil
+}
+
+// trainingSet returns the head's triplets (retriever.TrainingSet over the
+// schema's anchors and a sample of the silver mentions) and the number of
+// mentions sampled.
+func (a *Activities) trainingSet(ctx context.Context, p indexPlan) ([]retriever.Triplet, int, error) {
+	schema, err := a.deps.Schema(ctx, p.Config.Run)
+	if err != nil {
+		return nil, 0, err
+	}
+	enc, err := a.encoder(ctx, p.Config.Encoder)
+	if err != nil {
+		return nil, 0, err
+	}
+	anchors, err := retriever.Anchors(ctx, enc, schema)
+	if err != nil {
+		return nil, 0, err
+	}
+	// A bounded sample of each label's mentions, the same on every retry.
+	sample, err := a.sample(ctx, p, anchors[0])
+	if err != nil {
+		return nil, 0, err
+	}
+	vecs, labels := sample.Vectors()
+	hs := p.Config.Head
+	trips := retriever.TrainingSet(anchors, vecs, labels, retriever.TripletOptions{Positives: hs.Positives, Negatives: hs.Negatives, Seed: hs.Seed})
+	if len(trips) == 0 {
+		return nil, 0, activities.BadInput(fmt.Errorf("no training triplets: the run needs mentions of at least two labels of its schema (it has %d mentions of %d labels)",
+			len(vecs), sample.Labels()))
+	}
+	return trips, len(vecs), nil
+}
+
+// writeHead writes head.bin, then head.json, which marks the head done.
+func (a *Activities) writeHead(ctx context.Context, dir runs.IndexDir, head *retriever.Head, stats activities.HeadStats) error {
+	if err := a.deps.Store.Replace(ctx, dir.Head(), func(w io.Writer) error {
+		_, err := head.WriteTo(w)
+		return err
+	}); err != nil {
+		return err
+	}
+	return a.deps.Store.WriteJSON(ctx, dir.HeadStats(), stats)
 }
 
 // sample reads the silver mentions' scores and raw vectors and keeps a
@@ -415,10 +446,8 @@ func uniqueParts(shards []activities.IndexShardInput) []string {
 func (a *Activities) ProjectIndexShard(ctx context.Context, t activities.IndexShardTask) (activities.IndexShardStats, error) {
 	dir := runs.IndexDir(t.Index)
 	out := dir.Shard(t.Shard)
-	if n, err := a.deps.Store.CountRows(ctx, out); err == nil {
-		return activities.IndexShardStats{Rows: n}, nil
-	} else if !blob.IsNotExist(err) {
-		return activities.IndexShardStats{}, err
+	if done, ok, err := a.shardDone(ctx, out); err != nil || ok {
+		return done, err
 	}
 	stop := wire.Heartbeat(ctx, 5*time.Second)
 	defer stop()

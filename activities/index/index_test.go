@@ -107,6 +107,18 @@ func syntheticRun(t *testing.T, ctx context.Context, store blob.Store, n int) (a
 	return run, labels
 }
 
+// smallIndex builds the index of a synthetic run of n documents with a
+// small head and no approximate index.
+func smallIndex(t *testing.T, ctx context.Context, store blob.Store, n int) (*Activities, activities.IndexConfig) {
+	t.Helper()
+	run, _ := syntheticRun(t, ctx, store, n)
+	a := New(wire.New(store, nil, wire.Options{}))
+	cfg := activities.IndexConfig{Run: run, Index: runs.DefaultIndexURI(run), Encoder: activities.EncoderSpec{Kind: "local", Dim: 128},
+		Head: activities.HeadSpec{Hidden: 32, Out: 32, Seed: 2}, Approx: activities.ApproxSpec{Min: -1}}
+	buildIndex(t, ctx, a, cfg)
+	return a, cfg
+}
+
 // buildIndex runs every step of an index build as the workflow does.
 func buildIndex(t *testing.T, ctx context.Context, a *Activities, cfg activities.IndexConfig) activities.IndexSummary {
 	t.Helper()
@@ -292,7 +304,7 @@ func TestIndexBuildAndSearch(t *testing.T) {
 func TestIndexWithoutHead(t *testing.T) {
 	ctx := context.Background()
 	store := blob.NewFile()
-	run, labels := syntheticRun(t, ctx, store, 40)
+	run, _ := syntheticRun(t, ctx, store, 40)
 	a := New(wire.New(store, nil, wire.Options{}))
 	cfg := activities.IndexConfig{Run: run, Index: runs.DefaultIndexURI(run) + "-raw", Encoder: activities.EncoderSpec{Kind: "local", Dim: 128},
 		Head: activities.HeadSpec{Skip: true}, Approx: activities.ApproxSpec{Min: -1}}
@@ -316,7 +328,6 @@ func TestIndexWithoutHead(t *testing.T) {
 	if len(res[0].Docs) == 0 || !strings.Contains(res[0].Docs[0].Text, "Lovelace") {
 		t.Errorf("raw index, query Lovelace: %+v", res[0].Docs)
 	}
-	_ = labels
 }
 
 func TestPlanIndexRefuses(t *testing.T) {
@@ -348,11 +359,7 @@ func TestPlanIndexRefuses(t *testing.T) {
 func TestSearchBatchActivities(t *testing.T) {
 	ctx := context.Background()
 	store := blob.NewFile()
-	run, labels := syntheticRun(t, ctx, store, 60)
-	a := New(wire.New(store, nil, wire.Options{}))
-	cfg := activities.IndexConfig{Run: run, Index: runs.DefaultIndexURI(run), Encoder: activities.EncoderSpec{Kind: "local", Dim: 128},
-		Head: activities.HeadSpec{Hidden: 32, Out: 32, Seed: 2}, Approx: activities.ApproxSpec{Min: -1}}
-	buildIndex(t, ctx, a, cfg)
+	a, cfg := smallIndex(t, ctx, store, 60)
 	dir, err := runs.BatchDir(cfg.Index, "b1")
 	if err != nil {
 		t.Fatal(err)
@@ -392,7 +399,6 @@ func TestSearchBatchActivities(t *testing.T) {
 	if _, err := a.PlanSearchBatch(ctx, activities.SearchBatchInput{Index: cfg.Index, Batch: "missing", K: 5}); err == nil {
 		t.Error("a batch with no queries file: no error")
 	}
-	_ = labels
 }
 
 func TestParseQueries(t *testing.T) {

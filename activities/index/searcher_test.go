@@ -9,7 +9,6 @@ import (
 	"github.com/zeroner/zeroner/activities"
 	"github.com/zeroner/zeroner/activities/runs"
 	"github.com/zeroner/zeroner/internal/search"
-	"github.com/zeroner/zeroner/internal/wire"
 	"github.com/zeroner/zeroner/io/blob"
 )
 
@@ -20,11 +19,7 @@ import (
 func TestSearchFloor(t *testing.T) {
 	ctx := context.Background()
 	store := blob.NewFile()
-	run, _ := syntheticRun(t, ctx, store, 40)
-	a := New(wire.New(store, nil, wire.Options{}))
-	cfg := activities.IndexConfig{Run: run, Index: runs.DefaultIndexURI(run), Encoder: activities.EncoderSpec{Kind: "local", Dim: 128},
-		Head: activities.HeadSpec{Hidden: 32, Out: 32, Seed: 2}, Approx: activities.ApproxSpec{Min: -1}}
-	buildIndex(t, ctx, a, cfg)
+	a, cfg := smallIndex(t, ctx, store, 40)
 	descs := []string{"sports team", "a recipe for lemon cake"}
 
 	open := func(opt search.SearchOptions) *search.Searcher {

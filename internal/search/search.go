@@ -265,16 +265,12 @@ func (s *Searcher) SearchEach(ctx context.Context, descs []string, ks []int) ([]
 	return out, nil
 }
 
+// readTexts fills want, document id to text, from the documents shards.
 func (s *Searcher) readTexts(ctx context.Context, shards []string, want map[string]string) error {
 	for _, uri := range shards {
-		r, err := s.store.OpenAt(ctx, uri)
+		docs, err := s.store.Documents(ctx, uri)
 		if err != nil {
 			return err
-		}
-		docs, err := table.ReadDocuments(r)
-		r.Close()
-		if err != nil {
-			return fmt.Errorf("read %s: %w", uri, err)
 		}
 		for _, d := range docs {
 			if _, ok := want[d.DocID]; ok {
@@ -392,14 +388,10 @@ func (s *Searcher) approxHits(ctx context.Context, qs [][]float32, fetch []int) 
 	rows := make(map[int][]table.Vector)
 	for sh := range need {
 		uri := runs.IndexDir(s.index).File(s.m.Shards[sh].File)
-		r, err := s.store.OpenAt(ctx, uri)
+		// Only the rows' metadata: the approximate index has the vectors.
+		rs, err := runs.ReadTable(ctx, s.store.Store, uri, table.ReadVectorMeta)
 		if err != nil {
 			return nil, err
-		}
-		rs, err := table.ReadVectorMeta(r)
-		r.Close()
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", uri, err)
 		}
 		rows[sh] = rs
 	}

@@ -2,8 +2,12 @@ package retriever
 
 import (
 	"container/heap"
+	"context"
+	"fmt"
 	"maps"
 	"slices"
+
+	"github.com/zeroner/zeroner/pipeline"
 )
 
 // Sample is the head's training material: a bounded sample of each label's
@@ -44,6 +48,30 @@ func (s *Sample) Vectors() (vecs [][]float32, labels []string) {
 		}
 	}
 	return vecs, labels
+}
+
+// Anchors encodes each label of the schema twice: by its description,
+// which is how the schema's labels are queried, and by its name, so that the
+// head also learns where short queries go. The first set is the queries.
+func Anchors(ctx context.Context, enc Encoder, schema *pipeline.Schema) ([]map[string][]float32, error) {
+	names := schema.Names()
+	anchors := make([]map[string][]float32, 0, 2)
+	for _, by := range []func(l *pipeline.Label) string{(*pipeline.Label).Query, (*pipeline.Label).Words} {
+		texts := make([]string, len(names))
+		for i, n := range names {
+			texts[i] = by(schema.Label(n))
+		}
+		vecs, err := enc.Queries(ctx, texts)
+		if err != nil {
+			return nil, fmt.Errorf("encode the labels: %w", err)
+		}
+		queries := make(map[string][]float32, len(names))
+		for i, n := range names {
+			queries[n] = vecs[i]
+		}
+		anchors = append(anchors, queries)
+	}
+	return anchors, nil
 }
 
 // TrainingSet returns the triplets of every anchor set in turn (a label's

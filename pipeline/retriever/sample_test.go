@@ -1,9 +1,12 @@
 package retriever
 
 import (
+	"context"
 	gofnv "hash/fnv"
 	"slices"
 	"testing"
+
+	"github.com/zeroner/zeroner/pipeline"
 )
 
 func TestBestK(t *testing.T) {
@@ -72,5 +75,40 @@ func TestSampleVectors(t *testing.T) {
 	}
 	if s.Labels() != 2 {
 		t.Errorf("Labels = %d, want 2", s.Labels())
+	}
+}
+
+// The anchors are each label's description, then its name: the first set
+// is how the schema's labels are queried.
+func TestAnchors(t *testing.T) {
+	schema, err := pipeline.ParseSchema([]byte(`name: t
+labels:
+  - name: politicalparty
+    description: A political party.
+  - name: country
+    description: A sovereign state.
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	enc := NewLocal(64)
+	anchors, err := Anchors(ctx, enc, schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(anchors) != 2 {
+		t.Fatalf("%d anchor sets, want 2", len(anchors))
+	}
+	for i, by := range []func(*pipeline.Label) string{(*pipeline.Label).Query, (*pipeline.Label).Words} {
+		for _, n := range schema.Names() {
+			want, err := enc.Queries(ctx, []string{by(schema.Label(n))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(anchors[i][n], want[0]) {
+				t.Errorf("anchor set %d, label %s: not the encoding of %q", i, n, by(schema.Label(n)))
+			}
+		}
 	}
 }

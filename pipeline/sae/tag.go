@@ -81,19 +81,29 @@ func (m *Map) decode(toks []Token, buf *decodeBuf) ([]Span, []float64) {
 	return m.spans(toks, buf.cls, buf.conf)
 }
 
+// weights returns the n class weights of an active feature the map knows;
+// false for a feature too weak to count or unknown to the map.
+func (m *Map) weights(f Feature, n int) ([]float32, bool) {
+	if f.Act <= m.opt.MinAct {
+		return nil, false
+	}
+	o, ok := m.index[f.ID]
+	if !ok {
+		return nil, false
+	}
+	return m.w[o : int(o)+n], true
+}
+
 // classify returns a token's class and the confidence in it.
 func (m *Map) classify(fs []Feature, sc []float32) (int, float32) {
 	if m.opt.Decode == DecodeMax {
 		best, bc := float32(0), 0
 		for _, f := range fs {
-			if f.Act <= m.opt.MinAct {
-				continue
-			}
-			o, ok := m.index[f.ID]
+			ws, ok := m.weights(f, len(sc))
 			if !ok {
 				continue
 			}
-			for c, w := range m.w[o : int(o)+len(sc)] {
+			for c, w := range ws {
 				if w > best {
 					best, bc = w, c
 				}
@@ -103,14 +113,10 @@ func (m *Map) classify(fs []Feature, sc []float32) (int, float32) {
 	}
 	copy(sc, m.logPri)
 	for _, f := range fs {
-		if f.Act <= m.opt.MinAct {
-			continue
-		}
-		o, ok := m.index[f.ID]
+		ws, ok := m.weights(f, len(sc))
 		if !ok {
 			continue
 		}
-		ws := m.w[o : int(o)+len(sc)]
 		for c := range sc {
 			sc[c] += ws[c]
 		}
