@@ -54,17 +54,13 @@ type HiddenConfig struct {
 }
 
 // String describes c with the API key and any URL password redacted.
-func (c HiddenConfig) String() string {
-	return fmt.Sprintf("embed.HiddenConfig{BaseURL:%s APIKey:%s Model:%s Layer:%d Dim:%d Window:%d Batch:%d MaxConcurrent:%d Timeout:%s MaxRetries:%d BackoffBase:%s BackoffMax:%s}",
-		httpapi.RedactURL(c.BaseURL), httpapi.RedactKey(c.APIKey), c.Model, c.Layer, c.Dim, c.Window, c.Batch, c.MaxConcurrent, c.Timeout,
-		c.MaxRetries, c.BackoffBase, c.BackoffMax)
-}
+func (c HiddenConfig) String() string { return httpapi.Describe(c) }
 
 // GoString keeps %#v from printing the key.
 func (c HiddenConfig) GoString() string { return c.String() }
 
-// LogValue logs c as String has it.
-func (c HiddenConfig) LogValue() slog.Value { return slog.StringValue(c.String()) }
+// LogValue logs c with the API key and any URL password redacted.
+func (c HiddenConfig) LogValue() slog.Value { return httpapi.LogValue(c) }
 
 // Hidden is an encoder over a hidden-state endpoint (see the
 // package doc for the protocol). It is safe for concurrent use;

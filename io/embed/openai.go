@@ -51,31 +51,14 @@ type OpenAIConfig struct {
 	Retry
 }
 
-// String describes c with the API key redacted.
-func (c OpenAIConfig) String() string {
-	return fmt.Sprintf("embed.OpenAIConfig{BaseURL:%s APIKey:%s Model:%s Dimensions:%d Window:%d QueryTemplate:%q Batch:%d MaxConcurrent:%d Timeout:%s MaxRetries:%d BackoffBase:%s BackoffMax:%s}",
-		httpapi.RedactURL(c.BaseURL), httpapi.RedactKey(c.APIKey), c.Model, c.Dimensions, c.Window, c.QueryTemplate, c.Batch,
-		c.MaxConcurrent, c.Timeout, c.MaxRetries, c.BackoffBase, c.BackoffMax)
-}
+// String describes c with the API key and any URL password redacted.
+func (c OpenAIConfig) String() string { return httpapi.Describe(c) }
 
 // GoString keeps %#v from printing the key.
 func (c OpenAIConfig) GoString() string { return c.String() }
 
-// LogValue logs c with the API key redacted.
-func (c OpenAIConfig) LogValue() slog.Value {
-	return slog.GroupValue(
-		slog.String("base_url", httpapi.RedactURL(c.BaseURL)),
-		slog.String("api_key", httpapi.RedactKey(c.APIKey)),
-		slog.String("model", c.Model),
-		slog.Int("dimensions", c.Dimensions),
-		slog.Int("window", c.Window),
-		slog.String("query_template", c.QueryTemplate),
-		slog.Int("batch", c.Batch),
-		slog.Int("max_concurrent", c.MaxConcurrent),
-		slog.Duration("timeout", c.Timeout),
-		slog.Int("max_retries", c.MaxRetries),
-	)
-}
+// LogValue logs c with the API key and any URL password redacted.
+func (c OpenAIConfig) LogValue() slog.Value { return httpapi.LogValue(c) }
 
 func (c OpenAIConfig) withDefaults() (OpenAIConfig, error) {
 	base, err := httpapi.APIRoot(c.BaseURL, DefaultOpenAIBaseURL)

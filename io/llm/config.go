@@ -77,37 +77,14 @@ type Config struct {
 	StructuredOutput string
 }
 
-// String describes c with the API key redacted.
-func (c Config) String() string {
-	return fmt.Sprintf("llm.Config{BaseURL:%s APIKey:%s Model:%s Temperature:%g TopP:%g MaxTokens:%d Timeout:%s MaxConcurrent:%d RequestsPerMinute:%d TokensPerMinute:%d MaxRetries:%d MaxReasks:%d BackoffBase:%s BackoffMax:%s StructuredOutput:%s}",
-		httpapi.RedactURL(c.BaseURL), httpapi.RedactKey(c.APIKey), c.Model, c.Temperature, c.TopP, c.MaxTokens, c.Timeout,
-		c.MaxConcurrent, c.RequestsPerMinute, c.TokensPerMinute, c.MaxRetries, c.MaxReasks,
-		c.BackoffBase, c.BackoffMax, c.StructuredOutput)
-}
+// String describes c with the API key and any URL password redacted.
+func (c Config) String() string { return httpapi.Describe(c) }
 
 // GoString keeps %#v from printing the key.
 func (c Config) GoString() string { return c.String() }
 
-// LogValue logs c with the API key redacted.
-func (c Config) LogValue() slog.Value {
-	return slog.GroupValue(
-		slog.String("base_url", httpapi.RedactURL(c.BaseURL)),
-		slog.String("api_key", httpapi.RedactKey(c.APIKey)),
-		slog.String("model", c.Model),
-		slog.Float64("temperature", float64(c.Temperature)),
-		slog.Float64("top_p", float64(c.TopP)),
-		slog.Int("max_tokens", c.MaxTokens),
-		slog.Duration("timeout", c.Timeout),
-		slog.Int("max_concurrent", c.MaxConcurrent),
-		slog.Int("requests_per_minute", c.RequestsPerMinute),
-		slog.Int("tokens_per_minute", c.TokensPerMinute),
-		slog.Int("max_retries", c.MaxRetries),
-		slog.Int("max_reasks", c.MaxReasks),
-		slog.Duration("backoff_base", c.BackoffBase),
-		slog.Duration("backoff_max", c.BackoffMax),
-		slog.String("structured_output", c.StructuredOutput),
-	)
-}
+// LogValue logs c with the API key and any URL password redacted.
+func (c Config) LogValue() slog.Value { return httpapi.LogValue(c) }
 
 // withDefaults returns c checked, normalised and with defaults filled in.
 func (c Config) withDefaults() (Config, error) {
