@@ -1,24 +1,16 @@
 package cli
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"path"
 	"slices"
 	"strings"
 
-	"github.com/zeroner/zeroner/activities/runs"
-
-	"github.com/zeroner/zeroner/activities"
+	"github.com/zeroner/zeroner/internal/export"
+	"github.com/zeroner/zeroner/internal/runfolder"
 	"github.com/zeroner/zeroner/io/blob"
-	"github.com/zeroner/zeroner/io/table"
-	"github.com/zeroner/zeroner/pipeline"
-	"github.com/zeroner/zeroner/pipeline/kg"
 	"github.com/zeroner/zeroner/pipeline/silver"
 )
 
@@ -88,30 +80,6 @@ func (f *exportFlags) formats() (map[string]bool, error) {
 	return out, nil
 }
 
-// exportStats is export.json.
-type exportStats struct {
-	RunID    string        `json:"run_id"`
-	Filter   silver.Filter `json:"filter"`
-	Recall   bool          `json:"recall"`
-	DevShare float64       `json:"dev_share"`
-	Train    splitStats    `json:"train"`
-	Dev      splitStats    `json:"dev"`
-	Dropped  dropStats     `json:"dropped"`
-	Files    []string      `json:"files"`
-}
-
-type splitStats struct {
-	Documents int `json:"documents"`
-	Sentences int `json:"sentences"`
-	Mentions  int `json:"mentions"`
-}
-
-type dropStats struct {
-	Mentions     int `json:"mentions"`      // filtered out
-	Failed       int `json:"failed"`        // documents a stage failed on
-	FailedShards int `json:"failed_shards"` // shards never annotated
-}
-
 func exportCmd(ctx context.Context, args []string, env Env) error {
 	fs := newFlagSet("export", exportHelp, env)
 	var f exportFlags
@@ -151,11 +119,11 @@ func exportCmd(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return fmt.Errorf("--out: %w", err)
 	}
-	r, err := openRun(ctx, store, f.run)
+	r, err := runfolder.Open(ctx, store, f.run)
 	if err != nil {
 		return err
 	}
-	st, err := export(ctx, store, r, out, formats, filter, f.recall, f.devShare)
+	st, err := export.Write(ctx, store, r, out, export.Options{Formats: formats, Filter: filter, Recall: f.recall, DevShare: f.devShare})
 	if err != nil {
 		return err
 	}
@@ -165,308 +133,4 @@ func exportCmd(ctx context.Context, args []string, env Env) error {
 		fmt.Fprintf(env.Stdout, "  %s\n", blob.Join(out, name))
 	}
 	return nil
-}
-
-// export writes the formats of run r under out, reading the run's documents
-// once.
-func export(ctx context.Context, store blob.Store, r *runFolder, out string, formats map[string]bool,
-	filter silver.Filter, recall bool, devShare float64) (exportStats, error) {
-	st := exportStats{RunID: r.run.ID, Filter: filter, Recall: recall, DevShare: devShare,
-		Dropped: dropStats{FailedShards: len(r.sum.FailedShards)}}
-	kept := make(map[string][]pipeline.Mention, len(r.mentions))
-	for id, ms := range r.mentions {
-		for _, m := range ms {
-			if filter.Keep(m) {
-				kept[id] = append(kept[id], m)
-			} else {
-				st.Dropped.Mentions++
-			}
-		}
-	}
-	labels := r.labels()
-	lm := silver.NewLabelMap(labels)
-
-	// One file per format and split; index 0 is train, 1 is dev.
-	var names []string
-	for _, fm := range []string{"bio", "jsonl", "parquet"} {
-		if formats[fm] {
-			names = append(names, "train."+fm, "dev."+fm)
-		}
-	}
-	uris := make([]string, len(names))
-	for i, n := range names {
-		uris[i] = blob.Join(out, n)
-	}
-	var graph *kg.Builder
-	if formats["neo4j"] {
-		graph = kg.NewBuilder()
-	}
-	err := replaceAll(ctx, store, uris, func(ws []io.Writer) error {
-		var bio, jsonl [2]*bufio.Writer
-		var pq [2]*table.Writer[table.Tagged]
-		k := 0
-		for _, fm := range []string{"bio", "jsonl", "parquet"} {
-			if !formats[fm] {
-				continue
-			}
-			for split := range 2 {
-				switch fm {
-				case "bio":
-					bio[split] = bufio.NewWriter(ws[k])
-				case "jsonl":
-					jsonl[split] = bufio.NewWriter(ws[k])
-				case "parquet":
-					pq[split] = table.NewTaggedWriter(ws[k], lm.Tags())
-				}
-				k++
-			}
-		}
-		err := r.eachDoc(ctx, func(d pipeline.Document) error {
-			if r.failed[d.ID] && !recall {
-				st.Dropped.Failed++
-				return nil
-			}
-			ms := kept[d.ID]
-			split, ss := 0, &st.Train
-			if silver.Dev(d.ID, devShare) {
-				split, ss = 1, &st.Dev
-			}
-			ss.Documents++
-			ss.Mentions += len(ms)
-			if graph != nil {
-				graph.Add(d, ms)
-			}
-			if jsonl[split] != nil {
-				if err := silver.WriteJSONL(jsonl[split], d, ms); err != nil {
-					return err
-				}
-			}
-			if bio[split] == nil && pq[split] == nil {
-				return nil
-			}
-			sents := silver.Sentences(d, ms)
-			ss.Sentences += len(sents)
-			if bio[split] != nil {
-				if err := silver.WriteBIO(bio[split], sents); err != nil {
-					return err
-				}
-			}
-			if pq[split] != nil {
-				rows := make([]table.Tagged, len(sents))
-				for i, s := range sents {
-					ids, err := lm.IDs(s.Tags)
-					if err != nil {
-						return fmt.Errorf("document %s: %w", d.ID, err)
-					}
-					rows[i] = table.Tagged{ID: s.ID, Tokens: s.Tokens, Tags: ids}
-				}
-				return pq[split].Write(rows)
-			}
-			return nil
-		})
-		for _, w := range append(bio[:], jsonl[:]...) {
-			if w != nil && err == nil {
-				err = w.Flush()
-			}
-		}
-		for _, w := range pq {
-			if w != nil {
-				if cerr := w.Close(); err == nil {
-					err = cerr
-				}
-			}
-		}
-		return err
-	})
-	if err != nil {
-		return st, err
-	}
-	st.Files = names
-	write := func(name string, fn func(io.Writer) error) error {
-		if err := store.Replace(ctx, blob.Join(out, name), fn); err != nil {
-			return fmt.Errorf("write %s: %w", blob.Join(out, name), err)
-		}
-		st.Files = append(st.Files, name)
-		return nil
-	}
-	if formats["parquet"] {
-		if err := write("label_map.json", func(w io.Writer) error { return writeJSON(w, lm) }); err != nil {
-			return st, err
-		}
-	}
-	if graph != nil {
-		g := graph.Graph()
-		if err := write("entities.csv", func(w io.Writer) error { return kg.WriteNeo4jNodes(w, g.Entities) }); err != nil {
-			return st, err
-		}
-		if err := write("cooccurs.csv", func(w io.Writer) error { return kg.WriteNeo4jRelationships(w, g.Edges) }); err != nil {
-			return st, err
-		}
-	}
-	st.Files = append(st.Files, "export.json")
-	if err := store.Replace(ctx, blob.Join(out, "export.json"), func(w io.Writer) error { return writeJSON(w, st) }); err != nil {
-		return st, fmt.Errorf("write %s: %w", blob.Join(out, "export.json"), err)
-	}
-	return st, nil
-}
-
-// replaceAll writes several objects in one pass: write gets one writer per
-// uri, each streaming into store.Replace of that uri. Each object is
-// replaced atomically; if write fails, none of them is.
-func replaceAll(ctx context.Context, store blob.Store, uris []string, write func([]io.Writer) error) error {
-	ws := make([]io.Writer, len(uris))
-	pws := make([]*io.PipeWriter, len(uris))
-	errs := make([]chan error, len(uris))
-	for i, uri := range uris {
-		pr, pw := io.Pipe()
-		ws[i], pws[i], errs[i] = pw, pw, make(chan error, 1)
-		go func() {
-			err := store.Replace(ctx, uri, func(w io.Writer) error {
-				_, err := io.Copy(w, pr)
-				return err
-			})
-			if err != nil {
-				err = fmt.Errorf("write %s: %w", uri, err)
-			}
-			// Unblocks the writer if the object failed before reading all.
-			pr.CloseWithError(err)
-			errs[i] <- err
-		}()
-	}
-	err := write(ws)
-	for _, pw := range pws {
-		if err != nil {
-			pw.CloseWithError(err)
-		} else {
-			pw.Close()
-		}
-	}
-	for _, c := range errs {
-		if e := <-c; err == nil {
-			err = e
-		}
-	}
-	return err
-}
-
-// runFolder is a finished run as export and review read it: its summary,
-// its mentions by document and where its documents are.
-type runFolder struct {
-	store    blob.Store
-	run      activities.Run
-	sum      activities.Summary
-	schema   *pipeline.Schema              // nil if the run's copy does not parse
-	mentions map[string][]pipeline.Mention // by document id
-	failed   map[string]bool               // documents a stage failed on
-}
-
-// openRun reads a finished run's summary, mentions and failures.
-func openRun(ctx context.Context, store blob.Store, uriOrPath string) (*runFolder, error) {
-	uri, err := blob.Normalize(strings.TrimRight(uriOrPath, "/"))
-	if err != nil {
-		return nil, fmt.Errorf("run %s: %w", uriOrPath, err)
-	}
-	r := &runFolder{store: store, run: activities.Run{URI: uri}, mentions: make(map[string][]pipeline.Mention),
-		failed: make(map[string]bool)}
-	data, err := blob.ReadAll(ctx, store, runs.Dir(r.run).Summary())
-	if blob.IsNotExist(err) {
-		return nil, fmt.Errorf("run %s: no run.json: not a run folder, or the run has not finished", uri)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", runs.Dir(r.run).Summary(), err)
-	}
-	if err := json.Unmarshal(data, &r.sum); err != nil {
-		return nil, fmt.Errorf("read %s: %w", runs.Dir(r.run).Summary(), err)
-	}
-	r.run.ID = r.sum.RunID
-	if data, err := blob.ReadAll(ctx, store, runs.Dir(r.run).Schema()); err == nil {
-		r.schema, _ = pipeline.ParseSchema(data) // labels come from the mentions then
-	}
-	rows, err := readMentions(ctx, store, runs.Dir(r.run).MentionsDir())
-	if err != nil {
-		return nil, err
-	}
-	for _, m := range rows {
-		r.mentions[m.DocID] = append(r.mentions[m.DocID], pipeline.Mention{
-			DocID: m.DocID, Start: int(m.Start), End: int(m.End), Text: m.Text,
-			Archetype: pipeline.Archetype(m.Archetype), Label: m.Label, Score: m.Score, Extractors: m.Extractors,
-		})
-	}
-	stages := blob.Join(r.run.URI, "stages") + "/"
-	objs, err := store.List(ctx, stages)
-	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", stages, err)
-	}
-	for _, o := range objs {
-		if !strings.HasPrefix(path.Base(o.URI), "failures-") {
-			continue
-		}
-		fails, err := readRows(ctx, store, o.URI, table.ReadRejects)
-		if err != nil {
-			return nil, err
-		}
-		for _, f := range fails {
-			r.failed[f.Object] = true
-		}
-	}
-	return r, nil
-}
-
-// labels are the schema's labels, in its order, then any other label of
-// the mentions, sorted.
-func (r *runFolder) labels() []string {
-	var out []string
-	if r.schema != nil {
-		for _, l := range r.schema.Labels {
-			out = append(out, l.Name)
-		}
-	}
-	var extra []string
-	for _, ms := range r.mentions {
-		for _, m := range ms {
-			if !slices.Contains(out, m.Label) && !slices.Contains(extra, m.Label) {
-				extra = append(extra, m.Label)
-			}
-		}
-	}
-	slices.Sort(extra)
-	return append(out, extra...)
-}
-
-// eachDoc calls fn with each document of the run, shard by shard, leaving
-// out the shards that failed for good.
-func (r *runFolder) eachDoc(ctx context.Context, fn func(pipeline.Document) error) error {
-	failed := make(map[int]bool)
-	for _, f := range r.sum.FailedShards {
-		failed[f.Shard] = true
-	}
-	for shard := range r.sum.Shards {
-		if failed[shard] {
-			continue
-		}
-		docs, err := readRows(ctx, r.store, runs.Dir(r.run).Documents(shard), table.ReadDocuments)
-		if err != nil {
-			return err
-		}
-		for _, d := range docs {
-			if err := fn(pipeline.Document{ID: d.DocID, Text: d.Text, Source: d.Source}); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// readRows reads one Parquet table file.
-func readRows[T any](ctx context.Context, store blob.Store, uri string, read func(blob.ReaderAt) ([]T, error)) ([]T, error) {
-	f, err := store.OpenAt(ctx, uri)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", uri, err)
-	}
-	defer f.Close()
-	rows, err := read(f)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", uri, err)
-	}
-	return rows, nil
 }

@@ -227,7 +227,7 @@ func indexCmd(ctx context.Context, args []string, env Env) error {
 		return err
 	}
 	if asJSON {
-		return writeJSON(env.Stdout, sum)
+		return runs.WriteJSON(env.Stdout, sum)
 	}
 	printIndexSummary(env.Stdout, sum, time.Since(start))
 	return nil

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/zeroner/zeroner/internal/review"
+	"github.com/zeroner/zeroner/internal/runfolder"
 	"github.com/zeroner/zeroner/io/blob"
 	"github.com/zeroner/zeroner/pipeline"
 )
@@ -49,12 +50,12 @@ func reviewCmd(ctx context.Context, args []string, env Env) error {
 		return err
 	}
 	defer store.Close()
-	r, err := openRun(ctx, store, run)
+	r, err := runfolder.Open(ctx, store, run)
 	if err != nil {
 		return err
 	}
 	if *out == "" {
-		*out = "review-" + r.run.ID + ".html"
+		*out = "review-" + r.Run.ID + ".html"
 	}
 	uri, err := uriFlag("out", *out)
 	if err != nil {
@@ -67,21 +68,21 @@ func reviewCmd(ctx context.Context, args []string, env Env) error {
 	if err := store.Replace(ctx, uri, func(w io.Writer) error { return review.Write(w, p) }); err != nil {
 		return fmt.Errorf("write %s: %w", uri, err)
 	}
-	fmt.Fprintf(env.Stdout, "review of run %s: %d of %d documents\n  %s\n", r.run.ID, len(p.Sample), p.Docs, uri)
+	fmt.Fprintf(env.Stdout, "review of run %s: %d of %d documents\n  %s\n", r.Run.ID, len(p.Sample), p.Docs, uri)
 	return nil
 }
 
 // reviewPage samples n of the run's documents for the review page.
-func reviewPage(ctx context.Context, r *runFolder, n int) (review.Page, error) {
-	p := review.Page{Title: "Review of " + r.run.ID, RunID: r.run.ID, Docs: int(r.sum.Docs), Mentions: make(map[string]int),
+func reviewPage(ctx context.Context, r *runfolder.Folder, n int) (review.Page, error) {
+	p := review.Page{Title: "Review of " + r.Run.ID, RunID: r.Run.ID, Docs: int(r.Summary.Docs), Mentions: make(map[string]int),
 		Note: fmt.Sprintf("the %d documents with the smallest sha256 of their id", n)}
-	for _, ms := range r.mentions {
+	for _, ms := range r.Mentions {
 		for _, m := range ms {
 			p.Mentions[m.Label]++
 		}
 	}
 	s := review.NewSampler(n)
-	err := r.eachDoc(ctx, func(d pipeline.Document) error {
+	err := r.EachDoc(ctx, func(d pipeline.Document) error {
 		s.Add(d)
 		return nil
 	})
@@ -89,7 +90,7 @@ func reviewPage(ctx context.Context, r *runFolder, n int) (review.Page, error) {
 		return review.Page{}, err
 	}
 	for _, d := range s.Docs() {
-		p.Sample = append(p.Sample, review.Doc{Document: d, Mentions: r.mentions[d.ID], Failed: r.failed[d.ID]})
+		p.Sample = append(p.Sample, review.Doc{Document: d, Mentions: r.Mentions[d.ID], Failed: r.Failed[d.ID]})
 	}
 	return p, nil
 }
