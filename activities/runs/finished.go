@@ -46,7 +46,7 @@ func OpenFinished(ctx context.Context, store blob.Store, uriOrPath string) (*Fin
 	if data, err := blob.ReadAll(ctx, store, Dir(r.Run).Schema()); err == nil {
 		r.Schema, _ = pipeline.ParseSchema(data) // labels come from the mentions then
 	}
-	rows, err := r.store.MentionsIn(ctx, Dir(r.Run).MentionsDir())
+	rows, err := r.store.AllMentions(ctx, Dir(r.Run).MentionsDir())
 	if err != nil {
 		return nil, err
 	}

@@ -129,38 +129,6 @@ func (s Store) WriteJSON(ctx context.Context, uri string, v any) error {
 	return s.Replace(ctx, uri, blob.WriteBytes(b.Bytes()))
 }
 
-// WriteJSON writes v as the output folder's JSON files are written:
-// indented by two spaces, a final newline, and <, > and & as they are (the
-// files are data, never HTML).
-func WriteJSON(w io.Writer, v any) error {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
-		return err
-	}
-	_, err := w.Write(b.Bytes())
-	return err
-}
-
-// MentionsIn reads every part of a mentions table's folder.
-func (s Store) MentionsIn(ctx context.Context, dir string) ([]table.Mention, error) {
-	parts, err := s.Parts(ctx, dir)
-	if err != nil {
-		return nil, err
-	}
-	var out []table.Mention
-	for _, uri := range parts {
-		rows, err := s.Mentions(ctx, uri)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, rows...)
-	}
-	return out, nil
-}
-
 // ReadJSON decodes the JSON object at uri into v.
 func (s Store) ReadJSON(ctx context.Context, uri string, v any) error {
 	data, err := blob.ReadAll(ctx, s.Store, uri)

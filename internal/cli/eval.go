@@ -5,19 +5,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"log/slog"
 	"path"
 	"regexp"
 	"runtime/debug"
 	"strings"
 	"time"
 
-	"github.com/zeroner/zeroner/activities/runs"
-
-	"go.temporal.io/sdk/client"
-
 	"github.com/zeroner/zeroner/activities"
+	"github.com/zeroner/zeroner/internal/evaluate"
 	"github.com/zeroner/zeroner/io/blob"
 	"github.com/zeroner/zeroner/io/corpus"
 	"github.com/zeroner/zeroner/pipeline/eval"
@@ -165,8 +160,11 @@ func evalCmd(ctx context.Context, args []string, env Env) error {
 	fs := newFlagSet("eval", evalHelp, env)
 	var f evalFlags
 	f.register(fs, env)
-	if err := parseFlags(fs, args); err != nil {
+	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
 	sets, err := f.datasets()
 	if err != nil {
@@ -186,11 +184,9 @@ func evalCmd(ctx context.Context, args []string, env Env) error {
 		return usageError(err)
 	}
 	// Check every data set's flags before annotating any.
-	cfgs := make([]activities.Config, len(sets))
-	for i, ds := range sets {
-		if cfgs[i], err = f.config(ds); err != nil {
-			return fmt.Errorf("data set %s: %w", ds.name, err)
-		}
+	todo, err := f.configs(sets)
+	if err != nil {
+		return err
 	}
 	cl, log, store, closeAll, err := f.run.open(ctx, env)
 	if err != nil {
@@ -198,27 +194,12 @@ func evalCmd(ctx context.Context, args []string, env Env) error {
 	}
 	defer closeAll()
 
-	rep := eval.Report{Title: f.title, Backend: backendName(cfgs[0].Backend), Commit: f.commit,
-		Created: time.Now().UTC(), Note: f.note}
-	for i, ds := range sets {
-		r, err := f.evalOne(ctx, cl, store, log, env.Stderr, ds, cfgs[i], outURI)
-		if err != nil {
-			return fmt.Errorf("data set %s: %w", ds.name, err)
-		}
-		rep.Datasets = append(rep.Datasets, r)
-	}
-	rep.Averages = eval.Groups(rep.Datasets)
-	if rep.Averages == nil {
-		rep.Averages = []eval.Average{}
-	}
-	for name, write := range map[string]func(io.Writer) error{
-		"results.json": func(w io.Writer) error { return runs.WriteJSON(w, rep) },
-		"report.md":    func(w io.Writer) error { return eval.WriteMarkdown(w, rep) },
-		"report.html":  func(w io.Writer) error { return eval.WriteHTML(w, rep) },
-	} {
-		if err := store.Replace(ctx, blob.Join(outURI, name), write); err != nil {
-			return fmt.Errorf("write %s: %w", name, err)
-		}
+	e := evaluate.Eval{Store: store, Jobs: jobs{cl: cl, queue: f.run.conn.taskQueue, w: env.Stderr, log: log},
+		Progress: env.Stderr, Out: outURI, Misc: f.misc, Tag: f.tag, AllowFailures: f.allowFailures}
+	rep, err := e.Run(ctx, eval.Report{Title: f.title, Backend: evaluate.BackendName(todo[0].Config.Backend), Commit: f.commit,
+		Created: time.Now().UTC(), Note: f.note}, todo)
+	if err != nil {
+		return exitCodeOf(err)
 	}
 	fmt.Fprintln(env.Stdout)
 	if err := eval.WriteTable(env.Stdout, rep); err != nil {
@@ -229,6 +210,29 @@ func evalCmd(ctx context.Context, args []string, env Env) error {
 		return withCode(ExitFailures, fmt.Errorf("%d sentences were not annotated and are scored as unannotated (--allow-failures)", n))
 	}
 	return nil
+}
+
+// exitCodeOf gives an evaluation's error its exit code: ExitFailures for a
+// data set the job did not annotate whole.
+func exitCodeOf(err error) error {
+	var inc *evaluate.Incomplete
+	if errors.As(err, &inc) {
+		return withCode(ExitFailures, err)
+	}
+	return err
+}
+
+// configs are the job configurations of the data sets.
+func (f *evalFlags) configs(sets []dataset) ([]evaluate.Dataset, error) {
+	out := make([]evaluate.Dataset, len(sets))
+	for i, ds := range sets {
+		cfg, err := f.config(ds)
+		if err != nil {
+			return nil, fmt.Errorf("data set %s: %w", ds.name, err)
+		}
+		out[i] = evaluate.Dataset{Name: ds.name, Config: cfg}
+	}
+	return out, nil
 }
 
 // config is the job configuration for one data set: its BIO file read one
@@ -248,132 +252,4 @@ func (f *evalFlags) config(ds dataset) (activities.Config, error) {
 	rf.reader.Format = corpus.FormatBIO
 	rf.reader.SentencesPerDoc = 1
 	return rf.config()
-}
-
-func backendName(b activities.BackendSpec) string {
-	if b.Name == "sam" && b.LLM.Model != "" {
-		return b.Name + " (" + b.LLM.Model + ")"
-	}
-	return b.Name
-}
-
-// evalOne annotates one data set with the job, scores the mentions table
-// against the gold and writes the data set's predictions and results.
-func (f *evalFlags) evalOne(ctx context.Context, cl client.Client, store blob.Store, log *slog.Logger, progress io.Writer,
-	ds dataset, cfg activities.Config, outURI string) (eval.Results, error) {
-	// The gold, read as the job reads the corpus: the same objects, ids and
-	// sentence texts.
-	docs, err := readGold(ctx, store, cfg)
-	if err != nil {
-		return eval.Results{}, err
-	}
-	start := time.Now()
-	fmt.Fprintf(progress, "%s: %d sentences from %s\n", ds.name, len(docs), cfg.Corpus)
-	wr, err := startJob(ctx, cl, f.run.conn.taskQueue, cfg, progress)
-	if err != nil {
-		return eval.Results{}, err
-	}
-	sum, err := waitJob(ctx, cl, wr, cfg, progress, log)
-	if err != nil {
-		return eval.Results{}, err
-	}
-	fmt.Fprintf(progress, "%s: run %s, %d mentions in %s\n", ds.name, sum.RunID, sum.Mentions, time.Since(start).Round(time.Millisecond))
-	for _, w := range sum.Warnings {
-		fmt.Fprintf(progress, "%s: warning: %s\n", ds.name, w)
-	}
-	if sum.Stopped != "" {
-		return eval.Results{}, withCode(ExitFailures, fmt.Errorf("the job stopped before finishing (%s); no score written", sum.Stopped))
-	}
-	if sum.Docs != int64(len(docs)) {
-		return eval.Results{}, fmt.Errorf("the run annotated %d documents (%d rejects), the gold has %d sentences", sum.Docs, sum.Rejects, len(docs))
-	}
-	failed := failedDocs(sum, cfg.ShardSize, len(docs))
-	if failed > 0 {
-		why := "see " + sum.Outputs.Summary
-		if len(sum.Problems) > 0 {
-			why = sum.Problems[0].Cause
-		}
-		if !f.allowFailures {
-			return eval.Results{}, withCode(ExitFailures, fmt.Errorf(
-				"%d of %d sentences were not annotated (%s); no score written: run again with --tag %s to retry them, or add --allow-failures to score them as unannotated",
-				failed, len(docs), why, f.tag))
-		}
-		fmt.Fprintf(progress, "%s: warning: %d of %d sentences were not annotated (%s); scored as unannotated (--allow-failures)\n",
-			ds.name, failed, len(docs), why)
-	}
-	ms, err := runs.Store{Store: store}.MentionsIn(ctx, sum.Outputs.Mentions)
-	if err != nil {
-		return eval.Results{}, err
-	}
-	index := make(map[string]int, len(docs))
-	for i, d := range docs {
-		index[d.ID] = i
-	}
-	for _, m := range ms {
-		i, ok := index[m.DocID]
-		if !ok {
-			return eval.Results{}, fmt.Errorf("mention %q of document %s, which is not in the gold", m.Text, m.DocID)
-		}
-		docs[i].Pred = append(docs[i].Pred, eval.Span{Start: int(m.Start), End: int(m.End), Label: m.Label})
-	}
-	r, err := eval.Score(ds.name, docs, eval.Options{Misc: f.misc})
-	if err != nil {
-		return eval.Results{}, err
-	}
-	r.Failed = failed
-	dir := blob.Join(outURI, ds.name)
-	for name, write := range map[string]func(io.Writer) error{
-		"predictions.bio":   func(w io.Writer) error { return eval.WriteBIO(w, docs) },
-		"predictions.jsonl": func(w io.Writer) error { return eval.WriteJSONL(w, docs) },
-		"results.json":      func(w io.Writer) error { return runs.WriteJSON(w, r) },
-	} {
-		if err := store.Replace(ctx, blob.Join(dir, name), write); err != nil {
-			return eval.Results{}, fmt.Errorf("write %s: %w", name, err)
-		}
-	}
-	return r, nil
-}
-
-// failedDocs counts the documents a run did not annotate: those of its
-// failed shards (an eval's data set is one object, cut in order into shards
-// of size documents) and its failed chunks.
-func failedDocs(sum activities.Summary, size, docs int) int {
-	n := int(sum.Failures)
-	for _, f := range sum.FailedShards {
-		n += max(0, min(size, docs-f.Shard*size))
-	}
-	return n
-}
-
-// readGold reads the sentences of every object under the job's corpus
-// prefix, in the job's order. Unlike the job, it fails on a malformed line,
-// so that no gold is silently lost.
-func readGold(ctx context.Context, store blob.Store, cfg activities.Config) ([]eval.Doc, error) {
-	objs, err := store.List(ctx, cfg.Corpus)
-	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", cfg.Corpus, err)
-	}
-	if len(objs) == 0 {
-		return nil, fmt.Errorf("no data at %s", cfg.Corpus)
-	}
-	var docs []eval.Doc
-	for _, o := range objs {
-		rc, err := store.Open(ctx, o.URI)
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", o.URI, err)
-		}
-		err = corpus.ReadBIO(rc, o.URI, corpus.Options(cfg.Reader), func(d corpus.Doc) error {
-			gold := make([]eval.Span, len(d.Gold))
-			for i, g := range d.Gold {
-				gold[i] = eval.Span{Start: g.Start, End: g.End, Label: g.Label}
-			}
-			docs = append(docs, eval.Doc{ID: d.ID, Text: d.Text, Gold: gold})
-			return nil
-		})
-		rc.Close()
-		if err != nil {
-			return nil, err
-		}
-	}
-	return docs, nil
 }

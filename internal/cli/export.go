@@ -8,10 +8,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/zeroner/zeroner/internal/export"
-
 	"github.com/zeroner/zeroner/activities/runs"
-
+	"github.com/zeroner/zeroner/internal/export"
 	"github.com/zeroner/zeroner/io/blob"
 	"github.com/zeroner/zeroner/pipeline/silver"
 )
@@ -49,6 +47,9 @@ type exportFlags struct {
 	gcs              string
 }
 
+// exportFormats are the --format values; "all" is every one of them.
+var exportFormats = []string{"bio", "jsonl", "parquet", "neo4j"}
+
 func (f *exportFlags) register(fs *flag.FlagSet, env Env) {
 	fs.StringVar(&f.run, "run", "", "the run's `folder`: <out>/runs/<run-id> as a path, file:// or gs:// URI")
 	fs.StringVar(&f.format, "format", "all", "what to write: bio, jsonl, parquet, neo4j or all (comma-separated list allowed)")
@@ -67,10 +68,10 @@ func (f *exportFlags) formats() (map[string]bool, error) {
 	for _, s := range strings.Split(f.format, ",") {
 		switch s = strings.TrimSpace(s); {
 		case s == "all":
-			for _, x := range export.Formats {
+			for _, x := range exportFormats {
 				out[x] = true
 			}
-		case slices.Contains(export.Formats, s):
+		case slices.Contains(exportFormats, s):
 			out[s] = true
 		default:
 			return nil, fmt.Errorf("--format %q: want bio, jsonl, parquet, neo4j or all", s)
@@ -83,8 +84,11 @@ func exportCmd(ctx context.Context, args []string, env Env) error {
 	fs := newFlagSet("export", exportHelp, env)
 	var f exportFlags
 	f.register(fs, env)
-	if err := parseFlags(fs, args); err != nil {
+	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
 	set := make(map[string]bool)
 	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })

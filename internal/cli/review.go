@@ -7,7 +7,6 @@ import (
 	"io"
 
 	"github.com/zeroner/zeroner/activities/runs"
-
 	"github.com/zeroner/zeroner/internal/review"
 	"github.com/zeroner/zeroner/io/blob"
 	"github.com/zeroner/zeroner/pipeline"
