@@ -49,17 +49,7 @@ func main() {
 	if *n <= 0 || *dim <= 0 || *nq <= 0 || *k <= 0 || *shards <= 0 {
 		log.Fatal("annbench: -n, -dim, -queries, -k and -shards must be positive")
 	}
-	var reranks []int
-	for _, s := range strings.Split(*sweep, ",") {
-		if s = strings.TrimSpace(s); s == "" {
-			continue
-		}
-		r, err := strconv.Atoi(s)
-		if err != nil || r <= 0 {
-			log.Fatalf("annbench: -sweep: bad rerank %q", s)
-		}
-		reranks = append(reranks, r)
-	}
+	reranks := parseSweep(*sweep)
 
 	heap0 := heapInUse()
 	start := time.Now()
@@ -75,13 +65,7 @@ func main() {
 	heapData := heapInUse() - heap0 // the vectors, their ids and the queries
 
 	start = time.Now()
-	exact := vecindex.NewExact(*dim)
-	for s := range *shards {
-		lo, hi := *n*s / *shards, *n*(s+1) / *shards
-		if err := exact.Add(ids[lo:hi], flat[lo**dim:hi**dim]); err != nil {
-			log.Fatal(err)
-		}
-	}
+	exact := buildExact(ids, flat, *dim, *shards)
 	exactBuild := time.Since(start)
 	heapExact := heapInUse()
 
@@ -112,23 +96,10 @@ func main() {
 	tab.batch = batchTime / time.Duration(len(queries))
 
 	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
-		if err != nil {
-			log.Fatal(err)
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			log.Fatal(err)
-		}
+		startProfile(*cpuprofile)
 	}
-	opt := approx.Options()
-	for _, rr := range append([]int{opt.Rerank}, reranks...) {
-		a := approx.WithRerank(rr)
-		lat := timeQueries(queries, func(q []float32) { a.Search(q, *k) })
-		recall := vecindex.Recall(ref, a, queries, *k)
-		tab.add("approx, %d-bit sketches, rerank %d", []any{opt.Bits, rr}, approxBuild, *n, lat, recall,
-			fmt.Sprintf("+%s (sketches; shares the vectors)", mib(heapApprox-heapExact)))
-		log.Printf("approx rerank %d: p50 %v recall@%d %.4f", rr, pct(lat, 50), *k, recall)
-	}
+	sketches := fmt.Sprintf("+%s (sketches; shares the vectors)", mib(heapApprox-heapExact))
+	measureApprox(&tab, approx, ref, queries, *k, reranks, approxBuild, sketches)
 
 	pprof.StopCPUProfile()
 	hwm := vmHWM()
@@ -138,19 +109,77 @@ func main() {
 		tab.hnswNote = benchHNSW(&tab, ids[:m], flat[:m**dim], *dim, queries, *k, *seed)
 	}
 
+	printReport(&tab, *n, *dim, *k, len(queries), *shards, exactBuild, heapApprox, hwm)
+}
+
+// measureApprox adds a row per rerank value: the approximate index's
+// latency and recall against exact search.
+func measureApprox(tab *table, approx *vecindex.Approx, ref memo, queries [][]float32, k int, reranks []int, build time.Duration, memory string) {
+	opt := approx.Options()
+	for _, rr := range append([]int{opt.Rerank}, reranks...) {
+		a := approx.WithRerank(rr)
+		lat := timeQueries(queries, func(q []float32) { a.Search(q, k) })
+		recall := vecindex.Recall(ref, a, queries, k)
+		tab.add("approx, %d-bit sketches, rerank %d", []any{opt.Bits, rr}, build, approx.Len(), lat, recall, memory)
+		log.Printf("approx rerank %d: p50 %v recall@%d %.4f", rr, pct(lat, 50), k, recall)
+	}
+}
+
+// printReport prints the table and what it rests on.
+func printReport(tab *table, n, dim, k, nq, shards int, exactBuild time.Duration, heap uint64, hwm string) {
 	fmt.Printf("%d random unit vectors of dimension %d (normalised Gaussians), %d other random queries, k=%d; "+
-		"GOMAXPROCS %d, %s, %s.\n\n", *n, *dim, *nq, *k, runtime.GOMAXPROCS(0), cpuModel(), runtime.Version())
-	tab.print(os.Stdout, *k)
-	fmt.Printf("\nExact SearchBatch of all %d queries: %v per query (results identical to Search).\n", len(queries), tab.batch.Round(time.Microsecond))
+		"GOMAXPROCS %d, %s, %s.\n\n", n, dim, nq, k, runtime.GOMAXPROCS(0), cpuModel(), runtime.Version())
+	tab.print(os.Stdout, k)
+	fmt.Printf("\nExact SearchBatch of all %d queries: %v per query (results identical to Search).\n", nq, tab.batch.Round(time.Microsecond))
 	fmt.Printf("Exact search has no build: Add keeps the shards as they are (%v for %d shards). "+
 		"Go heap in use after both builds: %s. Peak RSS (VmHWM): %s after the exact and approx measurements",
-		exactBuild.Round(time.Microsecond), *shards, mib(heapApprox), hwm)
+		exactBuild.Round(time.Microsecond), shards, mib(heap), hwm)
 	if tab.hnswNote != "" {
 		fmt.Printf(", %s at the end", vmHWM())
 	}
 	fmt.Println(".")
 	if tab.hnswNote != "" {
 		fmt.Println(tab.hnswNote)
+	}
+}
+
+// parseSweep parses -sweep's rerank values.
+func parseSweep(sweep string) []int {
+	var reranks []int
+	for _, s := range strings.Split(sweep, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		r, err := strconv.Atoi(s)
+		if err != nil || r <= 0 {
+			log.Fatalf("annbench: -sweep: bad rerank %q", s)
+		}
+		reranks = append(reranks, r)
+	}
+	return reranks
+}
+
+// buildExact holds the vectors in an exact index of the given shards.
+func buildExact(ids []int64, flat []float32, dim, shards int) *vecindex.Exact {
+	n := len(ids)
+	exact := vecindex.NewExact(dim)
+	for s := range shards {
+		lo, hi := n*s/shards, n*(s+1)/shards
+		if err := exact.Add(ids[lo:hi], flat[lo*dim:hi*dim]); err != nil {
+			log.Fatal(err)
+		}
+	}
+	return exact
+}
+
+// startProfile starts a CPU profile into the file at path.
+func startProfile(path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		log.Fatal(err)
 	}
 }
 
