@@ -70,20 +70,7 @@ type accountFixture struct {
 
 func newAccountFixture(t *testing.T) *accountFixture {
 	t.Helper()
-	root, err := blob.Normalize(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	store, err := blob.New(ctx, blob.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	put := func(uri string, data []byte) {
-		if err := store.Replace(ctx, uri, blob.WriteBytes(data)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	root, store, put := tempStore(t)
 	for _, obj := range []string{"a", "b", "c"} {
 		var lines []string
 		for i := range 4 {
@@ -91,11 +78,7 @@ func newAccountFixture(t *testing.T) *accountFixture {
 		}
 		put(blob.Join(root, "corpus", obj+".jsonl"), []byte(strings.Join(lines, "\n")+"\n"))
 	}
-	schema, err := os.ReadFile(filepath.Join("..", "..", "schemas", "crossner-politics.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	put(blob.Join(root, "schema.yaml"), schema)
+	put(blob.Join(root, "schema.yaml"), politicsSchema(t))
 	f := &accountFixture{store: store, corpus: blob.Join(root, "corpus") + "/"}
 	f.b = &flaky{failDocs: map[string]bool{}, failShard: map[string]bool{}}
 	factory := func(spec activities.BackendSpec, s *pipeline.Schema) (pipeline.Backend, error) {
@@ -424,4 +407,34 @@ func TestLowerCaseWarning(t *testing.T) {
 	if w, c := countWords("any italian places nearby? Olive Garden, O'Brien's"); w != 9 || c != 4 {
 		t.Errorf("countWords = %d words, %d capitalised; want 9, 4", w, c)
 	}
+}
+
+// tempStore is a store over a temporary folder: the folder's URI, the
+// store, and a function that writes an object or fails the test.
+func tempStore(t *testing.T) (string, blob.Store, func(uri string, data []byte)) {
+	t.Helper()
+	root, err := blob.Normalize(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := blob.New(context.Background(), blob.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := func(uri string, data []byte) {
+		if err := store.Replace(context.Background(), uri, blob.WriteBytes(data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root, store, put
+}
+
+// politicsSchema is the shipped CrossNER politics schema.
+func politicsSchema(t *testing.T) []byte {
+	t.Helper()
+	schema, err := os.ReadFile(filepath.Join("..", "..", "schemas", "crossner-politics.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return schema
 }

@@ -45,27 +45,11 @@ func TestRunPathStaysInside(t *testing.T) {
 // the CLI's check could send, makes the plan fail and writes nothing outside
 // the output prefix.
 func TestPlanHostileJobWritesNothingOutside(t *testing.T) {
-	root := t.TempDir()
-	base, err := blob.Normalize(root)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	store, err := blob.New(ctx, blob.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	put := func(uri, data string) {
-		if err := store.Replace(ctx, uri, blob.WriteBytes([]byte(data))); err != nil {
-			t.Fatal(err)
-		}
-	}
-	put(blob.Join(base, "in", "corpus", "a.jsonl"), `{"id":"../../../d","text":"Angela Merkel spoke ."}`+"\n")
-	schema, err := os.ReadFile(filepath.Join("..", "..", "schemas", "crossner-politics.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	put(blob.Join(base, "in", "schema.yaml"), string(schema))
+	base, store, put := tempStore(t)
+	root := strings.TrimPrefix(base, "file://") // the folder, to walk
+	put(blob.Join(base, "in", "corpus", "a.jsonl"), []byte(`{"id":"../../../d","text":"Angela Merkel spoke ."}`+"\n"))
+	put(blob.Join(base, "in", "schema.yaml"), politicsSchema(t))
 	out := blob.Join(base, "in", "deep", "out")
 	a := New(wire.New(store, slog.New(slog.DiscardHandler), wire.Options{}))
 	for _, job := range []string{"../../../escape", "../x", "a/../../../b", "..", "./."} {
@@ -79,7 +63,7 @@ func TestPlanHostileJobWritesNothingOutside(t *testing.T) {
 			t.Errorf("plan of job %q: err %v, want a refused path", job, err)
 		}
 	}
-	err = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}

@@ -57,6 +57,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
+	"strings"
 	"sync"
 	"time"
 	"unicode"
@@ -284,4 +285,16 @@ func unique(ins []string) (distinct []string, at []int) {
 		at[i] = k
 	}
 	return distinct, at
+}
+
+// trimQueries trims the type descriptions; empty is the index of the first
+// that is empty then, or -1.
+func trimQueries(descs []string) (ds []string, empty int) {
+	ds = make([]string, len(descs))
+	for i, d := range descs {
+		if ds[i] = strings.TrimSpace(d); ds[i] == "" {
+			return nil, i
+		}
+	}
+	return ds, -1
 }

@@ -165,12 +165,12 @@ func (h *Hidden) Mentions(ctx context.Context, ms []Mention) ([][]float32, error
 // Queries returns the vector of each type description, trimmed, as a span
 // covering its whole text.
 func (h *Hidden) Queries(ctx context.Context, descs []string) ([][]float32, error) {
-	ms := make([]Mention, len(descs))
-	for i, d := range descs {
-		d = strings.TrimSpace(d)
-		if d == "" {
-			return nil, h.errorf("query %d is empty", i)
-		}
+	ds, empty := trimQueries(descs)
+	if empty >= 0 {
+		return nil, h.errorf("query %d is empty", empty)
+	}
+	ms := make([]Mention, len(ds))
+	for i, d := range ds {
 		ms[i] = Mention{Text: d, Start: 0, End: len([]rune(d))}
 	}
 	return h.encode(ctx, ms)

@@ -154,16 +154,14 @@ func (e *OpenAI) Mentions(ctx context.Context, ms []Mention) ([][]float32, error
 // Queries embeds each type description, trimmed, through the query
 // template if there is one.
 func (e *OpenAI) Queries(ctx context.Context, descs []string) ([][]float32, error) {
-	ins := make([]string, len(descs))
-	for i, d := range descs {
-		d = strings.TrimSpace(d)
-		if d == "" {
-			return nil, e.errorf("query %d is empty", i)
+	ins, empty := trimQueries(descs)
+	if empty >= 0 {
+		return nil, e.errorf("query %d is empty", empty)
+	}
+	if e.cfg.QueryTemplate != "" {
+		for i, d := range ins {
+			ins[i] = strings.ReplaceAll(e.cfg.QueryTemplate, "{}", d)
 		}
-		if e.cfg.QueryTemplate != "" {
-			d = strings.ReplaceAll(e.cfg.QueryTemplate, "{}", d)
-		}
-		ins[i] = d
 	}
 	return e.embed(ctx, ins)
 }
