@@ -104,16 +104,8 @@ func TestAnnotateCorpusOnGCS(t *testing.T) {
 // line that is not JSON completes: every good document is annotated, and
 // every rejected object or line is listed with its reason.
 func TestBadInputIsRejectedNotFatal(t *testing.T) {
-	dir := t.TempDir()
 	ctx := context.Background()
-	store, err := blob.New(ctx, blob.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, err := blob.Normalize(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, root := localStore(t)
 	corpus := blob.Join(root, "corpus") + "/"
 	put(t, store, corpus+"a-good.jsonl", []byte(
 		`{"id": "g1", "text": "Angela Merkel led the Christian Democratic Union ."}`+"\n"+
