@@ -122,6 +122,47 @@ var corpusFormats = []string{"auto", corpus.FormatJSONL, corpus.FormatText, corp
 // flag through one function (uriFlag), and an output that the corpus would
 // list (the next run would annotate this one's outputs).
 func (f *runFlags) settings() (activities.Config, error) {
+	if err := f.check(); err != nil {
+		return activities.Config{}, err
+	}
+	prefixes, shown, err := f.prefixes()
+	if err != nil {
+		return activities.Config{}, usageError(err)
+	}
+	schema, err := uriFlag("schema", f.schema)
+	if err != nil {
+		return activities.Config{}, usageError(err)
+	}
+	out, err := uriFlag("out", f.out)
+	if err != nil {
+		return activities.Config{}, usageError(err)
+	}
+	backend, err := f.llm.spec(f.backend, out)
+	if err != nil {
+		return activities.Config{}, usageError(err)
+	}
+	if err := f.outsideCorpus(prefixes, shown, out, backend.Batch.Dir); err != nil {
+		return activities.Config{}, usageError(err)
+	}
+	cfg := activities.Config{
+		Job: f.job, Corpus: prefixes[0], Schema: schema, Output: out,
+		Backend: backend, Reader: activities.Reader(f.reader), ShardSize: f.shardSize, Window: f.window, Full: f.full, MaxTokens: f.maxTokens, RetryFailed: f.retryFailed,
+	}
+	if len(prefixes) > 1 {
+		cfg.Prefixes = prefixes
+	}
+	if cfg.Job == "" {
+		cfg.Job = defaultJob(cfg)
+	}
+	if !validJob.MatchString(cfg.Job) {
+		return activities.Config{}, usageError(fmt.Errorf("--job %q: use letters, digits, '.', '_' and '-' only", cfg.Job))
+	}
+	return cfg, nil
+}
+
+// check checks the flags' values one by one, reporting every mistake at
+// once.
+func (f *runFlags) check() error {
 	var errs []error
 	if len(f.corpora) == 0 {
 		errs = append(errs, errors.New("--corpus is required"))
@@ -157,16 +198,17 @@ func (f *runFlags) settings() (activities.Config, error) {
 			errs = append(errs, fmt.Errorf("--gcs-endpoint %q: want http://host:port or https://host:port", f.gcs))
 		}
 	}
-	if err := usageError(errs...); err != nil {
-		return activities.Config{}, err
-	}
-	prefixes, err := expandDates(f.corpora, f.from, f.to)
+	return usageError(errs...)
+}
+
+// prefixes are the corpus prefixes as URIs, each day of a {date} prefix
+// one, and shown the same prefixes as the user wrote them, to name them in
+// messages.
+func (f *runFlags) prefixes() (prefixes, shown []string, err error) {
+	prefixes, err = expandDates(f.corpora, f.from, f.to)
 	if err != nil {
-		return activities.Config{}, usageError(err)
+		return nil, nil, err
 	}
-	// The prefixes as the user wrote them (with each day for {date}), to
-	// name them in messages.
-	var shown []string
 	for _, c := range f.corpora {
 		days := []string{c}
 		if strings.Contains(c, "{date}") {
@@ -177,7 +219,7 @@ func (f *runFlags) settings() (activities.Config, error) {
 	for i, p := range prefixes {
 		u, err := uriFlag("corpus", p)
 		if err != nil {
-			return activities.Config{}, usageError(err)
+			return nil, nil, err
 		}
 		// A local corpus folder lists as a folder, not as a prefix of
 		// names ("corpus" would also match "corpus-old/").
@@ -186,43 +228,23 @@ func (f *runFlags) settings() (activities.Config, error) {
 		}
 		prefixes[i] = u
 	}
-	schema, err := uriFlag("schema", f.schema)
-	if err != nil {
-		return activities.Config{}, usageError(err)
-	}
-	out, err := uriFlag("out", f.out)
-	if err != nil {
-		return activities.Config{}, usageError(err)
-	}
-	backend, err := f.llm.spec(f.backend, out)
-	if err != nil {
-		return activities.Config{}, usageError(err)
-	}
-	// A corpus prefix lists every object whose URI starts with it: an
-	// output (or an exchange) there would be read as corpus by the next
-	// run, which would annotate this one's outputs.
+	return prefixes, shown, nil
+}
+
+// outsideCorpus checks that no corpus prefix lists the output or the batch
+// exchange folder. A prefix lists every object whose URI starts with it: an
+// output (or an exchange) there would be read as corpus by the next run,
+// which would annotate this one's outputs.
+func (f *runFlags) outsideCorpus(prefixes, shown []string, out, batchDir string) error {
 	for i, p := range prefixes {
 		if lists(p, out) {
-			return activities.Config{}, usageError(fmt.Errorf("--out %s is inside --corpus %s: the next run would annotate this run's outputs; choose an --out outside the corpus", f.out, shown[i]))
+			return fmt.Errorf("--out %s is inside --corpus %s: the next run would annotate this run's outputs; choose an --out outside the corpus", f.out, shown[i])
 		}
-		if dir := backend.Batch.Dir; dir != "" && f.llm.batch.dir != "" && lists(p, dir) {
-			return activities.Config{}, usageError(fmt.Errorf("--batch-dir %s is inside --corpus %s: the next run would annotate the batch files; choose a --batch-dir outside the corpus", f.llm.batch.dir, shown[i]))
+		if batchDir != "" && f.llm.batch.dir != "" && lists(p, batchDir) {
+			return fmt.Errorf("--batch-dir %s is inside --corpus %s: the next run would annotate the batch files; choose a --batch-dir outside the corpus", f.llm.batch.dir, shown[i])
 		}
 	}
-	cfg := activities.Config{
-		Job: f.job, Corpus: prefixes[0], Schema: schema, Output: out,
-		Backend: backend, Reader: activities.Reader(f.reader), ShardSize: f.shardSize, Window: f.window, Full: f.full, MaxTokens: f.maxTokens, RetryFailed: f.retryFailed,
-	}
-	if len(prefixes) > 1 {
-		cfg.Prefixes = prefixes
-	}
-	if cfg.Job == "" {
-		cfg.Job = defaultJob(cfg)
-	}
-	if !validJob.MatchString(cfg.Job) {
-		return activities.Config{}, usageError(fmt.Errorf("--job %q: use letters, digits, '.', '_' and '-' only", cfg.Job))
-	}
-	return cfg, nil
+	return nil
 }
 
 // checkInputs checks what the job reads before it starts: a local corpus
