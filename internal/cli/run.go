@@ -40,32 +40,40 @@ server on a SQLite file (--dev-db) and an in-process worker run the whole job
 in this process; kill it at any time and run the same command to resume.
 Without --dev, workers (cmd/worker) must be running against --address.`
 
+// runFlags are the flags of a command that runs annotation jobs: the
+// session's and the job's.
 type runFlags struct {
+	sessionFlags
+	llm         llmFlags
+	corpora     listFlag
+	from, to    string
+	full        bool
+	maxTokens   int64
+	retryFailed bool
+	schema      string
+	out         string
+	job         string
+	backend     string
+	reader      corpus.Options
+	shardSize   int
+	window      int
+}
+
+// sessionFlags are the flags of every command that talks to Temporal:
+// connection, logging, metrics, storage, --dev and --detach.
+type sessionFlags struct {
 	conn          connFlags
 	logs          logFlags
-	llm           llmFlags
-	corpora       listFlag
-	from, to      string
-	full          bool
-	maxTokens     int64
-	retryFailed   bool
-	schema        string
-	out           string
-	job           string
-	backend       string
-	reader        corpus.Options
-	shardSize     int
-	window        int
+	metrics       metricsFlags
 	dev           bool
 	devDB         string
 	gcs           string
 	detach        bool
 	activitySlots int
-	metrics       metricsFlags
 }
 
 func (f *runFlags) register(fs *flag.FlagSet, env Env) {
-	f.registerSession(fs, env)
+	f.sessionFlags.register(fs, env)
 	f.llm.register(fs, env)
 	fs.Var(&f.corpora, "corpus", "corpus `URI` prefix: every object under it is read (required; repeat for a backfill over several prefixes; {date} in it is replaced by each day from --from to --to)")
 	fs.StringVar(&f.from, "from", "", "first `day` (YYYY-MM-DD) for {date} in --corpus")
@@ -86,9 +94,7 @@ func (f *runFlags) register(fs *flag.FlagSet, env Env) {
 	fs.IntVar(&f.window, "window", 8, "shards annotated at once")
 }
 
-// registerSession registers the flags of every command that talks to
-// Temporal: connection, logging, metrics, storage, --dev and --detach.
-func (f *runFlags) registerSession(fs *flag.FlagSet, env Env) {
+func (f *sessionFlags) register(fs *flag.FlagSet, env Env) {
 	f.conn.register(fs, env)
 	f.logs.register(fs, env)
 	f.metrics.register(fs, env)
@@ -346,11 +352,12 @@ func runCmd(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
-	cl, log, _, closeAll, err := f.open(ctx, env)
+	o, err := f.open(ctx, env)
 	if err != nil {
 		return interrupted(ctx, cfg.Job, err)
 	}
-	defer closeAll()
+	defer o.close()
+	cl, log := o.client, o.log
 
 	start := time.Now()
 	wr, err := startJob(ctx, cl, f.conn.taskQueue, cfg, env.Stdout)
@@ -365,17 +372,30 @@ func runCmd(ctx context.Context, args []string, env Env) error {
 	return outcome(sum)
 }
 
-// open sets up what a command that starts jobs needs: the log, the store,
-// and a Temporal client (see connect). closeAll undoes all of it.
-func (f *runFlags) open(ctx context.Context, env Env) (cl client.Client, log *slog.Logger, store blob.Store, closeAll func(), err error) {
-	if log, err = f.logs.logger(env.Stderr); err != nil {
-		return nil, nil, nil, nil, err
+// opened is what a command that starts jobs has open: the log, the
+// store and a Temporal client (see connect).
+type opened struct {
+	client client.Client
+	log    *slog.Logger
+	store  blob.Store
+	close  func() // undoes all of it
+}
+
+// open sets up what a command that starts jobs needs.
+func (f *sessionFlags) open(ctx context.Context, env Env) (opened, error) {
+	log, err := f.logs.logger(env.Stderr)
+	if err != nil {
+		return opened{}, err
 	}
-	if store, err = openStore(ctx, f.gcs); err != nil {
-		return nil, nil, nil, nil, err
+	store, err := openStore(ctx, f.gcs)
+	if err != nil {
+		return opened{}, err
 	}
-	cl, closeAll, err = f.connect(ctx, env, store, log)
-	return cl, log, store, closeAll, err
+	cl, closeAll, err := f.connect(ctx, env, store, log)
+	if err != nil {
+		return opened{}, err
+	}
+	return opened{client: cl, log: log, store: store, close: closeAll}, nil
 }
 
 // gcsCheckTimeout bounds the check that a --gcs-endpoint answers.
@@ -396,7 +416,7 @@ func openStore(ctx context.Context, endpoint string) (blob.Store, error) {
 
 // connect dials Temporal: with --dev, an embedded server it starts first,
 // and an in-process worker over store. closeAll undoes all of it.
-func (f *runFlags) connect(ctx context.Context, env Env, store blob.Store, log *slog.Logger) (cl client.Client, closeAll func(), err error) {
+func (f *sessionFlags) connect(ctx context.Context, env Env, store blob.Store, log *slog.Logger) (cl client.Client, closeAll func(), err error) {
 	var undo []func()
 	// A local, not the named result: an error return sets that to nil
 	// before the deferred cleanup runs.
