@@ -27,8 +27,8 @@ const cancelPoll = 250 * time.Millisecond
 
 func cancelCmd(ctx context.Context, args []string, env Env) error {
 	fs := newFlagSet("cancel", cancelHelp, env)
-	var f runFlags
-	f.registerSession(fs, env)
+	var f sessionFlags
+	f.register(fs, env)
 	var job string
 	fs.StringVar(&job, "job", "", "job `name`, as run printed it (required)")
 	if err := fs.Parse(args); err != nil {
@@ -40,12 +40,12 @@ func cancelCmd(ctx context.Context, args []string, env Env) error {
 	if job == "" {
 		return withCode(ExitUsage, errors.New("--job is required"))
 	}
-	cl, _, _, closeAll, err := f.open(ctx, env)
+	o, err := f.open(ctx, env)
 	if err != nil {
 		return err
 	}
-	defer closeAll()
-	return cancelJob(ctx, cl, sessionOf(cl), job, env.Stdout)
+	defer o.close()
+	return cancelJob(ctx, o.client, sessionOf(o.client), job, env.Stdout)
 }
 
 // cancelClient is what cancelJob asks Temporal.

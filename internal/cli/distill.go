@@ -68,13 +68,13 @@ func distillCmd(ctx context.Context, args []string, env Env) error {
 	if held > 0 {
 		in.HoldoutEvery = max(int(math.Round(1/held)), 2)
 	}
-	cl, _, _, closeAll, err := f.open(ctx, env)
+	o, err := f.open(ctx, env)
 	if err != nil {
 		return err
 	}
-	defer closeAll()
+	defer o.close()
 	start := time.Now()
-	wr, err := cl.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+	wr, err := o.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       "zeroner-distill/" + cfg.Job,
 		TaskQueue:                f.conn.taskQueue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,

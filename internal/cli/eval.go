@@ -188,13 +188,13 @@ func evalCmd(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
-	cl, log, store, closeAll, err := f.run.open(ctx, env)
+	o, err := f.run.open(ctx, env)
 	if err != nil {
 		return err
 	}
-	defer closeAll()
+	defer o.close()
 
-	e := evaluate.Eval{Store: store, Jobs: jobs{cl: cl, queue: f.run.conn.taskQueue, w: env.Stderr, log: log},
+	e := evaluate.Eval{Store: o.store, Jobs: jobs{cl: o.client, queue: f.run.conn.taskQueue, w: env.Stderr, log: o.log},
 		Progress: env.Stderr, Out: outURI, Misc: f.misc, Tag: f.tag, AllowFailures: f.allowFailures}
 	rep, err := e.Run(ctx, eval.Report{Title: f.title, Backend: evaluate.BackendName(todo[0].Config.Backend), Commit: f.commit,
 		Created: time.Now().UTC(), Note: f.note}, todo)

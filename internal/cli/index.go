@@ -168,13 +168,13 @@ func resolveRun(ctx context.Context, store blob.Store, arg, prefix string) (acti
 func indexCmd(ctx context.Context, args []string, env Env) error {
 	fs := newFlagSet("index", indexHelp, env)
 	var (
-		sess   runFlags
+		sess   sessionFlags
 		f      indexFlags
 		out    string
 		prefix string
 		asJSON bool
 	)
-	sess.registerSession(fs, env)
+	sess.register(fs, env)
 	f.register(fs, env)
 	fs.StringVar(&out, "out", "", "index `folder` (default <out>/indexes/<run-id>, beside the run)")
 	fs.StringVar(&prefix, "runs", "out", "output `prefix` under which a bare run id is looked up")

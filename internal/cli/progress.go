@@ -87,52 +87,69 @@ func formatProgress(cur sample, prev []sample, width int) string {
 	}
 	pc := paceOf(cur, prev)
 	if width <= 0 {
-		fields := []string{
-			fmt.Sprintf("shards %d/%d", p.ShardsDone, p.ShardsTotal),
-			"documents " + of(p.Docs, p.DocsTotal, func(n int64) string { return strconv.FormatInt(n, 10) }),
-			fmt.Sprintf("mentions %d", p.Mentions),
-		}
-		if p.Requests+p.CacheHits > 0 {
-			fields = append(fields, fmt.Sprintf("llm requests %d  cache hits %d  tokens %d", p.Requests, p.CacheHits, p.Tokens))
-		}
-		if pc.hasRate {
-			fields = append(fields, rate(pc.docsPerSec)+" docs/s")
-		}
-		if pc.hasETA {
-			fields = append(fields, "ETA "+duration(pc.eta))
-		}
-		if p.Failed > 0 {
-			fields = append(fields, fmt.Sprintf("failed shards %d", p.Failed))
-		}
-		if p.RunID != "" {
-			fields = append(fields, "run "+p.RunID)
-		}
-		return head + strings.Join(fields, "  ")
+		return head + plainFields(p, pc)
 	}
+	return fit(head+barLine(len(head), p, termFields(p, pc), width), width)
+}
 
-	// On a terminal: the fields in their order, and what goes first when
-	// the line is too long (a lower rank stays longer).
-	type field struct {
-		text string
-		rank int
+// plainFields are the progress fields of a line for a log or a pipe.
+func plainFields(p workflows.Progress, pc pace) string {
+	fields := []string{
+		fmt.Sprintf("shards %d/%d", p.ShardsDone, p.ShardsTotal),
+		"documents " + of(p.Docs, p.DocsTotal, func(n int64) string { return strconv.FormatInt(n, 10) }),
+		fmt.Sprintf("mentions %d", p.Mentions),
 	}
-	fields := []field{
+	if p.Requests+p.CacheHits > 0 {
+		fields = append(fields, fmt.Sprintf("llm requests %d  cache hits %d  tokens %d", p.Requests, p.CacheHits, p.Tokens))
+	}
+	if pc.hasRate {
+		fields = append(fields, rate(pc.docsPerSec)+" docs/s")
+	}
+	if pc.hasETA {
+		fields = append(fields, "ETA "+duration(pc.eta))
+	}
+	if p.Failed > 0 {
+		fields = append(fields, fmt.Sprintf("failed shards %d", p.Failed))
+	}
+	if p.RunID != "" {
+		fields = append(fields, "run "+p.RunID)
+	}
+	return strings.Join(fields, "  ")
+}
+
+// termField is a progress field on a terminal, with its rank: what goes
+// first when the line is too long (a lower rank stays longer).
+type termField struct {
+	text string
+	rank int
+}
+
+// termFields are the progress fields of a terminal line, in their order.
+func termFields(p workflows.Progress, pc pace) []termField {
+	fields := []termField{
 		{fmt.Sprintf("shards %d/%d", p.ShardsDone, p.ShardsTotal), 3},
 		{"docs " + of(p.Docs, p.DocsTotal, compact), 4},
 		{"mentions " + compact(p.Mentions), 5},
 	}
 	if p.Requests+p.CacheHits > 0 {
-		fields = append(fields, field{fmt.Sprintf("llm %s req %s hits %s tok", compact(p.Requests), compact(p.CacheHits), compact(p.Tokens)), 6})
+		fields = append(fields, termField{fmt.Sprintf("llm %s req %s hits %s tok", compact(p.Requests), compact(p.CacheHits), compact(p.Tokens)), 6})
 	}
 	if pc.hasRate {
-		fields = append(fields, field{rate(pc.docsPerSec) + " docs/s", 1})
+		fields = append(fields, termField{rate(pc.docsPerSec) + " docs/s", 1})
 	}
 	if pc.hasETA {
-		fields = append(fields, field{"ETA " + duration(pc.eta), 0})
+		fields = append(fields, termField{"ETA " + duration(pc.eta), 0})
 	}
 	if p.Failed > 0 {
-		fields = append(fields, field{fmt.Sprintf("%d failed", p.Failed), 2})
+		fields = append(fields, termField{fmt.Sprintf("%d failed", p.Failed), 2})
 	}
+	return fields
+}
+
+// barLine is a terminal line after a head of headLen bytes: a progress bar,
+// the share of shards done and the fields, dropping fields by rank until
+// the bar has room.
+func barLine(headLen int, p workflows.Progress, fields []termField, width int) string {
 	pct := ""
 	if p.ShardsTotal > 0 {
 		pct = fmt.Sprintf("%3.0f%%  ", 100*min(float64(p.ShardsDone+p.Failed)/float64(p.ShardsTotal), 1))
@@ -146,7 +163,7 @@ func formatProgress(cur sample, prev []sample, width int) string {
 		return strings.Join(ts, "  ")
 	}
 	// The room the bar leaves; the last column stays free (see fit).
-	room := func() int { return width - 1 - len(head) - len("[] ") - len(pct) - len(join()) }
+	room := func() int { return width - 1 - headLen - len("[] ") - len(pct) - len(join()) }
 	for p.ShardsTotal > 0 && room() < minBar && len(fields) > 1 {
 		drop := 0
 		for i, f := range fields {
@@ -161,7 +178,7 @@ func formatProgress(cur sample, prev []sample, width int) string {
 		full := int(min(float64(p.ShardsDone+p.Failed)/float64(p.ShardsTotal), 1) * float64(n))
 		bar = "[" + strings.Repeat("#", full) + strings.Repeat(".", n-full) + "] "
 	}
-	return fit(head+bar+pct+join(), width)
+	return bar + pct + join()
 }
 
 // phaseNotes say what a job does before its shards are known.

@@ -93,13 +93,13 @@ func retrievalEvalCmd(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
-	cl, log, store, closeAll, err := f.run.open(ctx, env)
+	o, err := f.run.open(ctx, env)
 	if err != nil {
 		return err
 	}
-	defer closeAll()
+	defer o.close()
 
-	r := evaluate.Retrieval{Store: store, Jobs: jobs{cl: cl, queue: f.run.conn.taskQueue, w: env.Stderr, log: log},
+	r := evaluate.Retrieval{Store: o.store, Jobs: jobs{cl: o.client, queue: f.run.conn.taskQueue, w: env.Stderr, log: o.log},
 		Progress: env.Stderr, Out: outURI, APIKey: env.Getenv("OPENAI_API_KEY"),
 		IndexConfig: func(run activities.Run, head bool) (activities.IndexConfig, error) {
 			fi := f.index

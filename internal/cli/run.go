@@ -40,32 +40,40 @@ server on a SQLite file (--dev-db) and an in-process worker run the whole job
 in this process; kill it at any time and run the same command to resume.
 Without --dev, workers (cmd/worker) must be running against --address.`
 
+// runFlags are the flags of a command that runs annotation jobs: the
+// session's and the job's.
 type runFlags struct {
+	sessionFlags
+	llm         llmFlags
+	corpora     listFlag
+	from, to    string
+	full        bool
+	maxTokens   int64
+	retryFailed bool
+	schema      string
+	out         string
+	job         string
+	backend     string
+	reader      corpus.Options
+	shardSize   int
+	window      int
+}
+
+// sessionFlags are the flags of every command that talks to Temporal:
+// connection, logging, metrics, storage, --dev and --detach.
+type sessionFlags struct {
 	conn          connFlags
 	logs          logFlags
-	llm           llmFlags
-	corpora       listFlag
-	from, to      string
-	full          bool
-	maxTokens     int64
-	retryFailed   bool
-	schema        string
-	out           string
-	job           string
-	backend       string
-	reader        corpus.Options
-	shardSize     int
-	window        int
+	metrics       metricsFlags
 	dev           bool
 	devDB         string
 	gcs           string
 	detach        bool
 	activitySlots int
-	metrics       metricsFlags
 }
 
 func (f *runFlags) register(fs *flag.FlagSet, env Env) {
-	f.registerSession(fs, env)
+	f.sessionFlags.register(fs, env)
 	f.llm.register(fs, env)
 	fs.Var(&f.corpora, "corpus", "corpus `URI` prefix: every object under it is read (required; repeat for a backfill over several prefixes; {date} in it is replaced by each day from --from to --to)")
 	fs.StringVar(&f.from, "from", "", "first `day` (YYYY-MM-DD) for {date} in --corpus")
@@ -86,9 +94,7 @@ func (f *runFlags) register(fs *flag.FlagSet, env Env) {
 	fs.IntVar(&f.window, "window", 8, "shards annotated at once")
 }
 
-// registerSession registers the flags of every command that talks to
-// Temporal: connection, logging, metrics, storage, --dev and --detach.
-func (f *runFlags) registerSession(fs *flag.FlagSet, env Env) {
+func (f *sessionFlags) register(fs *flag.FlagSet, env Env) {
 	f.conn.register(fs, env)
 	f.logs.register(fs, env)
 	f.metrics.register(fs, env)
@@ -122,6 +128,47 @@ var corpusFormats = []string{"auto", corpus.FormatJSONL, corpus.FormatText, corp
 // flag through one function (uriFlag), and an output that the corpus would
 // list (the next run would annotate this one's outputs).
 func (f *runFlags) settings() (activities.Config, error) {
+	if err := f.check(); err != nil {
+		return activities.Config{}, err
+	}
+	prefixes, shown, err := f.prefixes()
+	if err != nil {
+		return activities.Config{}, usageError(err)
+	}
+	schema, err := uriFlag("schema", f.schema)
+	if err != nil {
+		return activities.Config{}, usageError(err)
+	}
+	out, err := uriFlag("out", f.out)
+	if err != nil {
+		return activities.Config{}, usageError(err)
+	}
+	backend, err := f.llm.spec(f.backend, out)
+	if err != nil {
+		return activities.Config{}, usageError(err)
+	}
+	if err := f.outsideCorpus(prefixes, shown, out, backend.Batch.Dir); err != nil {
+		return activities.Config{}, usageError(err)
+	}
+	cfg := activities.Config{
+		Job: f.job, Corpus: prefixes[0], Schema: schema, Output: out,
+		Backend: backend, Reader: activities.Reader(f.reader), ShardSize: f.shardSize, Window: f.window, Full: f.full, MaxTokens: f.maxTokens, RetryFailed: f.retryFailed,
+	}
+	if len(prefixes) > 1 {
+		cfg.Prefixes = prefixes
+	}
+	if cfg.Job == "" {
+		cfg.Job = defaultJob(cfg)
+	}
+	if !validJob.MatchString(cfg.Job) {
+		return activities.Config{}, usageError(fmt.Errorf("--job %q: use letters, digits, '.', '_' and '-' only", cfg.Job))
+	}
+	return cfg, nil
+}
+
+// check checks the flags' values one by one, reporting every mistake at
+// once.
+func (f *runFlags) check() error {
 	var errs []error
 	if len(f.corpora) == 0 {
 		errs = append(errs, errors.New("--corpus is required"))
@@ -157,16 +204,17 @@ func (f *runFlags) settings() (activities.Config, error) {
 			errs = append(errs, fmt.Errorf("--gcs-endpoint %q: want http://host:port or https://host:port", f.gcs))
 		}
 	}
-	if err := usageError(errs...); err != nil {
-		return activities.Config{}, err
-	}
-	prefixes, err := expandDates(f.corpora, f.from, f.to)
+	return usageError(errs...)
+}
+
+// prefixes are the corpus prefixes as URIs, each day of a {date} prefix
+// one, and shown the same prefixes as the user wrote them, to name them in
+// messages.
+func (f *runFlags) prefixes() (prefixes, shown []string, err error) {
+	prefixes, err = expandDates(f.corpora, f.from, f.to)
 	if err != nil {
-		return activities.Config{}, usageError(err)
+		return nil, nil, err
 	}
-	// The prefixes as the user wrote them (with each day for {date}), to
-	// name them in messages.
-	var shown []string
 	for _, c := range f.corpora {
 		days := []string{c}
 		if strings.Contains(c, "{date}") {
@@ -177,7 +225,7 @@ func (f *runFlags) settings() (activities.Config, error) {
 	for i, p := range prefixes {
 		u, err := uriFlag("corpus", p)
 		if err != nil {
-			return activities.Config{}, usageError(err)
+			return nil, nil, err
 		}
 		// A local corpus folder lists as a folder, not as a prefix of
 		// names ("corpus" would also match "corpus-old/").
@@ -186,43 +234,23 @@ func (f *runFlags) settings() (activities.Config, error) {
 		}
 		prefixes[i] = u
 	}
-	schema, err := uriFlag("schema", f.schema)
-	if err != nil {
-		return activities.Config{}, usageError(err)
-	}
-	out, err := uriFlag("out", f.out)
-	if err != nil {
-		return activities.Config{}, usageError(err)
-	}
-	backend, err := f.llm.spec(f.backend, out)
-	if err != nil {
-		return activities.Config{}, usageError(err)
-	}
-	// A corpus prefix lists every object whose URI starts with it: an
-	// output (or an exchange) there would be read as corpus by the next
-	// run, which would annotate this one's outputs.
+	return prefixes, shown, nil
+}
+
+// outsideCorpus checks that no corpus prefix lists the output or the batch
+// exchange folder. A prefix lists every object whose URI starts with it: an
+// output (or an exchange) there would be read as corpus by the next run,
+// which would annotate this one's outputs.
+func (f *runFlags) outsideCorpus(prefixes, shown []string, out, batchDir string) error {
 	for i, p := range prefixes {
 		if lists(p, out) {
-			return activities.Config{}, usageError(fmt.Errorf("--out %s is inside --corpus %s: the next run would annotate this run's outputs; choose an --out outside the corpus", f.out, shown[i]))
+			return fmt.Errorf("--out %s is inside --corpus %s: the next run would annotate this run's outputs; choose an --out outside the corpus", f.out, shown[i])
 		}
-		if dir := backend.Batch.Dir; dir != "" && f.llm.batch.dir != "" && lists(p, dir) {
-			return activities.Config{}, usageError(fmt.Errorf("--batch-dir %s is inside --corpus %s: the next run would annotate the batch files; choose a --batch-dir outside the corpus", f.llm.batch.dir, shown[i]))
+		if batchDir != "" && f.llm.batch.dir != "" && lists(p, batchDir) {
+			return fmt.Errorf("--batch-dir %s is inside --corpus %s: the next run would annotate the batch files; choose a --batch-dir outside the corpus", f.llm.batch.dir, shown[i])
 		}
 	}
-	cfg := activities.Config{
-		Job: f.job, Corpus: prefixes[0], Schema: schema, Output: out,
-		Backend: backend, Reader: activities.Reader(f.reader), ShardSize: f.shardSize, Window: f.window, Full: f.full, MaxTokens: f.maxTokens, RetryFailed: f.retryFailed,
-	}
-	if len(prefixes) > 1 {
-		cfg.Prefixes = prefixes
-	}
-	if cfg.Job == "" {
-		cfg.Job = defaultJob(cfg)
-	}
-	if !validJob.MatchString(cfg.Job) {
-		return activities.Config{}, usageError(fmt.Errorf("--job %q: use letters, digits, '.', '_' and '-' only", cfg.Job))
-	}
-	return cfg, nil
+	return nil
 }
 
 // checkInputs checks what the job reads before it starts: a local corpus
@@ -321,11 +349,12 @@ func runCmd(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
-	cl, log, _, closeAll, err := f.open(ctx, env)
+	o, err := f.open(ctx, env)
 	if err != nil {
 		return interrupted(ctx, cfg.Job, err)
 	}
-	defer closeAll()
+	defer o.close()
+	cl, log := o.client, o.log
 
 	start := time.Now()
 	wr, err := startJob(ctx, cl, f.conn.taskQueue, cfg, env.Stdout)
@@ -340,17 +369,30 @@ func runCmd(ctx context.Context, args []string, env Env) error {
 	return outcome(sum)
 }
 
-// open sets up what a command that starts jobs needs: the log, the store,
-// and a Temporal client (see connect). closeAll undoes all of it.
-func (f *runFlags) open(ctx context.Context, env Env) (cl client.Client, log *slog.Logger, store blob.Store, closeAll func(), err error) {
-	if log, err = f.logs.logger(env.Stderr); err != nil {
-		return nil, nil, nil, nil, err
+// opened is what a command that starts jobs has open: the log, the
+// store and a Temporal client (see connect).
+type opened struct {
+	client client.Client
+	log    *slog.Logger
+	store  blob.Store
+	close  func() // undoes all of it
+}
+
+// open sets up what a command that starts jobs needs.
+func (f *sessionFlags) open(ctx context.Context, env Env) (opened, error) {
+	log, err := f.logs.logger(env.Stderr)
+	if err != nil {
+		return opened{}, err
 	}
-	if store, err = openStore(ctx, f.gcs); err != nil {
-		return nil, nil, nil, nil, err
+	store, err := openStore(ctx, f.gcs)
+	if err != nil {
+		return opened{}, err
 	}
-	cl, closeAll, err = f.connect(ctx, env, store, log)
-	return cl, log, store, closeAll, err
+	cl, closeAll, err := f.connect(ctx, env, store, log)
+	if err != nil {
+		return opened{}, err
+	}
+	return opened{client: cl, log: log, store: store, close: closeAll}, nil
 }
 
 // gcsCheckTimeout bounds the check that a --gcs-endpoint answers.
@@ -371,7 +413,7 @@ func openStore(ctx context.Context, endpoint string) (blob.Store, error) {
 
 // connect dials Temporal: with --dev, an embedded server it starts first,
 // and an in-process worker over store. closeAll undoes all of it.
-func (f *runFlags) connect(ctx context.Context, env Env, store blob.Store, log *slog.Logger) (cl client.Client, closeAll func(), err error) {
+func (f *sessionFlags) connect(ctx context.Context, env Env, store blob.Store, log *slog.Logger) (cl client.Client, closeAll func(), err error) {
 	var undo []func()
 	// A local, not the named result: an error return sets that to nil
 	// before the deferred cleanup runs.

@@ -56,7 +56,7 @@ as JSON lines under the index folder (batches/<id>/results.jsonl). An
 embeddings or hidden-state encoder needs OPENAI_API_KEY if its server does.`
 
 type searchFlags struct {
-	sess    runFlags
+	sess    sessionFlags
 	index   string
 	run     string
 	runs    string
@@ -73,7 +73,7 @@ type searchFlags struct {
 }
 
 func (f *searchFlags) register(fs *flag.FlagSet, env Env) {
-	f.sess.registerSession(fs, env)
+	f.sess.register(fs, env)
 	fs.StringVar(&f.index, "index", "", "the index `folder` (path, file:// or gs:// URI)")
 	fs.StringVar(&f.run, "run", "", "search the default index of this `run` (folder or run id) instead of --index")
 	fs.StringVar(&f.runs, "runs", "out", "output `prefix` under which a bare run id is looked up")

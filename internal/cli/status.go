@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"os"
 	"slices"
@@ -53,13 +55,7 @@ type statusFlags struct {
 func statusCmd(ctx context.Context, args []string, env Env) error {
 	fs := newFlagSet("status", statusHelp, env)
 	var f statusFlags
-	f.conn.register(fs, env)
-	f.logs.register(fs, env)
-	fs.StringVar(&f.job, "job", "", "job `name`, as run or schedule create printed it (required)")
-	fs.BoolVar(&f.watch, "watch", false, "follow a running job until it ends")
-	fs.StringVar(&f.out, "out", "out", "the job's output `URI` prefix, where its dataset is (used without a server)")
-	fs.StringVar(&f.devDB, "dev-db", "", "read the job from the embedded server on this SQLite `file` (as run --dev wrote it)")
-	fs.StringVar(&f.gcs, "gcs-endpoint", env.Getenv("ZERONER_GCS_ENDPOINT"), gcsHelp)
+	f.register(fs, env)
 	if err := fs.Parse(args); err != nil {
 		return withCode(ExitUsage, err)
 	}
@@ -74,20 +70,11 @@ func statusCmd(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
-	if f.devDB != "" {
-		if env.DevServer == nil {
-			return errors.New("--dev-db is not available in this build")
-		}
-		if _, err := os.Stat(f.devDB); err != nil {
-			return withCode(ExitUsage, fmt.Errorf("--dev-db: %w", err))
-		}
-		addr, stop, err := env.DevServer(ctx, f.devDB, 0, log)
-		if err != nil {
-			return fmt.Errorf("start embedded Temporal server on %s: %w", f.devDB, err)
-		}
-		defer stop()
-		f.conn.address = addr
+	stop, err := f.devServer(ctx, env, log)
+	if err != nil {
+		return err
 	}
+	defer stop()
 	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	cl, err := dialWith(dctx, f.conn, log, nil)
 	cancel()
@@ -111,48 +98,92 @@ func statusCmd(ctx context.Context, args []string, env Env) error {
 		fmt.Fprintln(env.Stdout, r)
 	}
 	if f.watch {
-		d, err := cl.DescribeWorkflowExecution(ctx, id, "")
-		if err != nil {
-			return fmt.Errorf("job %s: %w", f.job, err)
-		}
-		if d.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
-			stop := showProgress(ctx, cl, id, env.Stdout)
-			err := cl.GetWorkflow(ctx, id, "").Get(ctx, nil) // follows continue-as-new to the end
-			stop()
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			log.Debug("job ended", "job", f.job, "error", err)
+		if err := followJob(ctx, cl, id, f.job, env.Stdout, log); err != nil {
+			return err
 		}
 	}
 	st, err := jobProgress(ctx, cl, id)
 	if err != nil {
 		return fmt.Errorf("job %s: %w", f.job, err)
 	}
+	return printStatus(ctx, env.Stdout, store, st, f.job)
+}
+
+func (f *statusFlags) register(fs *flag.FlagSet, env Env) {
+	f.conn.register(fs, env)
+	f.logs.register(fs, env)
+	fs.StringVar(&f.job, "job", "", "job `name`, as run or schedule create printed it (required)")
+	fs.BoolVar(&f.watch, "watch", false, "follow a running job until it ends")
+	fs.StringVar(&f.out, "out", "out", "the job's output `URI` prefix, where its dataset is (used without a server)")
+	fs.StringVar(&f.devDB, "dev-db", "", "read the job from the embedded server on this SQLite `file` (as run --dev wrote it)")
+	fs.StringVar(&f.gcs, "gcs-endpoint", env.Getenv("ZERONER_GCS_ENDPOINT"), gcsHelp)
+}
+
+// devServer starts the embedded server on --dev-db, if given, and points
+// the connection at it; stop stops it.
+func (f *statusFlags) devServer(ctx context.Context, env Env, log *slog.Logger) (stop func() error, err error) {
+	if f.devDB == "" {
+		return func() error { return nil }, nil
+	}
+	if env.DevServer == nil {
+		return nil, errors.New("--dev-db is not available in this build")
+	}
+	if _, err := os.Stat(f.devDB); err != nil {
+		return nil, withCode(ExitUsage, fmt.Errorf("--dev-db: %w", err))
+	}
+	addr, stop, err := env.DevServer(ctx, f.devDB, 0, log)
+	if err != nil {
+		return nil, fmt.Errorf("start embedded Temporal server on %s: %w", f.devDB, err)
+	}
+	f.conn.address = addr
+	return stop, nil
+}
+
+// followJob follows the job's workflow id, while it runs, to its end.
+func followJob(ctx context.Context, cl client.Client, id, job string, w io.Writer, log *slog.Logger) error {
+	d, err := cl.DescribeWorkflowExecution(ctx, id, "")
+	if err != nil {
+		return fmt.Errorf("job %s: %w", job, err)
+	}
+	if d.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return nil
+	}
+	stop := showProgress(ctx, cl, id, w)
+	err = cl.GetWorkflow(ctx, id, "").Get(ctx, nil) // follows continue-as-new to the end
+	stop()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	log.Debug("job ended", "job", job, "error", err)
+	return nil
+}
+
+// printStatus prints the job's state and returns its outcome.
+func printStatus(ctx context.Context, w io.Writer, store blob.Store, st jobState, job string) error {
 	if st.sum.UpToDate {
 		// A check that found nothing new: show the run that did work.
-		fmt.Fprintf(env.Stdout, "up to date (the latest check found nothing new)\n")
+		fmt.Fprintf(w, "up to date (the latest check found nothing new)\n")
 		if st.sum.Outputs.Summary != "" {
-			return latestRun(ctx, env.Stdout, store, st.sum.Outputs.Summary, f.job, st.sum)
+			return latestRun(ctx, w, store, st.sum.Outputs.Summary, job, st.sum)
 		}
-		return st.outcome(f.job)
+		return st.outcome(job)
 	}
 	line := st.p.Phase
 	if st.counted {
 		width := 0
-		if isTerminal(env.Stdout) {
-			width = termWidth(env.Stdout)
+		if isTerminal(w) {
+			width = termWidth(w)
 		}
 		line = formatProgress(sample{at: time.Now(), p: st.p}, nil, width)
 	}
-	fmt.Fprintln(env.Stdout, line)
+	fmt.Fprintln(w, line)
 	if st.reason != "" {
-		fmt.Fprintf(env.Stdout, "  %s\n", st.reason)
+		fmt.Fprintf(w, "  %s\n", st.reason)
 	}
 	if p := problemLine(st.sum); p != "" {
-		fmt.Fprintf(env.Stdout, "  %s\n", p)
+		fmt.Fprintf(w, "  %s\n", p)
 	}
-	return st.outcome(f.job)
+	return st.outcome(job)
 }
 
 // resolveJob returns the workflow id of the job's latest execution: the

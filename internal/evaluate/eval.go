@@ -41,22 +41,12 @@ func (e Eval) Run(ctx context.Context, rep eval.Report, sets []Dataset) (eval.Re
 	if rep.Averages == nil {
 		rep.Averages = []eval.Average{}
 	}
-	err := e.write(ctx, e.Out, map[string]func(io.Writer) error{
+	err := writeFiles(ctx, e.Store, e.Out, map[string]func(io.Writer) error{
 		"results.json": func(w io.Writer) error { return runs.WriteJSON(w, rep) },
 		"report.md":    func(w io.Writer) error { return eval.WriteMarkdown(w, rep) },
 		"report.html":  func(w io.Writer) error { return eval.WriteHTML(w, rep) },
 	})
 	return rep, err
-}
-
-// write replaces the files of dir by name.
-func (e Eval) write(ctx context.Context, dir string, files map[string]func(io.Writer) error) error {
-	for name, write := range files {
-		if err := e.Store.Replace(ctx, blob.Join(dir, name), write); err != nil {
-			return fmt.Errorf("write %s: %w", name, err)
-		}
-	}
-	return nil
 }
 
 // one annotates one data set with the job, scores the mentions table
@@ -89,7 +79,7 @@ func (e Eval) one(ctx context.Context, ds Dataset) (eval.Results, error) {
 		return eval.Results{}, err
 	}
 	r.Failed = failed
-	err = e.write(ctx, blob.Join(e.Out, ds.Name), map[string]func(io.Writer) error{
+	err = writeFiles(ctx, e.Store, blob.Join(e.Out, ds.Name), map[string]func(io.Writer) error{
 		"predictions.bio":   func(w io.Writer) error { return eval.WriteBIO(w, docs) },
 		"predictions.jsonl": func(w io.Writer) error { return eval.WriteJSONL(w, docs) },
 		"results.json":      func(w io.Writer) error { return runs.WriteJSON(w, r) },

@@ -6,9 +6,11 @@ package evaluate
 import (
 	"context"
 	"fmt"
+	"io"
 
 	"github.com/zeroner/zeroner/activities"
 	"github.com/zeroner/zeroner/activities/runs"
+	"github.com/zeroner/zeroner/io/blob"
 	"github.com/zeroner/zeroner/io/corpus"
 	"github.com/zeroner/zeroner/pipeline/eval"
 )
@@ -88,4 +90,15 @@ func readMentions(ctx context.Context, store runs.Store, dir string) ([]eval.Men
 		ms[i] = eval.Mention{DocID: m.DocID, Text: m.Text, Span: eval.Span{Start: int(m.Start), End: int(m.End), Label: m.Label}}
 	}
 	return ms, nil
+}
+
+// writeFiles replaces the files of the folder dir, each by its write
+// function.
+func writeFiles(ctx context.Context, store blob.Store, dir string, files map[string]func(io.Writer) error) error {
+	for name, write := range files {
+		if err := store.Replace(ctx, blob.Join(dir, name), write); err != nil {
+			return fmt.Errorf("write %s: %w", name, err)
+		}
+	}
+	return nil
 }

@@ -87,15 +87,11 @@ func (r Retrieval) Run(ctx context.Context, rep RetrievalReport, sets []Dataset)
 		}
 		rep.Macro[sys] = retriever.MacroAverage(per)
 	}
-	for name, write := range map[string]func(io.Writer) error{
+	err := writeFiles(ctx, r.Store, r.Out, map[string]func(io.Writer) error{
 		"results.json": func(w io.Writer) error { return runs.WriteJSON(w, rep) },
 		"report.md":    func(w io.Writer) error { return WriteRetrievalMarkdown(w, rep) },
-	} {
-		if err := r.Store.Replace(ctx, blob.Join(r.Out, name), write); err != nil {
-			return rep, fmt.Errorf("write %s: %w", name, err)
-		}
-	}
-	return rep, nil
+	})
+	return rep, err
 }
 
 // one annotates a data set, indexes the run both ways and scores them.
