@@ -52,8 +52,8 @@ type RetrievalLabel struct {
 	Reach    float64            `json:"reach"`
 }
 
-// Systems are the systems retrieval compares, in table order.
-var Systems = []string{"raw", "head", "bm25"}
+// systems are the systems retrieval compares, in table order.
+var systems = []string{"raw", "head", "bm25"}
 
 // Retrieval measures NER Retriever on BIO data sets: it annotates each,
 // builds a raw and a head index of the run and scores the R-Precision of
@@ -80,7 +80,7 @@ func (r Retrieval) Run(ctx context.Context, rep RetrievalReport, sets []Dataset)
 		rep.Datasets = append(rep.Datasets, d)
 	}
 	rep.Macro = make(map[string]float64)
-	for _, sys := range append(slices.Clone(Systems), "reach") {
+	for _, sys := range append(slices.Clone(systems), "reach") {
 		per := make(map[string]float64)
 		for _, d := range rep.Datasets {
 			per[d.Name] = d.Macro[sys]
@@ -122,7 +122,7 @@ func (r Retrieval) one(ctx context.Context, ds Dataset) (RetrievalDataset, error
 	}
 	d := RetrievalDataset{Name: ds.Name, RunID: run.ID, Sentences: len(docs), Mentions: int64(len(ms)),
 		Indexes: make(map[string]string), Build: make(map[string]float64)}
-	searchers := make(map[string]Searcher)
+	searchers := make(map[string]searcher)
 	for _, sys := range []string{"raw", "head"} {
 		if searchers[sys], err = r.index(ctx, &d, run, sys); err != nil {
 			return RetrievalDataset{}, err
@@ -136,7 +136,7 @@ func (r Retrieval) one(ctx context.Context, ds Dataset) (RetrievalDataset, error
 
 // index builds the run's index of system sys ("raw" or "head"), records it
 // in d and opens it.
-func (r Retrieval) index(ctx context.Context, d *RetrievalDataset, run activities.Run, sys string) (Searcher, error) {
+func (r Retrieval) index(ctx context.Context, d *RetrievalDataset, run activities.Run, sys string) (searcher, error) {
 	icfg, err := r.IndexConfig(run, sys == "head")
 	if err != nil {
 		return nil, err
@@ -157,15 +157,15 @@ func (r Retrieval) index(ctx context.Context, d *RetrievalDataset, run activitie
 	return search.OpenIndex(ctx, r.Store, index, search.SearchOptions{Exact: true, APIKey: r.APIKey})
 }
 
-// Searcher answers a query per label with up to k documents each.
-type Searcher interface {
+// searcher answers a query per label with up to k documents each.
+type searcher interface {
 	SearchEach(ctx context.Context, descs []string, ks []int) ([]search.SearchResult, error)
 }
 
 // scoreRetrieval queries every label of the schema that has relevant
 // sentences by its description, with each system, and fills d's scores.
 func scoreRetrieval(ctx context.Context, d *RetrievalDataset, docs []eval.Doc, ms []eval.Mention,
-	schema *pipeline.Schema, searchers map[string]Searcher) error {
+	schema *pipeline.Schema, searchers map[string]searcher) error {
 	relevant := eval.Relevant(docs)
 	var labels, queries []string
 	var ks []int
@@ -205,7 +205,7 @@ func scoreRetrieval(ctx context.Context, d *RetrievalDataset, docs []eval.Doc, m
 		}
 		ranked["bm25"] = append(ranked["bm25"], ids)
 	}
-	scores, macro := eval.ScoreRetrieval(docs, ms, labels, ranked, Systems)
+	scores, macro := eval.ScoreRetrieval(docs, ms, labels, ranked, systems)
 	for i, s := range scores {
 		d.Labels = append(d.Labels, RetrievalLabel{Label: s.Label, Query: queries[i], Relevant: s.Relevant, Scores: s.Scores, Reach: s.Reach})
 	}

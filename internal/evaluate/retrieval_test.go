@@ -59,7 +59,7 @@ func TestScoreRetrieval(t *testing.T) {
 	}
 	var d RetrievalDataset
 	s := inOrder(ids)
-	if err := scoreRetrieval(context.Background(), &d, gold, ms, schema, map[string]Searcher{"raw": s, "head": s}); err != nil {
+	if err := scoreRetrieval(context.Background(), &d, gold, ms, schema, map[string]searcher{"raw": s, "head": s}); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]struct {
@@ -74,7 +74,7 @@ func TestScoreRetrieval(t *testing.T) {
 		if l.Relevant != w.r || l.Reach != w.reach || l.Query == "" {
 			t.Errorf("%s: R %d, reach %v, query %q; want R %d, reach %v", l.Label, l.Relevant, l.Reach, l.Query, w.r, w.reach)
 		}
-		for _, sys := range Systems {
+		for _, sys := range systems {
 			if v := l.Scores[sys]; v < 0 || v > 1 {
 				t.Errorf("%s %s: R-Precision %v", l.Label, sys, v)
 			}
