@@ -2,7 +2,6 @@ package runs
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"path"
 	"slices"
@@ -32,15 +31,12 @@ func OpenFinished(ctx context.Context, store blob.Store, uriOrPath string) (*Fin
 	}
 	r := &Finished{store: Store{Store: store}, Run: activities.Run{URI: uri}, Mentions: make(map[string][]pipeline.Mention),
 		Failed: make(map[string]bool)}
-	data, err := blob.ReadAll(ctx, store, Dir(r.Run).Summary())
+	err = r.store.ReadJSON(ctx, Dir(r.Run).Summary(), &r.Summary)
 	if blob.IsNotExist(err) {
 		return nil, fmt.Errorf("run %s: no run.json: not a run folder, or the run has not finished", uri)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", Dir(r.Run).Summary(), err)
-	}
-	if err := json.Unmarshal(data, &r.Summary); err != nil {
-		return nil, fmt.Errorf("read %s: %w", Dir(r.Run).Summary(), err)
+		return nil, err
 	}
 	r.Run.ID = r.Summary.RunID
 	if data, err := blob.ReadAll(ctx, store, Dir(r.Run).Schema()); err == nil {
