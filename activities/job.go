@@ -34,6 +34,36 @@ type FinalizeInput struct {
 	Timings  Timings        `json:"timings"`
 }
 
+// FinalizePart is one part of a run's final mentions table: the finished
+// shards whose mentions it gathers, in order. Finalize's work fans out by
+// part: each writes its mentions and its share of the knowledge graph.
+type FinalizePart struct {
+	Run    Run   `json:"run"`
+	Part   int   `json:"part"`
+	Shards []int `json:"shards"`
+}
+
+// PartStats counts a finished part's mentions.
+type PartStats struct {
+	Shards   []int            `json:"shards"`
+	Mentions int64            `json:"mentions"`
+	Labels   map[string]int64 `json:"labels"`
+}
+
+// The knowledge graph's tables, as MergeGraph names them.
+const (
+	GraphLinks    = "mention_entities"
+	GraphEdges    = "edges"
+	GraphEntities = "entities" // written last: it marks the graph done
+)
+
+// MergeGraph asks for one table of a run's knowledge graph, merged from its
+// parts.
+type MergeGraph struct {
+	Run   Run    `json:"run"`
+	Table string `json:"table"` // GraphLinks, GraphEdges or GraphEntities
+}
+
 // Summary is a run's outcome, as the starter prints it and run.json keeps it.
 type Summary struct {
 	RunID    string `json:"run_id"`

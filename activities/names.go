@@ -12,8 +12,10 @@ const (
 	MediateActivity           = "Mediate"
 	CalibrateActivity         = "Calibrate"
 	BatchPrepareActivity      = "BatchPrepare"
+	PlanFinalizeActivity      = "PlanFinalize"
+	FinalizePartActivity      = "FinalizePart"
 	FinalizeActivity          = "Finalize"
-	GraphActivity             = "Graph"
+	MergeGraphActivity        = "MergeGraph"
 	BatchSubmitActivity       = "BatchSubmit"
 	BatchPollActivity         = "BatchPoll"
 	BatchCollectActivity      = "BatchCollect"
@@ -40,8 +42,10 @@ func Names() []string {
 		MediateActivity,
 		CalibrateActivity,
 		BatchPrepareActivity,
+		PlanFinalizeActivity,
+		FinalizePartActivity,
 		FinalizeActivity,
-		GraphActivity,
+		MergeGraphActivity,
 		BatchSubmitActivity,
 		BatchPollActivity,
 		BatchCollectActivity,

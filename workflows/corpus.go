@@ -189,13 +189,9 @@ func (st *CorpusState) stopped() activities.Summary {
 // finalize finalizes the run and builds its knowledge graph.
 func (st *CorpusState) finalize(ctx workflow.Context) (activities.Summary, error) {
 	in := activities.FinalizeInput{Config: st.Config, Plan: *st.Plan, Sharding: *st.Sharding, Failed: st.Failed, Timings: st.Timings}
-	var sum activities.Summary
-	if err := workflow.ExecuteActivity(withOptions(ctx, 2*time.Hour, time.Minute), activities.FinalizeActivity, in).Get(ctx, &sum); err != nil {
-		return activities.Summary{}, fmt.Errorf("finalize: %w", err)
-	}
-	var g activities.GraphStats
-	if err := workflow.ExecuteActivity(withOptions(ctx, 2*time.Hour, time.Minute), activities.GraphActivity, st.Plan.Run).Get(ctx, &g); err != nil {
-		return activities.Summary{}, fmt.Errorf("graph: %w", err)
+	sum, g, err := finish(ctx, in)
+	if err != nil {
+		return activities.Summary{}, err
 	}
 	sum.Graph = g
 	sum.Outputs.Entities, sum.Outputs.Edges = st.Plan.Outputs.Entities, st.Plan.Outputs.Edges

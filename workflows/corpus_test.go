@@ -62,7 +62,10 @@ func TestAnnotateCorpus(t *testing.T) {
 					return activities.Summary{RunID: in.Plan.Run.ID}, nil
 				})
 
-			env.OnActivity(activities.GraphActivity, mock.Anything, mock.Anything).Return(activities.GraphStats{Entities: 3}, nil)
+			env.OnActivity(activities.PlanFinalizeActivity, mock.Anything, mock.Anything).Return(
+				[]activities.FinalizePart{{Run: run, Part: 0}, {Run: run, Part: 1}}, nil)
+			env.OnActivity(activities.FinalizePartActivity, mock.Anything, mock.Anything).Return(activities.PartStats{}, nil)
+			env.OnActivity(activities.MergeGraphActivity, mock.Anything, mock.Anything).Return(int64(3), nil)
 			env.ExecuteWorkflow(AnnotateCorpus, CorpusState{
 				Config:       activities.Config{Job: "job", Window: 2, ShardSize: 10},
 				ShardsPerRun: tt.perRun,

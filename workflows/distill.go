@@ -90,11 +90,9 @@ func Distill(ctx workflow.Context, in DistillInput) (DistillSummary, error) {
 	t.Annotated = workflow.Now(ctx).UTC()
 
 	fin := activities.FinalizeInput{Config: cfg, Plan: plan, Sharding: sh, Failed: failed, Timings: t}
-	if err := workflow.ExecuteActivity(withOptions(ctx, 2*time.Hour, time.Minute), activities.FinalizeActivity, fin).Get(ctx, &out.Summary); err != nil {
-		return DistillSummary{}, fmt.Errorf("finalize: %w", err)
-	}
-	if err := workflow.ExecuteActivity(withOptions(ctx, 2*time.Hour, time.Minute), activities.GraphActivity, run).Get(ctx, &out.Graph); err != nil {
-		return DistillSummary{}, fmt.Errorf("graph: %w", err)
+	var err error
+	if out.Summary, out.Graph, err = finish(ctx, fin); err != nil {
+		return DistillSummary{}, err
 	}
 	out.Outputs.Entities, out.Outputs.Edges = plan.Outputs.Entities, plan.Outputs.Edges
 	return out, nil

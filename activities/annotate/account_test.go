@@ -154,8 +154,20 @@ func (f *accountFixture) run(t *testing.T, cfg activities.Config) activities.Sum
 				}
 			}
 		}
+		in := activities.FinalizeInput{Config: cfg, Plan: p, Sharding: sh, Failed: failed}
+		if !p.Finished {
+			var parts []activities.FinalizePart
+			if err := call(&parts, f.a.PlanFinalize, in); err != nil {
+				t.Fatal(err)
+			}
+			for _, part := range parts {
+				if err := call(&activities.PartStats{}, f.a.FinalizePart, part); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
 		var sum activities.Summary
-		if err := call(&sum, f.a.Finalize, activities.FinalizeInput{Config: cfg, Plan: p, Sharding: sh, Failed: failed}); err != nil {
+		if err := call(&sum, f.a.Finalize, in); err != nil {
 			t.Fatal(err)
 		}
 		if !p.More {

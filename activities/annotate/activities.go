@@ -9,7 +9,20 @@ package annotate
 import "github.com/zeroner/zeroner/internal/wire"
 
 // Activities are the package's activities; register them with a worker.
-type Activities struct{ deps *wire.Deps }
+type Activities struct {
+	deps   *wire.Deps
+	limits limits
+}
+
+// limits bound finalize's memory (see parts.go and graph.go); tests shrink
+// them to exercise parts, rounds and spills on small inputs.
+type limits struct {
+	partRows int64 // mentions per part of the mentions table
+	fanIn    int   // runs merged at once
+	sortRows int   // rows an external sort holds
+}
 
 // New returns the activities over the shared dependencies.
-func New(d *wire.Deps) *Activities { return &Activities{deps: d} }
+func New(d *wire.Deps) *Activities {
+	return &Activities{deps: d, limits: limits{partRows: partRows, fanIn: fanIn, sortRows: sortRows}}
+}

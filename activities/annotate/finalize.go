@@ -3,6 +3,7 @@ package annotate
 import (
 	"context"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/zeroner/zeroner/activities"
@@ -13,17 +14,13 @@ import (
 	"github.com/zeroner/zeroner/pipeline"
 )
 
-// partRows bounds the rows of one part of the final mentions table, so a
-// reader never needs the whole table in memory.
-const partRows = 500_000
-
 // maxListedRejects bounds the rejects listed in run.json; the rejects table
 // has all of them.
 const maxListedRejects = 1000
 
-// Finalize merges the shards' calibrated mentions into the run's mentions
-// table and writes run.json. A run whose run.json exists is done: Finalize
-// then returns its summary.
+// Finalize writes the run's token ledger and run.json, once the parts of its
+// mentions table are written (FinalizePart). A run whose run.json exists is
+// done: Finalize then returns its summary.
 func (a *Activities) Finalize(ctx context.Context, in activities.FinalizeInput) (activities.Summary, error) {
 	run := in.Plan.Run
 	var m activities.Manifest
@@ -103,35 +100,19 @@ type merged struct {
 	ledger   runs.Ledger
 	failures []table.Reject         // the first ones, for run.json
 	chunks   map[int][]table.Reject // a shard's failed chunks, all stages
-	usage    []table.Usage          // the rows of the run's usage table
+	usage    bool                   // some stage of some shard has usage rows
 }
 
-// mergeShards writes the finished shards' calibrated mentions as the run's
-// mentions table and their usage as the run's ledger, counts them in sum,
-// and gathers their failures.
+// mergeShards counts the parts' mentions into sum, gathers the finished
+// shards' failures and usage, and writes the run's ledger table.
 func (a *Activities) mergeShards(ctx context.Context, in activities.FinalizeInput, sum *activities.Summary) (merged, error) {
 	run := in.Plan.Run
-	failed := make(map[int]bool, len(in.Failed))
-	for _, f := range in.Failed {
-		failed[f.Shard] = true
+	if err := a.countParts(ctx, run, sum); err != nil {
+		return merged{}, err
 	}
+	shards := finishedShards(in)
 	mg := merged{ledger: runs.Ledger{Stages: make(map[string]pipeline.Usage)}, chunks: make(map[int][]table.Reject)}
-	parts := partWriter{store: a.deps.Store, run: run}
-	for shard := range in.Sharding.Shards {
-		if failed[shard] {
-			continue
-		}
-		ms, err := a.deps.Store.Mentions(ctx, runs.Dir(run).Stage(activities.StageCalibrate, shard))
-		if err != nil {
-			return merged{}, err
-		}
-		for _, m := range ms {
-			sum.Labels[m.Label]++
-		}
-		sum.Mentions += int64(len(ms))
-		if err := parts.add(ctx, ms); err != nil {
-			return merged{}, err
-		}
+	for _, shard := range shards {
 		failedDocs, u, err := a.mergeShard(ctx, run, shard, &mg)
 		if err != nil {
 			return merged{}, err
@@ -139,14 +120,67 @@ func (a *Activities) mergeShards(ctx context.Context, in activities.FinalizeInpu
 		sum.Failures += int64(failedDocs)
 		sum.Usage.Add(u)
 	}
-	if len(mg.usage) > 0 {
-		err := a.deps.Store.Replace(ctx, runs.Dir(run).Ledger(), runs.Rows(table.NewUsageWriter, mg.usage))
-		if err != nil {
-			return merged{}, err
-		}
-		sum.Outputs.Usage = runs.Dir(run).Ledger()
+	if !mg.usage {
+		return mg, nil
 	}
-	return mg, parts.close(ctx)
+	// A second pass over the shards' usage tables, so that the ledger's
+	// rows are streamed rather than held.
+	err := a.deps.Store.Replace(ctx, runs.Dir(run).Ledger(), func(w io.Writer) error {
+		tw := table.NewUsageWriter(w)
+		for _, shard := range shards {
+			for _, stage := range []string{activities.StageDiscover, activities.StageMediate, activities.StageCalibrate} {
+				rows, err := a.deps.Store.Usage(ctx, runs.Dir(run).Usage(stage, shard))
+				if err != nil && !blob.IsNotExist(err) {
+					return err
+				}
+				if err := tw.Write(rows); err != nil {
+					return err
+				}
+			}
+		}
+		return tw.Close()
+	})
+	if err != nil {
+		return merged{}, err
+	}
+	sum.Outputs.Usage = runs.Dir(run).Ledger()
+	return mg, nil
+}
+
+// countParts adds the finished parts' mentions and labels to sum.
+func (a *Activities) countParts(ctx context.Context, run activities.Run, sum *activities.Summary) error {
+	for part := 0; ; part++ {
+		var st activities.PartStats
+		err := a.deps.Store.ReadJSON(ctx, runs.Dir(run).PartStats(part), &st)
+		if blob.IsNotExist(err) {
+			if part == 0 {
+				return activities.BadInput(fmt.Errorf("finalize run %s: no finished part at %s", run.ID, runs.Dir(run).PartStats(0)))
+			}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		sum.Mentions += st.Mentions
+		for l, n := range st.Labels {
+			sum.Labels[l] += n
+		}
+	}
+}
+
+// finishedShards lists the shards that did not fail, in order.
+func finishedShards(in activities.FinalizeInput) []int {
+	failed := make(map[int]bool, len(in.Failed))
+	for _, f := range in.Failed {
+		failed[f.Shard] = true
+	}
+	var shards []int
+	for shard := range in.Sharding.Shards {
+		if !failed[shard] {
+			shards = append(shards, shard)
+		}
+	}
+	return shards
 }
 
 // mergeShard gathers a shard's failures and usage into mg and returns how
@@ -171,7 +205,7 @@ func (a *Activities) mergeShard(ctx context.Context, run activities.Run, shard i
 		st.Add(u)
 		mg.ledger.Stages[stage] = st
 		shardUsage.Add(u)
-		mg.usage = append(mg.usage, rows...)
+		mg.usage = mg.usage || len(rows) > 0
 	}
 	if shardUsage != (pipeline.Usage{}) {
 		mg.ledger.Shards = append(mg.ledger.Shards, runs.ShardUsage{Shard: shard, Usage: shardUsage})
@@ -208,42 +242,6 @@ func (a *Activities) writeReport(ctx context.Context, in activities.FinalizeInpu
 		}
 	}
 	return a.deps.Store.WriteJSON(ctx, runs.Dir(run).Summary(), out)
-}
-
-// partWriter writes the run's mentions table in parts of about partRows
-// rows.
-type partWriter struct {
-	store runs.Store
-	run   activities.Run
-	rows  []table.Mention
-	parts int
-}
-
-// add adds a shard's mentions, writing a part once there are enough.
-func (w *partWriter) add(ctx context.Context, ms []table.Mention) error {
-	w.rows = append(w.rows, ms...)
-	if len(w.rows) >= partRows {
-		return w.flush(ctx)
-	}
-	return nil
-}
-
-// close writes the last part. An empty run still gets a (schema-only)
-// part, so the table exists.
-func (w *partWriter) close(ctx context.Context) error {
-	if len(w.rows) > 0 || w.parts == 0 {
-		return w.flush(ctx)
-	}
-	return nil
-}
-
-func (w *partWriter) flush(ctx context.Context) error {
-	if err := w.store.Replace(ctx, runs.Dir(w.run).Mentions(w.parts), runs.Rows(table.NewMentionWriter, w.rows)); err != nil {
-		return err
-	}
-	w.parts++
-	w.rows = w.rows[:0]
-	return nil
 }
 
 // recordRun adds the finalized run to its job's dataset: the objects it

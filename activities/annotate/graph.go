@@ -3,7 +3,8 @@ package annotate
 import (
 	"context"
 	"fmt"
-	"slices"
+	"io"
+	"strings"
 	"time"
 
 	"github.com/zeroner/zeroner/activities"
@@ -11,129 +12,165 @@ import (
 	"github.com/zeroner/zeroner/internal/wire"
 	"github.com/zeroner/zeroner/io/blob"
 	"github.com/zeroner/zeroner/io/table"
-	"github.com/zeroner/zeroner/pipeline"
 	"github.com/zeroner/zeroner/pipeline/kg"
 )
 
-// Graph builds the run's knowledge graph (see pipeline/kg) from its
-// mentions table and documents, and writes the entities, edges and
-// mention_entities tables. The entities table is written last and marks the
-// graph done: if it exists, Graph only counts the tables' rows.
-func (a *Activities) Graph(ctx context.Context, run activities.Run) (activities.GraphStats, error) {
-	if st, err := a.graphStats(ctx, run); err == nil {
-		return st, nil
-	} else if !blob.IsNotExist(err) {
-		return activities.GraphStats{}, err
-	}
-	stop := wire.Heartbeat(ctx, 5*time.Second)
-	defer stop()
+// The knowledge graph is built as an external merge sort (see pipeline/kg,
+// "Parts"): each part of the mentions table spills its links, edges and
+// entity counts sorted by key (FinalizePart); MergeGraph merges a table's
+// spilled runs, adding up the rows of one key, and sorts the result into
+// the table's order with at most sortRows rows in memory. Memory depends on
+// these settings and partRows, not on the corpus.
+const (
+	// fanIn bounds the runs merged at once; more are merged in rounds.
+	fanIn = 64
+	// sortRows bounds the rows an external sort holds before it spills a
+	// sorted run.
+	sortRows = 1_000_000
+)
 
-	byDoc, err := a.mentionsByDoc(ctx, run)
-	if err != nil {
-		return activities.GraphStats{}, err
-	}
-	// One shard of documents at a time: the texts need not all fit in
-	// memory, only the graph.
-	b := kg.NewBuilder()
-	shards, err := a.deps.Store.Parts(ctx, runs.Dir(run).DocumentsDir())
-	if err != nil {
-		return activities.GraphStats{}, err
-	}
-	for _, uri := range shards {
-		docs, err := a.deps.Store.Documents(ctx, uri)
-		if err != nil {
-			return activities.GraphStats{}, err
-		}
-		for _, d := range docs {
-			if ms, ok := byDoc[d.DocID]; ok {
-				b.Add(pipeline.Document{ID: d.DocID, Text: d.Text, Source: d.Source}, ms)
-				delete(byDoc, d.DocID)
-			}
-		}
-	}
-	for id, ms := range byDoc { // no document: entities, but no edges
-		b.Add(pipeline.Document{ID: id}, ms)
-	}
-	st, err := a.writeGraph(ctx, run, b.Graph())
-	if err != nil {
-		return activities.GraphStats{}, err
-	}
-	a.deps.Log.Info("built knowledge graph", "run", run.ID, "entities", st.Entities, "edges", st.Edges)
-	return st, nil
-}
-
-// mentionsByDoc reads the run's mentions table, grouped by document.
-func (a *Activities) mentionsByDoc(ctx context.Context, run activities.Run) (map[string][]pipeline.Mention, error) {
-	parts, err := a.deps.Store.Parts(ctx, runs.Dir(run).MentionsDir())
-	if err != nil {
-		return nil, err
-	}
-	if len(parts) == 0 {
-		// Finalize writes at least one part: the run is not finalized, and
-		// an empty graph written now would stand for good.
-		return nil, activities.BadInput(fmt.Errorf("graph of run %s: no mentions table at %s", run.ID, runs.Dir(run).MentionsDir()))
-	}
-	byDoc := make(map[string][]pipeline.Mention)
-	for _, uri := range parts {
-		rows, err := a.deps.Store.Mentions(ctx, uri)
-		if err != nil {
-			return nil, err
-		}
-		ms := runs.ToMentions(rows)
-		// Room first: a document may have millions of mentions, and a
-		// slice grown one append at a time is copied over and over.
-		count := make(map[string]int)
-		for _, m := range ms {
-			count[m.DocID]++
-		}
-		for id, n := range count {
-			byDoc[id] = slices.Grow(byDoc[id], n)
-		}
-		for _, m := range ms {
-			byDoc[m.DocID] = append(byDoc[m.DocID], m)
-		}
-	}
-	return byDoc, nil
-}
-
-// writeGraph writes the graph's tables, the entities table last since it
-// marks the graph done.
-func (a *Activities) writeGraph(ctx context.Context, run activities.Run, g kg.Graph) (activities.GraphStats, error) {
+// spillPart spills a part's graph for MergeGraph.
+func (a *Activities) spillPart(ctx context.Context, p activities.FinalizePart, g kg.Part) error {
+	dir := runs.Dir(p.Run)
+	name := fmt.Sprintf("part-%05d", p.Part)
 	links := make([]table.MentionEntity, len(g.Links))
 	for i, l := range g.Links {
-		links[i] = table.MentionEntity{RunID: run.ID, DocID: l.DocID, Start: int64(l.Start), End: int64(l.End), EntityID: l.Entity}
+		links[i] = linkRow(p.Run.ID, l)
+	}
+	if err := a.deps.Store.Replace(ctx, dir.Spill(activities.GraphLinks, name), runs.Rows(table.NewMentionEntityWriter, links)); err != nil {
+		return err
 	}
 	edges := make([]table.Edge, len(g.Edges))
 	for i, e := range g.Edges {
-		edges[i] = table.Edge{RunID: run.ID, Source: e.Source, Target: e.Target, Count: int64(e.Count), Examples: e.Examples}
+		edges[i] = table.Edge{RunID: p.Run.ID, Source: e.Source, Target: e.Target, Count: int64(e.Count), Examples: e.Examples}
 	}
-	ents := make([]table.Entity, len(g.Entities))
+	if err := a.deps.Store.Replace(ctx, dir.Spill(activities.GraphEdges, name), runs.Rows(table.NewEdgeWriter, edges)); err != nil {
+		return err
+	}
+	ents := make([]table.EntityPart, len(g.Entities))
 	for i, e := range g.Entities {
-		ents[i] = table.Entity{RunID: run.ID, EntityID: e.ID, Name: e.Name, Label: e.Label, Archetype: string(e.Archetype),
-			Mentions: int64(e.Mentions), Documents: int64(e.Documents)}
+		ents[i] = entityPartRow(e)
 	}
-	if err := a.deps.Store.Replace(ctx, runs.Dir(run).MentionEntities(), runs.Rows(table.NewMentionEntityWriter, links)); err != nil {
-		return activities.GraphStats{}, err
-	}
-	if err := a.deps.Store.Replace(ctx, runs.Dir(run).Edges(), runs.Rows(table.NewEdgeWriter, edges)); err != nil {
-		return activities.GraphStats{}, err
-	}
-	if err := a.deps.Store.Replace(ctx, runs.Dir(run).Entities(), runs.Rows(table.NewEntityWriter, ents)); err != nil {
-		return activities.GraphStats{}, err
-	}
-	return activities.GraphStats{Entities: int64(len(ents)), Edges: int64(len(edges)), Mentions: int64(len(links))}, nil
+	return a.deps.Store.Replace(ctx, dir.Spill(activities.GraphEntities, name), runs.Rows(table.NewEntityPartWriter, ents))
 }
 
-// graphStats counts the rows of a finished graph's tables from their
-// footers; it fails with a not-exist error while the graph is not done.
-func (a *Activities) graphStats(ctx context.Context, run activities.Run) (activities.GraphStats, error) {
-	var n [3]int64
-	for i, uri := range []string{runs.Dir(run).Entities(), runs.Dir(run).Edges(), runs.Dir(run).MentionEntities()} {
-		rows, err := a.deps.Store.CountRows(ctx, uri)
-		if err != nil {
-			return activities.GraphStats{}, err
-		}
-		n[i] = rows
+// MergeGraph writes one table of the run's knowledge graph from the parts'
+// spilled runs, and returns its rows. A table that exists is done. The
+// entities table is asked for last: it marks the graph done, and once it
+// is written the spilled runs are deleted.
+func (a *Activities) MergeGraph(ctx context.Context, in activities.MergeGraph) (int64, error) {
+	dir := runs.Dir(in.Run)
+	out, ok := map[string]string{activities.GraphLinks: dir.MentionEntities(), activities.GraphEdges: dir.Edges(),
+		activities.GraphEntities: dir.Entities()}[in.Table]
+	if !ok {
+		return 0, activities.BadInput(fmt.Errorf("graph of run %s: no table %q", in.Run.ID, in.Table))
 	}
-	return activities.GraphStats{Entities: n[0], Edges: n[1], Mentions: n[2]}, nil
+	if n, err := a.deps.Store.CountRows(ctx, out); err == nil || !blob.IsNotExist(err) {
+		return n, err
+	}
+	parts, err := a.spilledParts(ctx, in)
+	if err != nil {
+		return 0, err
+	}
+	stop := wire.Heartbeat(ctx, 5*time.Second)
+	defer stop()
+	m := graphMerge{a: a, run: in.Run, out: out}
+	var n int64
+	switch in.Table {
+	case activities.GraphLinks:
+		n, err = m.links(ctx, parts)
+	case activities.GraphEdges:
+		n, err = m.edges(ctx, parts)
+	default:
+		if n, err = m.entities(ctx, parts); err == nil {
+			err = a.deleteSpills(ctx, in.Run)
+		}
+	}
+	if err != nil {
+		return 0, err
+	}
+	a.deps.Log.Info("merged graph table", "run", in.Run.ID, "table", in.Table, "rows", n, "parts", len(parts))
+	return n, nil
+}
+
+// spilledParts lists the parts' own spilled runs of a table.
+func (a *Activities) spilledParts(ctx context.Context, in activities.MergeGraph) ([]string, error) {
+	all, err := a.deps.Store.Parts(ctx, runs.Dir(in.Run).SpillDir(in.Table))
+	if err != nil {
+		return nil, err
+	}
+	var parts []string
+	for _, uri := range all {
+		if strings.HasPrefix(uri[strings.LastIndex(uri, "/")+1:], "part-") {
+			parts = append(parts, uri)
+		}
+	}
+	if len(parts) == 0 {
+		// FinalizePart spills at least one part: the run is not finalized,
+		// and an empty graph written now would stand for good.
+		return nil, activities.BadInput(fmt.Errorf("graph of run %s: no parts at %s", in.Run.ID, runs.Dir(in.Run).SpillDir(in.Table)))
+	}
+	return parts, nil
+}
+
+// deleteSpills deletes the graph's spilled runs once the graph is done;
+// the parts' stats stay.
+func (a *Activities) deleteSpills(ctx context.Context, run activities.Run) error {
+	objs, err := a.deps.Store.Parts(ctx, runs.Dir(run).FinalizeDir())
+	if err != nil {
+		return err
+	}
+	for _, uri := range objs {
+		if err := a.deps.Store.Delete(ctx, uri); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// graphMerge merges one graph table of a run into out.
+type graphMerge struct {
+	a   *Activities
+	run activities.Run
+	out string
+}
+
+// links merges the parts' links, already in the table's order.
+func (m graphMerge) links(ctx context.Context, parts []string) (int64, error) {
+	f := spills(m, activities.GraphLinks, table.NewMentionEntityWriter, table.ScanMentionEntities, compareLinkRows)
+	return writeMerged(ctx, m.a.deps.Store, m.out, table.NewMentionEntityWriter, func(emit func(table.MentionEntity) error) error {
+		return f.merge(ctx, parts, "merged", nil, emit)
+	})
+}
+
+// edges adds up each edge's counts and examples over the parts, then sorts
+// the edges into the table's order.
+func (m graphMerge) edges(ctx context.Context, parts []string) (int64, error) {
+	byPair := spills(m, activities.GraphEdges, table.NewEdgeWriter, table.ScanEdges, comparePairRows)
+	byCount := spills(m, activities.GraphEdges, table.NewEdgeWriter, table.ScanEdges, compareEdgeRows)
+	return sortInto(ctx, m.a.deps.Store, m.out, byCount, func(emit func(table.Edge) error) error {
+		return byPair.merge(ctx, parts, "merged", addEdgeRows, emit)
+	})
+}
+
+// entities adds up each entity's counts over the parts, then sorts the
+// entities into the table's order.
+func (m graphMerge) entities(ctx context.Context, parts []string) (int64, error) {
+	byID := spills(m, activities.GraphEntities, table.NewEntityPartWriter, table.ScanEntityParts,
+		func(x, y table.EntityPart) int { return strings.Compare(x.EntityID, y.EntityID) })
+	byCount := spills(m, "entities-sorted", table.NewEntityWriter, table.ScanEntities, compareEntityRows)
+	return sortInto(ctx, m.a.deps.Store, m.out, byCount, func(emit func(table.Entity) error) error {
+		return byID.merge(ctx, parts, "merged", addEntityParts, func(p table.EntityPart) error {
+			e := entityPart(p).Entity()
+			return emit(table.Entity{RunID: m.run.ID, EntityID: e.ID, Name: e.Name, Label: e.Label,
+				Archetype: string(e.Archetype), Mentions: int64(e.Mentions), Documents: int64(e.Documents)})
+		})
+	})
+}
+
+// spills describes the spilled runs of one row type in the run's folder
+// table, sorted by cmp.
+func spills[T any](m graphMerge, folder string, write func(io.Writer) *table.Writer[T], scan func(blob.ReaderAt) (*table.Scanner[T], error), cmp func(x, y T) int) spillFiles[T] {
+	return spillFiles[T]{store: m.a.deps.Store, dir: runs.Dir(m.run), folder: folder, write: write, scan: scan, cmp: cmp,
+		limits: m.a.limits}
 }

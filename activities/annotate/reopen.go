@@ -89,7 +89,7 @@ func (a *Activities) reopen(ctx context.Context, run activities.Run) (int, error
 		return 0, err
 	}
 	for _, dir := range []string{runs.Dir(run).MentionsDir(), runs.Dir(run).Folder("usage"), runs.Dir(run).Folder("entities"),
-		runs.Dir(run).Folder("edges"), runs.Dir(run).Folder("mention_entities")} {
+		runs.Dir(run).Folder("edges"), runs.Dir(run).Folder("mention_entities"), runs.Dir(run).FinalizeDir()} {
 		objs, err := a.deps.Store.List(ctx, dir)
 		if err != nil {
 			return 0, err

@@ -24,6 +24,7 @@ import (
 //	  mentions/part-NNNNN.parquet  usage/part-00000.parquet
 //	  entities/part-00000.parquet  edges/part-00000.parquet
 //	  mention_entities/part-00000.parquet
+//	  finalize/part-NNNNN.json   finalize/<table>/*.parquet (the graph's parts, until it is done)
 //	  run.json
 type Dir activities.Run
 
@@ -102,6 +103,23 @@ func (r Dir) Edges() string { return r.path("edges", "part-00000.parquet") }
 
 // MentionEntities links each mention to its entity.
 func (r Dir) MentionEntities() string { return r.path("mention_entities", "part-00000.parquet") }
+
+// PartStats records a finished part of the mentions table (see
+// activities.FinalizePart); its presence means the part is done.
+func (r Dir) PartStats(part int) string {
+	return r.path("finalize", fmt.Sprintf("part-%05d.json", part))
+}
+
+// FinalizeDir is the working folder of finalize and the knowledge graph:
+// the parts' stats, and the graph's spilled runs until the graph is done.
+func (r Dir) FinalizeDir() string { return r.path("finalize") + "/" }
+
+// Spill is a spilled run of a graph table: name is "part-NNNNN" for a
+// part's own run, other names for the merges' intermediate runs.
+func (r Dir) Spill(table, name string) string { return r.path("finalize", table, name+".parquet") }
+
+// SpillDir is the folder of a graph table's spilled runs.
+func (r Dir) SpillDir(table string) string { return r.path("finalize", table) + "/" }
 
 // SAEMap is the feature -> type map a distill run estimated.
 func (r Dir) SAEMap() string { return r.path("sae", "map.parquet") }

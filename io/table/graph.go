@@ -153,3 +153,95 @@ func ReadEdges(r blob.ReaderAt) ([]Edge, error) { return read(edgeCodec, r) }
 func ReadMentionEntities(r blob.ReaderAt) ([]MentionEntity, error) {
 	return read(mentionEntityCodec, r)
 }
+
+// EntityPart is what one part of a run says of an entity, spilled while the
+// knowledge graph is built in parts: the counts of its surface forms and
+// archetypes there, its mentions and documents.
+type EntityPart struct {
+	EntityID, Label     string
+	Forms               []string
+	FormCounts          []int64
+	Archetypes          []string
+	ArchetypeCounts     []int64
+	Mentions, Documents int64
+}
+
+var int64List = arrow.ListOfNonNullable(int64Type)
+
+var entityPartCodec = &codec[EntityPart]{
+	name: "entity parts",
+	schema: arrow.NewSchema([]arrow.Field{
+		field("entity_id", utf8Type),
+		field("label", utf8Type),
+		field("forms", stringList),
+		field("form_counts", int64List),
+		field("archetypes", stringList),
+		field("archetype_counts", int64List),
+		field("mentions", int64Type),
+		field("documents", int64Type),
+	}, nil),
+	add: func(b *array.RecordBuilder, r EntityPart) int {
+		b.Field(0).(*array.StringBuilder).Append(r.EntityID)
+		b.Field(1).(*array.StringBuilder).Append(r.Label)
+		n := len(r.EntityID) + len(r.Label) + 16 + 8*(len(r.FormCounts)+len(r.ArchetypeCounts))
+		n += appendStrings(b.Field(2).(*array.ListBuilder), r.Forms)
+		appendInt64s(b.Field(3).(*array.ListBuilder), r.FormCounts)
+		n += appendStrings(b.Field(4).(*array.ListBuilder), r.Archetypes)
+		appendInt64s(b.Field(5).(*array.ListBuilder), r.ArchetypeCounts)
+		b.Field(6).(*array.Int64Builder).Append(r.Mentions)
+		b.Field(7).(*array.Int64Builder).Append(r.Documents)
+		return n
+	},
+	decode: func(cols []arrow.Array, out []EntityPart) []EntityPart {
+		id, label, forms, fc := strs(cols[0]), strs(cols[1]), lists(cols[2]), int64Lists(cols[3])
+		archs, ac, ms, ds := lists(cols[4]), int64Lists(cols[5]), int64s(cols[6]), int64s(cols[7])
+		for i := range id {
+			out = append(out, EntityPart{EntityID: id[i], Label: label[i], Forms: forms[i], FormCounts: fc[i],
+				Archetypes: archs[i], ArchetypeCounts: ac[i], Mentions: ms[i], Documents: ds[i]})
+		}
+		return out
+	},
+}
+
+// appendInt64s appends one list<int64> value.
+func appendInt64s(lb *array.ListBuilder, vs []int64) {
+	lb.Append(true)
+	lb.ValueBuilder().(*array.Int64Builder).AppendValues(vs, nil)
+}
+
+// int64Lists reads a list<int64> column; rows share one backing array,
+// capped as lists caps them.
+func int64Lists(a arrow.Array) [][]int64 {
+	l := a.(*array.List)
+	vals := int64s(l.ListValues())
+	out := make([][]int64, l.Len())
+	for i := range out {
+		if l.IsNull(i) {
+			continue
+		}
+		start, end := l.ValueOffsets(i)
+		if end > start {
+			out[i] = vals[start:end:end]
+		}
+	}
+	return out
+}
+
+// NewEntityPartWriter returns a Writer of a spilled entity parts table.
+func NewEntityPartWriter(w io.Writer) *Writer[EntityPart] { return newWriter(entityPartCodec, w) }
+
+// ScanEntities streams an entities table.
+func ScanEntities(r blob.ReaderAt) (*Scanner[Entity], error) { return newScanner(entityCodec, r) }
+
+// ScanEdges streams an edges table.
+func ScanEdges(r blob.ReaderAt) (*Scanner[Edge], error) { return newScanner(edgeCodec, r) }
+
+// ScanMentionEntities streams a mention_entities table.
+func ScanMentionEntities(r blob.ReaderAt) (*Scanner[MentionEntity], error) {
+	return newScanner(mentionEntityCodec, r)
+}
+
+// ScanEntityParts streams a spilled entity parts table.
+func ScanEntityParts(r blob.ReaderAt) (*Scanner[EntityPart], error) {
+	return newScanner(entityPartCodec, r)
+}

@@ -376,6 +376,30 @@ func (w *Writer[T]) open() error {
 // Write buffers rows, writing a batch to the file whenever enough are
 // buffered.
 func (w *Writer[T]) Write(rows []T) error {
+	if err := w.ready(); err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if err := w.add(r); err != nil {
+			return w.fail(err)
+		}
+	}
+	return nil
+}
+
+// WriteRow writes one row, as Write does.
+func (w *Writer[T]) WriteRow(r T) error {
+	if err := w.ready(); err != nil {
+		return err
+	}
+	if err := w.add(r); err != nil {
+		return w.fail(err)
+	}
+	return nil
+}
+
+// ready reports whether rows can be written, opening the file writer.
+func (w *Writer[T]) ready() error {
 	if w.err != nil {
 		return w.err
 	}
@@ -385,13 +409,14 @@ func (w *Writer[T]) Write(rows []T) error {
 	if err := w.open(); err != nil {
 		return w.fail(err)
 	}
-	for _, r := range rows {
-		w.size += w.c.add(w.b, r)
-		if w.b.Field(0).Len() >= batchRows || w.size >= batchBytes {
-			if err := w.flush(); err != nil {
-				return w.fail(err)
-			}
-		}
+	return nil
+}
+
+// add buffers a row, writing a batch to the file once enough are buffered.
+func (w *Writer[T]) add(r T) error {
+	w.size += w.c.add(w.b, r)
+	if w.b.Field(0).Len() >= batchRows || w.size >= batchBytes {
+		return w.flush()
 	}
 	return nil
 }
@@ -536,30 +561,37 @@ func readRowGroup[T any](c *codec[T], fr *pqarrow.FileReader, rg int, leaves []i
 		return out, err
 	}
 	defer rr.Release()
-	cols := make([]arrow.Array, c.schema.NumFields())
 	for rr.Next() {
-		rec := rr.Record()
-		for i, f := range c.schema.Fields() {
-			idx := rec.Schema().FieldIndices(f.Name)
-			if len(idx) == 0 && c.optional[f.Name] {
-				cols[i] = array.MakeArrayOfNull(memory.DefaultAllocator, f.Type, int(rec.NumRows()))
-				defer cols[i].Release()
-				continue
-			}
-			if len(idx) == 0 {
-				return out, fmt.Errorf("missing column %q", f.Name)
-			}
-			cols[i] = rec.Column(idx[0])
-			if int64(cols[i].Len()) != rec.NumRows() {
-				return out, fmt.Errorf("column %q has %d rows, want %d", f.Name, cols[i].Len(), rec.NumRows())
-			}
+		if out, err = decodeRecord(c, rr.Record(), out); err != nil {
+			return out, err
 		}
-		out = c.decode(cols, out)
 	}
 	if err := rr.Err(); err != nil && !errors.Is(err, io.EOF) {
 		return out, err
 	}
 	return out, nil
+}
+
+// decodeRecord appends the rows of one record batch to out, filling an
+// optional column the file lacks with nulls.
+func decodeRecord[T any](c *codec[T], rec arrow.Record, out []T) ([]T, error) {
+	cols := make([]arrow.Array, c.schema.NumFields())
+	for i, f := range c.schema.Fields() {
+		idx := rec.Schema().FieldIndices(f.Name)
+		if len(idx) == 0 && c.optional[f.Name] {
+			cols[i] = array.MakeArrayOfNull(memory.DefaultAllocator, f.Type, int(rec.NumRows()))
+			defer cols[i].Release()
+			continue
+		}
+		if len(idx) == 0 {
+			return out, fmt.Errorf("missing column %q", f.Name)
+		}
+		cols[i] = rec.Column(idx[0])
+		if int64(cols[i].Len()) != rec.NumRows() {
+			return out, fmt.Errorf("column %q has %d rows, want %d", f.Name, cols[i].Len(), rec.NumRows())
+		}
+	}
+	return c.decode(cols, out), nil
 }
 
 // checkSchema checks that the file has every column of want with a

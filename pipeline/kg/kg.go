@@ -30,10 +30,16 @@
 // Order. Entities by mentions (most first), then id; edges by count (most
 // first), then source and target; links by document, start, end and entity.
 // The graph depends only on its input, not on the order it is added in.
+//
+// Parts. A corpus too large for one Builder is built in parts: each part's
+// Builder gives a [Part] (what its documents say of each entity and edge,
+// sorted by key), parts of one entity combine with [EntityPart.Add], of one
+// edge with [Edge.Add], and the combined rows sorted by [CompareEntities],
+// [CompareEdges] and [CompareLinks] are the corpus's graph, the same as one
+// Builder over all its documents gives. A document must be in one part.
 package kg
 
 import (
-	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"slices"
@@ -120,27 +126,14 @@ func ID(label, normalized string) string {
 // Builder accumulates documents into a graph, so a caller can stream a
 // corpus through it. The zero value is not ready: use NewBuilder.
 type Builder struct {
-	ents  map[string]*entity
-	edges map[[2]string]*edge
+	ents  map[string]*EntityPart
+	edges map[[2]string]*Edge
 	links []Link
-}
-
-type entity struct {
-	label    string
-	forms    map[string]int
-	archs    map[pipeline.Archetype]int
-	mentions int
-	docs     int
-}
-
-type edge struct {
-	count    int
-	examples []string
 }
 
 // NewBuilder returns an empty Builder.
 func NewBuilder() *Builder {
-	return &Builder{ents: make(map[string]*entity), edges: make(map[[2]string]*edge)}
+	return &Builder{ents: make(map[string]*EntityPart), edges: make(map[[2]string]*Edge)}
 }
 
 // Build is the graph of docs and their mentions ms.
@@ -187,15 +180,15 @@ func (b *Builder) Add(doc pipeline.Document, ms []pipeline.Mention) {
 		id := nm.id
 		e := b.ents[id]
 		if e == nil {
-			e = &entity{label: m.Label, forms: make(map[string]int), archs: make(map[pipeline.Archetype]int)}
+			e = &EntityPart{ID: id, Label: m.Label, Forms: make(map[string]int), Archetypes: make(map[pipeline.Archetype]int)}
 			b.ents[id] = e
 		}
-		e.forms[nm.form]++
-		e.archs[m.Archetype]++
-		e.mentions++
+		e.Forms[nm.form]++
+		e.Archetypes[m.Archetype]++
+		e.Mentions++
 		if !inDoc[id] {
 			inDoc[id] = true
-			e.docs++
+			e.Documents++
 		}
 		b.links = append(b.links, Link{DocID: doc.ID, Start: m.Start, End: m.End, Entity: id})
 		if len(sents) > 0 {
@@ -220,42 +213,22 @@ func (b *Builder) cooccur(a, c, doc string) {
 	k := [2]string{a, c}
 	e := b.edges[k]
 	if e == nil {
-		e = &edge{}
+		e = &Edge{Source: a, Target: c}
 		b.edges[k] = e
 	}
-	e.count++
-	// Keep the MaxExamples smallest document ids.
-	i, found := slices.BinarySearch(e.examples, doc)
-	if !found && i < MaxExamples {
-		e.examples = slices.Insert(e.examples, i, doc)
-		e.examples = e.examples[:min(len(e.examples), MaxExamples)]
-	}
+	e.Count++
+	e.example(doc)
 }
 
 // Graph returns the graph of the documents added so far.
 func (b *Builder) Graph() Graph {
-	g := Graph{
-		Entities: make([]Entity, 0, len(b.ents)),
-		Edges:    make([]Edge, 0, len(b.edges)),
-		Links:    slices.Clone(b.links),
+	p := b.Part()
+	g := Graph{Entities: make([]Entity, len(p.Entities)), Edges: p.Edges, Links: p.Links}
+	for i, e := range p.Entities {
+		g.Entities[i] = e.Entity()
 	}
-	for id, e := range b.ents {
-		g.Entities = append(g.Entities, Entity{ID: id, Name: mostFrequent(e.forms), Label: e.label,
-			Archetype: mostFrequent(e.archs), Mentions: e.mentions, Documents: e.docs})
-	}
-	slices.SortFunc(g.Entities, func(x, y Entity) int {
-		return cmp.Or(cmp.Compare(y.Mentions, x.Mentions), strings.Compare(x.ID, y.ID))
-	})
-	for k, e := range b.edges {
-		g.Edges = append(g.Edges, Edge{Source: k[0], Target: k[1], Count: e.count, Examples: slices.Clone(e.examples)})
-	}
-	slices.SortFunc(g.Edges, func(x, y Edge) int {
-		return cmp.Or(cmp.Compare(y.Count, x.Count), strings.Compare(x.Source, y.Source), strings.Compare(x.Target, y.Target))
-	})
-	slices.SortFunc(g.Links, func(x, y Link) int {
-		return cmp.Or(strings.Compare(x.DocID, y.DocID), cmp.Compare(x.Start, y.Start), cmp.Compare(x.End, y.End),
-			strings.Compare(x.Entity, y.Entity))
-	})
+	slices.SortFunc(g.Entities, CompareEntities)
+	slices.SortFunc(g.Edges, CompareEdges)
 	return g
 }
 

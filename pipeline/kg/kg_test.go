@@ -1,8 +1,10 @@
 package kg
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/zeroner/zeroner/pipeline"
@@ -174,5 +176,79 @@ func TestBuildIgnoresOrder(t *testing.T) {
 	}
 	if e := want.Edges[0]; len(e.Examples) != MaxExamples || e.Examples[0] != "a0" || e.Examples[1] != "a1" {
 		t.Errorf("examples %v: want the %d smallest ids", e.Examples, MaxExamples)
+	}
+}
+
+// TestParts checks the package comment's promise: parts built separately
+// and combined give the graph one Builder gives.
+func TestParts(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	names := []string{"Ada", "Babbage", "the Beatles", "The Beatles", "Paris", "O’Brien", "O'Brien", "C++"}
+	var docs []pipeline.Document
+	var ms []pipeline.Mention
+	for d := range 60 {
+		id := fmt.Sprintf("d%03d", r.IntN(1000)*100+d)
+		var text string
+		for range 1 + r.IntN(3) {
+			for k := range 1 + r.IntN(3) {
+				n := names[r.IntN(len(names))]
+				if k > 0 {
+					text += " and "
+				}
+				ms = append(ms, pipeline.Mention{DocID: id, Start: len(text), End: len(text) + len(n), Text: n,
+					Label: []string{"person", "band"}[r.IntN(2)], Archetype: []pipeline.Archetype{"person", "misc"}[r.IntN(2)]})
+				text += n
+			}
+			text += " met. "
+		}
+		docs = append(docs, pipeline.Document{ID: id, Text: text})
+	}
+	want := Build(docs, ms)
+	for _, nparts := range []int{1, 2, 7} {
+		byDoc := make(map[string][]pipeline.Mention)
+		for _, m := range ms {
+			byDoc[m.DocID] = append(byDoc[m.DocID], m)
+		}
+		builders := make([]*Builder, nparts)
+		for i := range builders {
+			builders[i] = NewBuilder()
+		}
+		for i, d := range docs {
+			builders[i%nparts].Add(d, byDoc[d.ID])
+		}
+		ents := make(map[string]*EntityPart)
+		edges := make(map[[2]string]*Edge)
+		var got Graph
+		for _, b := range builders {
+			p := b.Part()
+			for _, e := range p.Entities {
+				if x, ok := ents[e.ID]; ok {
+					x.Add(e)
+				} else {
+					ents[e.ID] = &e
+				}
+			}
+			for _, e := range p.Edges {
+				if x, ok := edges[[2]string{e.Source, e.Target}]; ok {
+					x.Add(e)
+				} else {
+					edges[[2]string{e.Source, e.Target}] = &e
+				}
+			}
+			got.Links = append(got.Links, p.Links...)
+		}
+		for _, e := range ents {
+			got.Entities = append(got.Entities, e.Entity())
+		}
+		for _, e := range edges {
+			got.Edges = append(got.Edges, *e)
+		}
+		slices.SortFunc(got.Entities, CompareEntities)
+		slices.SortFunc(got.Edges, CompareEdges)
+		slices.SortFunc(got.Links, CompareLinks)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%d parts: combined graph differs from one builder's (%d/%d entities, %d/%d edges)",
+				nparts, len(got.Entities), len(want.Entities), len(got.Edges), len(want.Edges))
+		}
 	}
 }
