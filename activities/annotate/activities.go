@@ -17,12 +17,13 @@ type Activities struct {
 // limits bound finalize's memory (see parts.go and graph.go); tests shrink
 // them to exercise parts, rounds and spills on small inputs.
 type limits struct {
-	partRows int64 // mentions per part of the mentions table
-	fanIn    int   // runs merged at once
-	sortRows int   // rows an external sort holds
+	partRows  int64 // mentions per part of the mentions table
+	graphRows int   // mentions per spilled run of a part's graph
+	fanIn     int   // runs merged at once
+	sortRows  int   // rows an external sort holds
 }
 
 // New returns the activities over the shared dependencies.
 func New(d *wire.Deps) *Activities {
-	return &Activities{deps: d, limits: limits{partRows: partRows, fanIn: fanIn, sortRows: sortRows}}
+	return &Activities{deps: d, limits: limits{partRows: partRows, graphRows: graphRows, fanIn: fanIn, sortRows: sortRows}}
 }

@@ -22,6 +22,8 @@ import (
 // the table's order with at most sortRows rows in memory. Memory depends on
 // these settings and partRows, not on the corpus.
 const (
+	// graphRows is the mentions of a spilled run of a part's graph.
+	graphRows = 100_000
 	// fanIn bounds the runs merged at once; more are merged in rounds.
 	fanIn = 64
 	// sortRows bounds the rows an external sort holds before it spills a
@@ -29,29 +31,35 @@ const (
 	sortRows = 1_000_000
 )
 
-// spillPart spills a part's graph for MergeGraph.
-func (a *Activities) spillPart(ctx context.Context, p activities.FinalizePart, g kg.Part) error {
-	dir := runs.Dir(p.Run)
-	name := fmt.Sprintf("part-%05d", p.Part)
-	links := make([]table.MentionEntity, len(g.Links))
-	for i, l := range g.Links {
-		links[i] = linkRow(p.Run.ID, l)
-	}
-	if err := a.deps.Store.Replace(ctx, dir.Spill(activities.GraphLinks, name), runs.Rows(table.NewMentionEntityWriter, links)); err != nil {
+// spillRuns spills a partial graph, as the runs called name, for
+// MergeGraph.
+func (a *Activities) spillRuns(ctx context.Context, run activities.Run, name string, g kg.Part) error {
+	dir := runs.Dir(run)
+	err := a.deps.Store.Replace(ctx, dir.Spill(activities.GraphLinks, name), writeRows(table.NewMentionEntityWriter, g.Links,
+		func(l kg.Link) table.MentionEntity { return linkRow(run.ID, l) }))
+	if err != nil {
 		return err
 	}
-	edges := make([]table.Edge, len(g.Edges))
-	for i, e := range g.Edges {
-		edges[i] = table.Edge{RunID: p.Run.ID, Source: e.Source, Target: e.Target, Count: int64(e.Count), Examples: e.Examples}
-	}
-	if err := a.deps.Store.Replace(ctx, dir.Spill(activities.GraphEdges, name), runs.Rows(table.NewEdgeWriter, edges)); err != nil {
+	err = a.deps.Store.Replace(ctx, dir.Spill(activities.GraphEdges, name), writeRows(table.NewEdgeWriter, g.Edges,
+		func(e kg.Edge) table.Edge { return edgeRow(run.ID, e) }))
+	if err != nil {
 		return err
 	}
-	ents := make([]table.EntityPart, len(g.Entities))
-	for i, e := range g.Entities {
-		ents[i] = entityPartRow(e)
+	return a.deps.Store.Replace(ctx, dir.Spill(activities.GraphEntities, name), writeRows(table.NewEntityPartWriter, g.Entities, entityPartRow))
+}
+
+// writeRows returns a write function that writes xs as rows, converting
+// one at a time.
+func writeRows[X, T any](newWriter func(io.Writer) *table.Writer[T], xs []X, row func(X) T) func(io.Writer) error {
+	return func(w io.Writer) error {
+		tw := newWriter(w)
+		for _, x := range xs {
+			if err := tw.WriteRow(row(x)); err != nil {
+				return err
+			}
+		}
+		return tw.Close()
 	}
-	return a.deps.Store.Replace(ctx, dir.Spill(activities.GraphEntities, name), runs.Rows(table.NewEntityPartWriter, ents))
 }
 
 // MergeGraph writes one table of the run's knowledge graph from the parts'
@@ -148,6 +156,7 @@ func (m graphMerge) links(ctx context.Context, parts []string) (int64, error) {
 func (m graphMerge) edges(ctx context.Context, parts []string) (int64, error) {
 	byPair := spills(m, activities.GraphEdges, table.NewEdgeWriter, table.ScanEdges, comparePairRows)
 	byCount := spills(m, activities.GraphEdges, table.NewEdgeWriter, table.ScanEdges, compareEdgeRows)
+	byCount.own = ownEdge
 	return sortInto(ctx, m.a.deps.Store, m.out, byCount, func(emit func(table.Edge) error) error {
 		return byPair.merge(ctx, parts, "merged", addEdgeRows, emit)
 	})
@@ -159,6 +168,7 @@ func (m graphMerge) entities(ctx context.Context, parts []string) (int64, error)
 	byID := spills(m, activities.GraphEntities, table.NewEntityPartWriter, table.ScanEntityParts,
 		func(x, y table.EntityPart) int { return strings.Compare(x.EntityID, y.EntityID) })
 	byCount := spills(m, "entities-sorted", table.NewEntityWriter, table.ScanEntities, compareEntityRows)
+	byCount.own = ownEntity
 	return sortInto(ctx, m.a.deps.Store, m.out, byCount, func(emit func(table.Entity) error) error {
 		return byID.merge(ctx, parts, "merged", addEntityParts, func(p table.EntityPart) error {
 			e := entityPart(p).Entity()

@@ -147,10 +147,11 @@ func TestFinalizeGraphSameBytes(t *testing.T) {
 		failed       []int
 		lim          limits
 	}{
-		{"one part", 4, 30, nil, limits{partRows: partRows, fanIn: fanIn, sortRows: sortRows}},
-		{"many parts, rounds, spills", 30, 25, []int{3, 17}, limits{partRows: 40, fanIn: 3, sortRows: 16}},
-		{"fan-in two, sort one row", 9, 12, []int{0}, limits{partRows: 25, fanIn: 2, sortRows: 1}},
-		{"no mentions", 2, 0, nil, limits{partRows: 40, fanIn: 3, sortRows: 16}},
+		{"one part", 4, 30, nil, limits{partRows: partRows, graphRows: graphRows, fanIn: fanIn, sortRows: sortRows}},
+		{"many parts, rounds, spills", 30, 25, []int{3, 17}, limits{partRows: 40, graphRows: 15, fanIn: 3, sortRows: 16}},
+		{"fan-in two, sort one row", 9, 12, []int{0}, limits{partRows: 25, graphRows: 1, fanIn: 2, sortRows: 1}},
+		{"graph runs larger than parts", 12, 20, nil, limits{partRows: 10, graphRows: 1000, fanIn: 4, sortRows: 50}},
+		{"no mentions", 2, 0, nil, limits{partRows: 40, graphRows: 15, fanIn: 3, sortRows: 16}},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package annotate
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"slices"
 	"time"
@@ -85,11 +86,14 @@ func (a *Activities) FinalizePart(ctx context.Context, p activities.FinalizePart
 	defer stop()
 
 	st := activities.PartStats{Shards: p.Shards, Labels: make(map[string]int64)}
-	b := kg.NewBuilder()
+	g := partGraph{a: a, part: p, b: kg.NewBuilder(), size: a.limits.graphRows}
 	err := a.deps.Store.Replace(ctx, dir.Mentions(p.Part), func(w io.Writer) error {
 		tw := table.NewMentionWriter(w)
 		for _, shard := range p.Shards {
-			if err := a.addShard(ctx, p.Run, shard, tw, b, &st); err != nil {
+			if err := a.addShard(ctx, p.Run, shard, tw, g.b, &st); err != nil {
+				return err
+			}
+			if err := g.spillFull(ctx); err != nil {
 				return err
 			}
 		}
@@ -98,10 +102,43 @@ func (a *Activities) FinalizePart(ctx context.Context, p activities.FinalizePart
 	if err != nil {
 		return activities.PartStats{}, err
 	}
-	if err := a.spillPart(ctx, p, b.Part()); err != nil {
+	if err := g.spillRest(ctx); err != nil {
 		return activities.PartStats{}, err
 	}
 	return st, a.deps.Store.WriteJSON(ctx, dir.PartStats(p.Part), st)
+}
+
+// partGraph spills a part's graph in runs of about size mentions, so that
+// a part's graph never needs to be held whole.
+type partGraph struct {
+	a    *Activities
+	part activities.FinalizePart
+	b    *kg.Builder
+	size int
+	runs int // runs spilled so far
+}
+
+// spillFull spills the graph built so far once it has size mentions.
+func (g *partGraph) spillFull(ctx context.Context) error {
+	if g.b.Len() < max(g.size, 1) {
+		return nil
+	}
+	return g.spill(ctx)
+}
+
+// spillRest spills what is left; a part with no mentions still spills one
+// (empty) run, so that MergeGraph finds the part.
+func (g *partGraph) spillRest(ctx context.Context) error {
+	if g.b.Len() == 0 && g.runs > 0 {
+		return nil
+	}
+	return g.spill(ctx)
+}
+
+func (g *partGraph) spill(ctx context.Context) error {
+	name := fmt.Sprintf("part-%05d-%03d", g.part.Part, g.runs)
+	g.runs++
+	return g.a.spillRuns(ctx, g.part.Run, name, g.b.Part())
 }
 
 // addShard writes a shard's calibrated mentions to the part, counts them,

@@ -28,6 +28,9 @@ type spillFiles[T any] struct {
 	scan   func(blob.ReaderAt) (*table.Scanner[T], error)
 	cmp    func(x, y T) int
 	limits limits
+	// own copies a row's strings out of the batch they were read in, so
+	// that a row held for sorting does not pin that batch's string data.
+	own func(T) T
 }
 
 // merge passes the rows of the sorted runs at uris to emit in order, rows
@@ -142,6 +145,9 @@ func sortInto[T any](ctx context.Context, store runs.Store, out string, f spillF
 		return nil
 	}
 	err := produce(func(r T) error {
+		if f.own != nil {
+			r = f.own(r)
+		}
 		buf = append(buf, r)
 		if len(buf) >= max(f.limits.sortRows, 1) {
 			return spill()
@@ -205,6 +211,27 @@ func addEntityParts(acc *table.EntityPart, x table.EntityPart) {
 	e := entityPart(*acc)
 	e.Add(entityPart(x))
 	*acc = entityPartRow(e)
+}
+
+// ownEdge and ownEntity copy a row's strings (see spillFiles.own).
+func ownEdge(e table.Edge) table.Edge {
+	e.RunID, e.Source, e.Target = strings.Clone(e.RunID), strings.Clone(e.Source), strings.Clone(e.Target)
+	ex := make([]string, len(e.Examples))
+	for i, s := range e.Examples {
+		ex[i] = strings.Clone(s)
+	}
+	e.Examples = ex
+	return e
+}
+
+func ownEntity(e table.Entity) table.Entity {
+	e.RunID, e.EntityID, e.Name = strings.Clone(e.RunID), strings.Clone(e.EntityID), strings.Clone(e.Name)
+	e.Label, e.Archetype = strings.Clone(e.Label), strings.Clone(e.Archetype)
+	return e
+}
+
+func edgeRow(run string, e kg.Edge) table.Edge {
+	return table.Edge{RunID: run, Source: e.Source, Target: e.Target, Count: int64(e.Count), Examples: e.Examples}
 }
 
 func linkRow(run string, l kg.Link) table.MentionEntity {

@@ -220,7 +220,8 @@ func (b *Builder) cooccur(a, c, doc string) {
 	e.example(doc)
 }
 
-// Graph returns the graph of the documents added so far.
+// Graph returns the graph of the documents added so far and empties the
+// builder.
 func (b *Builder) Graph() Graph {
 	p := b.Part()
 	g := Graph{Entities: make([]Entity, len(p.Entities)), Edges: p.Edges, Links: p.Links}

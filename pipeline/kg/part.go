@@ -61,24 +61,30 @@ type Part struct {
 	Links    []Link
 }
 
-// Part returns the partial graph of the documents added so far.
+// Part returns the partial graph of the documents added so far and empties
+// the builder, which can then take more documents for another part.
 func (b *Builder) Part() Part {
 	p := Part{
 		Entities: make([]EntityPart, 0, len(b.ents)),
 		Edges:    make([]Edge, 0, len(b.edges)),
-		Links:    slices.Clone(b.links),
+		Links:    b.links,
 	}
 	for _, e := range b.ents {
 		p.Entities = append(p.Entities, *e)
 	}
 	slices.SortFunc(p.Entities, func(x, y EntityPart) int { return strings.Compare(x.ID, y.ID) })
 	for _, e := range b.edges {
-		p.Edges = append(p.Edges, Edge{Source: e.Source, Target: e.Target, Count: e.Count, Examples: slices.Clone(e.Examples)})
+		p.Edges = append(p.Edges, *e)
 	}
 	slices.SortFunc(p.Edges, ComparePairs)
 	slices.SortFunc(p.Links, CompareLinks)
+	*b = *NewBuilder()
 	return p
 }
+
+// Len is the number of mentions added since the builder was made or last
+// emptied.
+func (b *Builder) Len() int { return len(b.links) }
 
 // CompareEntities is the graph's entity order: most mentions first, then id.
 func CompareEntities(x, y Entity) int {
