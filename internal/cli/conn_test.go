@@ -17,8 +17,15 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"go.temporal.io/api/workflowservice/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 )
 
 // pki is a throwaway CA with a server and a client certificate it signed,
@@ -402,5 +409,89 @@ func TestHelpDocumentsConnEnvironment(t *testing.T) {
 				t.Errorf("%s --help does not mention %s", cmd, v)
 			}
 		}
+	}
+}
+
+// frontend answers the one call the SDK makes when it connects, and
+// records the API key and client certificate it came with.
+type frontend struct {
+	workflowservice.UnimplementedWorkflowServiceServer
+	mu         sync.Mutex
+	auth       []string
+	clientName string
+}
+
+func (f *frontend) GetSystemInfo(ctx context.Context, _ *workflowservice.GetSystemInfoRequest) (*workflowservice.GetSystemInfoResponse, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.auth = md.Get("authorization")
+	if p, ok := peer.FromContext(ctx); ok {
+		if ti, ok := p.AuthInfo.(credentials.TLSInfo); ok && len(ti.State.PeerCertificates) > 0 {
+			f.clientName = ti.State.PeerCertificates[0].Subject.CommonName
+		}
+	}
+	return &workflowservice.GetSystemInfoResponse{}, nil
+}
+
+// The SDK connects with what the flags build: over TLS to a frontend with
+// a private CA, presenting the client certificate and the API key.
+func TestDialWithTLSAndAPIKey(t *testing.T) {
+	p := newPKI(t)
+	srvCert, err := tls.LoadX509KeyPair(p.serverCert, p.serverKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(readTestFile(t, p.ca))
+	srv := grpc.NewServer(grpc.Creds(credentials.NewTLS(&tls.Config{
+		Certificates: []tls.Certificate{srvCert}, ClientCAs: pool, ClientAuth: tls.VerifyClientCertIfGiven,
+	})))
+	fe := &frontend{}
+	workflowservice.RegisterWorkflowServiceServer(srv, fe)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Stop()
+
+	const key = "tk-dial-test"
+	tests := []struct {
+		name       string
+		args       []string
+		env        map[string]string
+		wantErr    string
+		auth, cert string
+	}{
+		{name: "mutual TLS and API key", args: []string{"--tls-ca-path", p.ca, "--tls-server-name", "temporal.test",
+			"--tls-cert-path", p.clientCert, "--tls-key-path", p.clientKey}, env: map[string]string{"TEMPORAL_API_KEY": key},
+			auth: "Bearer " + key, cert: "worker-1"},
+		{name: "API key alone, server verified by the CA", args: []string{"--tls-ca-path", p.ca, "--tls-server-name", "temporal.test", "--api-key", key},
+			auth: "Bearer " + key},
+		{name: "plain gRPC to a TLS server", wantErr: "connect to Temporal at"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := parseConn(append([]string{"--address", ln.Addr().String()}, tt.args...), tt.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fe.mu.Lock()
+			fe.auth, fe.clientName = nil, ""
+			fe.mu.Unlock()
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			cl, err := dialWith(ctx, c, slog.New(slog.DiscardHandler), nil)
+			if wantError(t, err, tt.wantErr) {
+				return
+			}
+			cl.Close()
+			fe.mu.Lock()
+			defer fe.mu.Unlock()
+			if len(fe.auth) != 1 || fe.auth[0] != tt.auth || fe.clientName != tt.cert {
+				t.Errorf("the server saw authorization %q and client certificate %q; want %q and %q", fe.auth, fe.clientName, tt.auth, tt.cert)
+			}
+		})
 	}
 }
