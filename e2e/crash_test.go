@@ -1,14 +1,12 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -47,53 +45,6 @@ func TestKillDevRunAndResume(t *testing.T) {
 	killAfterShards(ctx, t, dir, cmd, &log)
 	if out, err := starter(ctx, dir, jobArgs(t, "--dev")...).CombinedOutput(); err != nil {
 		t.Fatalf("resumed run: %v\n%s", err, out)
-	}
-	sameAsUninterrupted(t, dir)
-}
-
-// Three workers against one server, one killed with -9 mid-run: the job
-// completes on the other two with the same tables.
-func TestKillOneOfThreeWorkers(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts child processes")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	dir := t.TempDir()
-	srv := starter(ctx, dir, "server", "--db", "temporal.db", "--port", "0")
-	out, err := srv.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { srv.Process.Signal(syscall.SIGTERM); srv.Wait() }()
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		t.Fatalf("server: %v", err)
-	}
-	addr := strings.Fields(strings.TrimPrefix(line, "Temporal server on "))[0]
-
-	var logs [3]bytes.Buffer
-	var workers [3]*exec.Cmd
-	for i := range workers {
-		workers[i] = starter(ctx, dir, "worker", "--address", addr, "--activities", "1")
-		workers[i].Stdout, workers[i].Stderr = &logs[i], &logs[i]
-		if err := workers[i].Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer func(w *exec.Cmd) { w.Process.Signal(syscall.SIGTERM); w.Wait() }(workers[i])
-	}
-	run := starter(ctx, dir, jobArgs(t, "--address", addr)...)
-	var runLog bytes.Buffer
-	run.Stdout, run.Stderr = &runLog, &runLog
-	if err := run.Start(); err != nil {
-		t.Fatal(err)
-	}
-	killAfterShards(ctx, t, dir, workers[0], &logs[0])
-	if err := run.Wait(); err != nil {
-		t.Fatalf("run: %v\n%s", err, runLog.String())
 	}
 	sameAsUninterrupted(t, dir)
 }

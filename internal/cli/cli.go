@@ -140,18 +140,6 @@ Run "starter <command> --help" for a command's flags and environment.
 // gcsHelp documents the GCS endpoint flag and how credentials are found.
 const gcsHelp = "Cloud Storage emulator `URL` (env ZERONER_GCS_ENDPOINT); empty: Google Cloud Storage with Application Default Credentials (env GOOGLE_APPLICATION_CREDENTIALS)"
 
-// connFlags are the flags that say how to reach Temporal, with their
-// environment variables.
-type connFlags struct {
-	address, namespace, taskQueue string
-}
-
-func (c *connFlags) register(fs *flag.FlagSet, env Env) {
-	fs.StringVar(&c.address, "address", envOr(env, "TEMPORAL_ADDRESS", "127.0.0.1:7233"), "Temporal frontend `host:port` (env TEMPORAL_ADDRESS)")
-	fs.StringVar(&c.namespace, "namespace", envOr(env, "TEMPORAL_NAMESPACE", "default"), "Temporal `namespace` (env TEMPORAL_NAMESPACE)")
-	fs.StringVar(&c.taskQueue, "task-queue", envOr(env, "ZERONER_TASK_QUEUE", "zeroner"), "Temporal task `queue` (env ZERONER_TASK_QUEUE)")
-}
-
 // logFlags configure log/slog.
 type logFlags struct {
 	level string

@@ -439,7 +439,7 @@ func (f *sessionFlags) connect(ctx context.Context, env Env, store blob.Store, l
 			return nil, nil, fmt.Errorf("start embedded Temporal server on %s: %w", f.devDB, err)
 		}
 		undo = append(undo, func() { stop() })
-		f.conn.address = addr
+		f.conn.useLocal(addr)
 		stopMetrics, err := f.metrics.start(ctx, log)
 		if err != nil {
 			return nil, nil, err

@@ -78,6 +78,9 @@ func statusCmd(ctx context.Context, args []string, env Env) error {
 	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	cl, err := dialWith(dctx, f.conn, log, nil)
 	cancel()
+	if exitCode(err) == ExitUsage {
+		return err // a wrong TLS option, not a missing server
+	}
 	if err != nil {
 		log.Debug("no Temporal server", "error", err)
 		fmt.Fprintf(env.Stdout, "no Temporal server at %s: from the job's dataset\n", f.conn.address)
@@ -135,7 +138,7 @@ func (f *statusFlags) devServer(ctx context.Context, env Env, log *slog.Logger) 
 	if err != nil {
 		return nil, fmt.Errorf("start embedded Temporal server on %s: %w", f.devDB, err)
 	}
-	f.conn.address = addr
+	f.conn.useLocal(addr)
 	return stop, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"runtime"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 
 	"github.com/zeroner/zeroner/internal/metrics"
 	"github.com/zeroner/zeroner/io/blob"
+	"github.com/zeroner/zeroner/io/httpapi"
 	"github.com/zeroner/zeroner/workflows"
 )
 
@@ -33,14 +35,16 @@ func dial(ctx context.Context, c connFlags, logs logFlags, stderr io.Writer) (cl
 
 // dialWith is dial with a handler for the SDK's metrics (nil: none).
 func dialWith(ctx context.Context, c connFlags, log *slog.Logger, mh client.MetricsHandler) (client.Client, error) {
-	cl, err := client.DialContext(ctx, client.Options{
-		HostPort:       c.address,
-		Namespace:      c.namespace,
-		Logger:         sdklog.NewStructuredLogger(log),
-		MetricsHandler: mh,
-	})
+	opts, err := c.clientOptions()
 	if err != nil {
-		return nil, fmt.Errorf("connect to Temporal at %s: %w", c.address, err)
+		return nil, err
+	}
+	opts.Logger = sdklog.NewStructuredLogger(log)
+	opts.MetricsHandler = mh
+	cl, err := client.DialContext(ctx, opts)
+	if err != nil {
+		// Redacted in case a server or proxy echoes the key back.
+		return nil, httpapi.Redact(fmt.Errorf("connect to Temporal at %s (%s): %w", c.address, c.security(), err), c.apiKey.value())
 	}
 	return cl, nil
 }
@@ -64,12 +68,23 @@ func newWorker(cl client.Client, queue string, store blob.Store, log *slog.Logge
 	return w
 }
 
+// defaultIdentity names a worker as the SDK would, pid@host, so that the
+// worker can log it.
+func defaultIdentity() string {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "unknown"
+	}
+	return fmt.Sprintf("%d@%s", os.Getpid(), host)
+}
+
 func workerCmd(ctx context.Context, args []string, env Env) error {
 	fs := newFlagSet("worker", `Usage: worker [flags]
 
 Runs a zeroner worker: polls the task queue for zeroner's workflows and
 activities until interrupted (SIGINT or SIGTERM), then finishes the tasks it
-holds and exits. Start as many as you like, on as many machines.`, env)
+holds and exits. Start as many as you like, on as many machines: all that
+poll one task queue share the work (docs/DEPLOY.md).`, env)
 	var (
 		conn  connFlags
 		logs  logFlags
@@ -82,11 +97,19 @@ holds and exits. Start as many as you like, on as many machines.`, env)
 	mets.register(fs, env)
 	fs.StringVar(&gcs, "gcs-endpoint", env.Getenv("ZERONER_GCS_ENDPOINT"), gcsHelp)
 	fs.IntVar(&slots, "activities", 0, "activities run at once (0: twice the cores)")
+	fs.StringVar(&conn.identity, "identity", "", "the worker's `name` in the job's workflow histories (default pid@host, as the SDK names it)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	log, err := logs.logger(env.Stderr)
 	if err != nil {
+		return err
+	}
+	if conn.identity == "" {
+		conn.identity = defaultIdentity()
+	}
+	// A wrong connection option is named before storage is opened.
+	if _, err := conn.clientOptions(); err != nil {
 		return err
 	}
 	store, err := openStore(ctx, gcs)
@@ -104,7 +127,8 @@ holds and exits. Start as many as you like, on as many machines.`, env)
 	}
 	defer cl.Close()
 	w := newWorker(cl, conn.taskQueue, store, log, slots, env, mets.recorder())
-	log.Info("worker started", "address", conn.address, "namespace", conn.namespace, "task_queue", conn.taskQueue)
+	log.Info("worker started", "address", conn.address, "namespace", conn.namespace, "task_queue", conn.taskQueue,
+		"security", conn.security(), "identity", conn.identity)
 	stop := make(chan interface{})
 	go func() {
 		<-ctx.Done()
