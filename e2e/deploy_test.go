@@ -158,7 +158,7 @@ func firstRun(ctx context.Context, t *testing.T, out *lockedBuffer) execution {
 }
 
 // checkActivities checks the activities the histories record: on more than
-// one worker and only on the job's workers, Finalize and Graph among them,
+// one worker and only on the job's workers, finalize's and the graph's among them,
 // the activity the killed worker held (if it held one) retried on another,
 // and each type registered on every worker.
 func checkActivities(t *testing.T, acts []activityRun, ids []string, victim string, held bool) {
@@ -188,7 +188,8 @@ func checkActivities(t *testing.T, acts []activityRun, ids []string, victim stri
 	if held && retried == 0 {
 		t.Errorf("the activity %s held at the kill was not retried on another worker", victim)
 	}
-	for _, typ := range []string{activities.FinalizeActivity, activities.GraphActivity, activities.DiscoverActivity} {
+	for _, typ := range []string{activities.ShardActivity, activities.PlanFinalizeActivity, activities.FinalizePartActivity,
+		activities.FinalizeActivity, activities.MergeGraphActivity} {
 		if types[typ] == 0 {
 			t.Errorf("no %s activity in the histories", typ)
 		}
