@@ -10,8 +10,9 @@ import (
 )
 
 // finish finalizes a run as activities that fan out: the parts of its
-// mentions table, each with its share of the knowledge graph, in a window
-// of the job's size; then the ledger and run.json; then the graph's tables,
+// mentions table, each with its share of the knowledge graph, a quarter of
+// the job's window at a time (at least one: a part gathers about twenty
+// shards' mentions and holds about 150 MB while it works); then the ledger and run.json; then the graph's tables,
 // the links and edges at once and the entities, which mark the graph done,
 // last. A run finished before (Plan.Finished) has its parts: Finalize
 // returns its summary and MergeGraph finds its tables or finishes them.
@@ -26,7 +27,7 @@ func finish(ctx workflow.Context, in activities.FinalizeInput) (activities.Summa
 		next := 0
 		all := func(int) bool { return true }
 		stop := func() bool { return failed != nil }
-		slide(ctx, &next, len(parts), max(in.Config.Window, 1), all, stop, func(i int) workflow.Future {
+		slide(ctx, &next, len(parts), max(in.Config.Window/4, 1), all, stop, func(i int) workflow.Future {
 			return workflow.ExecuteActivity(actx, activities.FinalizePartActivity, parts[i])
 		}, func(i int, f workflow.Future) {
 			if err := f.Get(ctx, nil); err != nil && failed == nil {
