@@ -63,18 +63,17 @@ func (a *Activities) Annotate(ctx context.Context, t activities.ShardTask) (_ ac
 	return st, nil
 }
 
-// writeStaged checks and writes the stages' results, failures and usage
+// writeStaged checks and writes the stages' results: failures and usage
 // first and calibrate's mentions last, counts each stage in the metrics as
 // its own activity would, and returns the shard's stats.
 func (a *Activities) writeStaged(ctx context.Context, t activities.ShardTask, docs []pipeline.Document, staged pipeline.Staged) (activities.StageStats, error) {
-	results := [...]pipeline.Result{staged.Discover, staged.Mediate, staged.Calibrate}
-	for i, res := range results {
-		if err := pipeline.CheckMentions(docs, res.Mentions); err != nil {
-			// A backend that emits a span outside its document is a bug;
-			// do not write a table that downstream users would trust.
-			return activities.StageStats{}, activities.BadInput(fmt.Errorf("%s shard %d: %w", stages[i], t.Shard, err))
-		}
+	// A backend that emits a span outside its document is a bug: do not
+	// write a table that downstream users would trust. Only calibrate's
+	// table is written, so only its mentions are checked.
+	if err := pipeline.CheckMentions(docs, staged.Calibrate.Mentions); err != nil {
+		return activities.StageStats{}, activities.BadInput(fmt.Errorf("%s shard %d: %w", activities.StageCalibrate, t.Shard, err))
 	}
+	results := [...]pipeline.Result{staged.Discover, staged.Mediate, staged.Calibrate}
 	st := activities.StageStats{Docs: len(docs), Mentions: len(staged.Calibrate.Mentions)}
 	var usage [len(stages)]pipeline.Usage
 	for i, res := range results {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -68,7 +69,7 @@ func TestAnnotateEqualsStages(t *testing.T) {
 }
 
 // devSentences are the first n sentences of CrossNER politics dev.
-func devSentences(t *testing.T, n int) []string {
+func devSentences(t testing.TB, n int) []string {
 	data, err := os.ReadFile(filepath.Join("..", "..", "data", "crossner", "politics", "dev.txt"))
 	if err != nil {
 		t.Fatal(err)
@@ -95,6 +96,57 @@ func devSentences(t *testing.T, n int) []string {
 // Annotate activity (one) or the three stage activities, then once more to
 // check a retry. It returns the stage folder's files by name and the stats.
 func shardRun(t *testing.T, corpus []byte, factory wire.BackendFactory, one bool) (map[string][]byte, []activities.StageStats) {
+	r := newRun(t, corpus, factory, 15)
+	fns := []any{r.a.Discover, r.a.Mediate, r.a.Calibrate}
+	if one {
+		fns = []any{r.a.Annotate}
+	}
+	var stats []activities.StageStats
+	for range 2 { // the second time, a retry that finds the outputs
+		for shard := range r.shards {
+			var sum activities.StageStats
+			for _, fn := range fns {
+				var s activities.StageStats
+				if err := execute(r.env, &s, fn, activities.ShardTask{Run: r.run, Shard: shard}); err != nil {
+					t.Fatal(err)
+				}
+				sum.Docs, sum.Mentions = s.Docs, s.Mentions
+				sum.Failures += s.Failures
+				sum.Usage.Add(s.Usage)
+			}
+			stats = append(stats, sum)
+		}
+	}
+	files := make(map[string][]byte)
+	root := filepath.Join(r.dir, "out", "runs", "job-1", "stages")
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		rel, _ := filepath.Rel(root, p)
+		files[rel] = data
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files, stats
+}
+
+// shardedRun is a run whose corpus is sharded, ready for its stages.
+type shardedRun struct {
+	a      *annotate.Activities
+	env    *testsuite.TestActivityEnvironment
+	store  blob.Store
+	run    activities.Run
+	shards int
+	dir    string
+}
+
+// newRun writes corpus (JSONL) and a run's manifest and schema into a
+// temporary folder and shards it.
+func newRun(t testing.TB, corpus []byte, factory wire.BackendFactory, shardSize int) shardedRun {
 	ctx := context.Background()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "corpus.jsonl"), corpus, 0o644); err != nil {
@@ -127,42 +179,65 @@ func shardRun(t *testing.T, corpus []byte, factory wire.BackendFactory, one bool
 	env := suite.NewTestActivityEnvironment()
 	env.RegisterActivity(a)
 	var sh activities.Sharding
-	if err := execute(env, &sh, a.Shard, activities.Config{ShardSize: 15}, activities.Plan{Run: run}); err != nil {
+	if err := execute(env, &sh, a.Shard, activities.Config{ShardSize: shardSize}, activities.Plan{Run: run}); err != nil {
 		t.Fatal(err)
 	}
-	fns := []any{a.Discover, a.Mediate, a.Calibrate}
-	if one {
-		fns = []any{a.Annotate}
+	return shardedRun{a: a, env: env, store: store, run: run, shards: sh.Shards, dir: dir}
+}
+
+// BenchmarkAnnotateShard is the Annotate activity on one shard of 1,000
+// documents of three to six politics dev sentences (about the benchmark
+// corpus's), called as a plain function (no Temporal): reading the shard,
+// the backend, the checks and writing the calibrated table. "backend" is
+// the backend alone on the same documents, in memory.
+func BenchmarkAnnotateShard(b *testing.B) {
+	sents := devSentences(b, 1000)
+	rnd := rand.New(rand.NewPCG(1, 2))
+	var corpus bytes.Buffer
+	var docs []pipeline.Document
+	for i := range 1000 {
+		parts := make([]string, 3+rnd.IntN(4))
+		for j := range parts {
+			parts[j] = sents[rnd.IntN(len(sents))]
+		}
+		d := pipeline.Document{ID: fmt.Sprintf("doc-%07d", i), Text: strings.Join(parts, " ")}
+		docs = append(docs, d)
+		json.NewEncoder(&corpus).Encode(map[string]string{"id": d.ID, "text": d.Text})
 	}
-	var stats []activities.StageStats
-	for range 2 { // the second time, a retry that finds the outputs
-		for shard := range sh.Shards {
-			var sum activities.StageStats
-			for _, fn := range fns {
-				var s activities.StageStats
-				if err := execute(env, &s, fn, activities.ShardTask{Run: run, Shard: shard}); err != nil {
-					t.Fatal(err)
-				}
-				sum.Docs, sum.Mentions = s.Docs, s.Mentions
-				sum.Failures += s.Failures
-				sum.Usage.Add(s.Usage)
+	s, err := pipeline.ParseSchema(politicsYAML(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.Run("backend", func(b *testing.B) {
+		be := rules.New(s)
+		for b.Loop() {
+			if _, err := pipeline.RunStages(ctx, be, docs); err != nil {
+				b.Fatal(err)
 			}
-			stats = append(stats, sum)
 		}
-	}
-	files := make(map[string][]byte)
-	root := filepath.Join(dir, "out", "runs", "job-1", "stages")
-	err = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := os.ReadFile(p)
-		rel, _ := filepath.Rel(root, p)
-		files[rel] = data
-		return err
+		b.ReportMetric(float64(len(docs))*float64(b.N)/b.Elapsed().Seconds(), "docs/s")
 	})
+	b.Run("activity", func(b *testing.B) {
+		r := newRun(b, corpus.Bytes(), nil, 1000)
+		task := activities.ShardTask{Run: r.run, Shard: 0}
+		out := runs.Dir(r.run).Stage(activities.StageCalibrate, 0)
+		for b.Loop() {
+			if err := r.store.Delete(ctx, out); err != nil && !blob.IsNotExist(err) {
+				b.Fatal(err)
+			}
+			if _, err := r.a.Annotate(ctx, task); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(docs))*float64(b.N)/b.Elapsed().Seconds(), "docs/s")
+	})
+}
+
+func politicsYAML(t testing.TB) []byte {
+	data, err := os.ReadFile(filepath.Join("..", "..", "schemas", "crossner-politics.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return files, stats
+	return data
 }
