@@ -44,7 +44,9 @@ func TestAnnotateEqualsStages(t *testing.T) {
 		{"billed", func(s *pipeline.Schema) pipeline.Backend { return billed{rules.New(s)} }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			factory := func(_ activities.BackendSpec, s *pipeline.Schema) (pipeline.Backend, error) { return tt.backend(s), nil }
+			factory := func(_ activities.BackendSpec, s *pipeline.Schema) (pipeline.Backend, error) {
+				return tt.backend(s), nil
+			}
 			apart, apartStats := shardRun(t, docs.Bytes(), factory, false)
 			one, oneStats := shardRun(t, docs.Bytes(), factory, true)
 			if fmt.Sprint(apartStats) != fmt.Sprint(oneStats) {

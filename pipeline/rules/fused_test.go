@@ -33,7 +33,9 @@ func stagesApart(t testing.TB, b *Backend, docs []pipeline.Document) pipeline.St
 	return pipeline.Staged{Discover: d, Mediate: m, Calibrate: c}
 }
 
-func slicesClone(ms []pipeline.Mention) []pipeline.Mention { return append([]pipeline.Mention(nil), ms...) }
+func slicesClone(ms []pipeline.Mention) []pipeline.Mention {
+	return append([]pipeline.Mention(nil), ms...)
+}
 
 // devDocs are a domain's dev sentences as documents: one sentence each, and
 // the same sentences again packed five to a document.
