@@ -8,7 +8,10 @@
 # documents on as many goroutines as cores, in memory (scripts/backendspeed).
 # It prints one summary line per size: wall time, MB/s, peak RSS, the
 # corpus's sentences, the job's sentences/s (whole run, and the annotate
-# phase alone), the backend's sentences/s and the ratio of the two.
+# phase alone), the backend's sentences/s and the ratio of the two. On a
+# shared machine wall times are noisy; the line ends with the same ratio
+# from CPU time (each side's sentences per CPU-second): what it would be
+# on idle cores if the job kept them all busy, so an upper bound.
 #
 #   make build && scripts/benchscale.sh          # or: make bench-scale
 #   SIZES=100000 scripts/benchscale.sh           # one size
@@ -30,17 +33,18 @@ for docs in $SIZES; do
 	rm -rf "$out" "$dir/scale-temporal.db"*
 	bytes=$(cat "$corpus"/*.jsonl | wc -c)
 	start=$(date +%s.%N)
-	/usr/bin/time -f '%M' -o "$dir/scale-$docs.rss" bin/starter run --dev --dev-db "$dir/scale-temporal.db" \
+	/usr/bin/time -f '%M %U %S' -o "$dir/scale-$docs.rss" bin/starter run --dev --dev-db "$dir/scale-temporal.db" \
 		--corpus "$corpus" --schema schemas/crossner-politics.yaml --out "$out" \
 		--shard-size "$SHARD" --window "$WINDOW" --job scale >"$dir/scale-$docs.log" 2>&1
 	end=$(date +%s.%N)
 	runjson=$(ls "$out"/runs/*/run.json)
 	# The backend alone, right after the job, on the same machine.
 	eval "$("$dir/backendspeed" -corpus "$corpus" -run "$runjson" -workers "$(nproc)")"
-	awk -v s="$start" -v e="$end" -v d="$docs" -v b="$bytes" -v r="$(cat "$dir/scale-$docs.rss")" \
-		-v n="$sentences" -v a="$annotate_s" -v sps="$backend_sps" -v c="$(nproc)" 'BEGIN {
-		t = e - s
-		printf "%d documents, %.0f MB: wall %.1f s, %.2f MB/s, peak RSS %d MiB, %d sentences, job %.0f sentences/s (annotate phase %.1f s: %.0f sentences/s), backend on %d cores %.0f sentences/s, ratio %.2f (annotate phase %.2f)\n",
-			d, b/1e6, t, b/1e6/t, r/1024, n, n/t, a, n/a, c, sps, n/t/sps, n/a/sps
+	read -r rss user sys <"$dir/scale-$docs.rss"
+	awk -v s="$start" -v e="$end" -v d="$docs" -v b="$bytes" -v r="$rss" -v u="$user" -v y="$sys" \
+		-v n="$sentences" -v a="$annotate_s" -v sps="$backend_sps" -v csps="$backend_cpu_sps" -v c="$(nproc)" 'BEGIN {
+		t = e - s; cpu = u + y
+		printf "%d documents, %.0f MB: wall %.1f s, %.2f MB/s, peak RSS %d MiB, %d sentences, job %.0f sentences/s (annotate phase %.1f s: %.0f sentences/s), backend on %d cores %.0f sentences/s, ratio %.2f (annotate phase %.2f); by CPU time: job %.0f s, ratio %.2f\n",
+			d, b/1e6, t, b/1e6/t, r/1024, n, n/t, a, n/a, c, sps, n/t/sps, n/a/sps, cpu, n/cpu*c/csps
 	}'
 done

@@ -23,6 +23,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/zeroner/zeroner/io/blob"
@@ -59,8 +60,8 @@ func main() {
 	if *apart {
 		b = apartStages{b} // hides the one-pass method
 	}
-	sps := backendSpeed(ctx, b, docs, sampleSents, *shard, *workers, *minDur)
-	fmt.Printf("sentences=%d sample_docs=%d workers=%d backend_sps=%.0f", sents, len(docs), *workers, sps)
+	sps, cpuSPS := backendSpeed(ctx, b, docs, sampleSents, *shard, *workers, *minDur)
+	fmt.Printf("sentences=%d sample_docs=%d workers=%d backend_sps=%.0f backend_cpu_sps=%.0f", sents, len(docs), *workers, sps, cpuSPS)
 	if *runJSON != "" {
 		sec, err := annotateSeconds(*runJSON)
 		if err != nil {
@@ -137,12 +138,15 @@ func readFile(ctx context.Context, store blob.Store, name string, n int, sents *
 
 // backendSpeed runs b's three stages over docs, in shards, on workers
 // goroutines, round after round until minDur has passed, and returns the
-// sentences per second.
-func backendSpeed(ctx context.Context, b pipeline.Backend, docs []pipeline.Document, sents int64, shard, workers int, minDur time.Duration) float64 {
+// sentences per second of wall time, and per second of the process's CPU
+// time times workers: what workers cores of its own would give, the
+// figure to trust on a shared machine.
+func backendSpeed(ctx context.Context, b pipeline.Backend, docs []pipeline.Document, sents int64, shard, workers int, minDur time.Duration) (float64, float64) {
 	var shards [][]pipeline.Document
 	for i := 0; i < len(docs); i += shard {
 		shards = append(shards, docs[i:min(i+shard, len(docs))])
 	}
+	cpu0 := cpuSeconds()
 	start := time.Now()
 	rounds := 0
 	for rounds == 0 || time.Since(start) < minDur {
@@ -160,7 +164,17 @@ func backendSpeed(ctx context.Context, b pipeline.Backend, docs []pipeline.Docum
 		wg.Wait()
 		rounds++
 	}
-	return float64(sents) * float64(rounds) / time.Since(start).Seconds()
+	done := float64(sents) * float64(rounds)
+	return done / time.Since(start).Seconds(), done / (cpuSeconds() - cpu0) * float64(workers)
+}
+
+// cpuSeconds is the user and system CPU time of the process so far.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		log.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 // apartStages is a backend with only the three stage methods.
