@@ -58,6 +58,13 @@ bench: build
 	$(GO) run ./scripts/llmbench -latency 100ms -capacities 8,64
 	$(GO) run ./scripts/annbench -n 1000000 -dim 256 -queries 1000 -k 10 -hnsw 100000
 
+# The local job on 100,000 and 1,000,000 generated documents against the
+# rules backend's own speed on the same cores, one line per size (SIZES=
+# picks sizes; figures in docs/BENCHMARKS.md, "Scale").
+.PHONY: bench-scale
+bench-scale: build
+	scripts/benchscale.sh
+
 # The crash matrix: kill -9 `starter run --dev` at 20+ points of a job
 # (stage starts and seeded random delays; SEED=n replays), resume, and
 # compare with an uninterrupted run; the LLM backend's ledger against

@@ -11,6 +11,7 @@ const (
 	DiscoverActivity          = "Discover"
 	MediateActivity           = "Mediate"
 	CalibrateActivity         = "Calibrate"
+	AnnotateActivity          = "Annotate" // the three stages in one, for a backend without a model
 	BatchPrepareActivity      = "BatchPrepare"
 	PlanFinalizeActivity      = "PlanFinalize"
 	FinalizePartActivity      = "FinalizePart"
@@ -41,6 +42,7 @@ func Names() []string {
 		DiscoverActivity,
 		MediateActivity,
 		CalibrateActivity,
+		AnnotateActivity,
 		BatchPrepareActivity,
 		PlanFinalizeActivity,
 		FinalizePartActivity,

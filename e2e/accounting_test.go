@@ -85,7 +85,8 @@ func TestScheduledJobSurvivesEndpointOutage(t *testing.T) {
 	}
 	for _, f := range first.FailedShards {
 		if strings.Count(f.Reason, "connection refused") != 1 || f.Type != activities.ErrUnavailable ||
-			f.Cause != "discover: llm: post http://127.0.0.1:1/v1/chat/completions: connection refused" {
+			// One activity runs a rules shard's stages: the cause names it.
+			f.Cause != "annotate: llm: post http://127.0.0.1:1/v1/chat/completions: connection refused" {
 			t.Fatalf("failed shard %+v: want the error once, typed %s, its cause the stage and the innermost error", f, activities.ErrUnavailable)
 		}
 	}

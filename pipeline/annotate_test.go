@@ -53,3 +53,38 @@ func TestAnnotate(t *testing.T) {
 		t.Errorf("a failing stage: err %v after %v; want the error, and calibrate not run", err, b.calls)
 	}
 }
+
+// fusedStub is a stub that also runs its stages in one pass.
+type fusedStub struct {
+	stub
+	fused int
+}
+
+func (f *fusedStub) AnnotateStages(_ context.Context, _ []Document) (Staged, error) {
+	f.fused++
+	return Staged{Calibrate: Result{Mentions: []Mention{{Label: "fused"}}}}, nil
+}
+
+func TestRunStages(t *testing.T) {
+	b := &stub{fail: "calibrate"}
+	_, err := RunStages(context.Background(), b, nil)
+	if err == nil || err.Error() != "calibrate: calibrate failed" {
+		t.Errorf("err %v: want the stage named", err)
+	}
+	b = &stub{}
+	st, err := RunStages(context.Background(), b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Discover.Mentions) != 1 || len(st.Mediate.Mentions) != 2 || len(st.Calibrate.Mentions) != 3 {
+		t.Errorf("stages' mentions %d, %d, %d: want each stage's own result", len(st.Discover.Mentions), len(st.Mediate.Mentions), len(st.Calibrate.Mentions))
+	}
+	f := &fusedStub{}
+	r, err := Annotate(context.Background(), f, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.fused != 1 || len(f.calls) != 0 || len(r.Mentions) != 1 || r.Mentions[0].Label != "fused" {
+		t.Errorf("fused %d times, stages %v, mentions %+v: want the one-pass path alone", f.fused, f.calls, r.Mentions)
+	}
+}

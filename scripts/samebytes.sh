@@ -281,6 +281,10 @@ if ! grep -q '/finalize/' "$WORK/base.sha"; then
 		say "left out: $n files of finalize's working folders, which $short does not write"
 	fi
 fi
+# Since one activity runs a rules shard's three stages, rules runs (all but
+# sam/ and batch/) write no discover or mediate checkpoints: an older base's are not compared.
+awk '$2 !~ /^(sam|batch)\// && $2 ~ /stages\/(discover|mediate)\/shard-[0-9]+\.parquet$/ { next } { print }' \
+	"$WORK/base.sha" >"$WORK/base.kept" && mv "$WORK/base.kept" "$WORK/base.sha"
 if cmp -s "$WORK/base.sha" "$WORK/head.sha"; then
 	echo "same bytes: $(wc -l <"$WORK/head.sha") files (base $short, ${SECONDS}s)"
 	exit 0

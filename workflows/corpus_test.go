@@ -46,15 +46,14 @@ func TestAnnotateCorpus(t *testing.T) {
 			env.OnActivity(activities.PlanActivity, mock.Anything, mock.Anything).Return(activities.Plan{Run: run, Objects: 1}, nil)
 			env.OnActivity(activities.ShardActivity, mock.Anything, mock.Anything, mock.Anything).Return(activities.Sharding{Shards: tt.shards, Docs: int64(10 * tt.shards)}, nil)
 			stats := activities.StageStats{Docs: 10, Mentions: 7}
-			env.OnActivity(activities.DiscoverActivity, mock.Anything, mock.Anything).Return(
+			// The rules backend: one activity runs a shard's stages.
+			env.OnActivity(activities.AnnotateActivity, mock.Anything, mock.Anything).Return(
 				func(_ context.Context, task activities.ShardTask) (activities.StageStats, error) {
 					if task.Shard == tt.badShard {
 						return activities.StageStats{}, temporal.NewNonRetryableApplicationError("corrupt shard", activities.ErrBadInput, nil)
 					}
 					return stats, nil
 				})
-			env.OnActivity(activities.MediateActivity, mock.Anything, mock.Anything).Return(stats, nil)
-			env.OnActivity(activities.CalibrateActivity, mock.Anything, mock.Anything).Return(stats, nil)
 			var fin activities.FinalizeInput
 			env.OnActivity(activities.FinalizeActivity, mock.Anything, mock.Anything).Return(
 				func(_ context.Context, in activities.FinalizeInput) (activities.Summary, error) {

@@ -138,6 +138,20 @@ func (a *Activities) stageBackend(ctx context.Context, t activities.ShardTask, s
 // ledger and the failures come first: the stage's output is the marker
 // that the stage is done.
 func (a *Activities) writeStage(ctx context.Context, t activities.ShardTask, stage string, docs []pipeline.Document, res pipeline.Result) (pipeline.Usage, error) {
+	total, err := a.writeSide(ctx, t, stage, docs, res)
+	if err != nil {
+		return pipeline.Usage{}, err
+	}
+	err = a.deps.Store.Create(ctx, runs.Dir(t.Run).Stage(stage, t.Shard), runs.Rows(table.NewMentionWriter, runs.FromMentions(t.Run.ID, res.Mentions)))
+	if err != nil && !blob.IsExist(err) {
+		return pipeline.Usage{}, err
+	}
+	return total, nil
+}
+
+// writeSide writes what a stage's result holds besides its mentions, its
+// usage and its failures, and returns its model usage.
+func (a *Activities) writeSide(ctx context.Context, t activities.ShardTask, stage string, docs []pipeline.Document, res pipeline.Result) (pipeline.Usage, error) {
 	total, err := a.writeUsage(ctx, t, stage, docs, res.Usage)
 	if err != nil {
 		return pipeline.Usage{}, err
@@ -151,10 +165,6 @@ func (a *Activities) writeStage(ctx context.Context, t activities.ShardTask, sta
 		if err != nil {
 			return pipeline.Usage{}, err
 		}
-	}
-	err = a.deps.Store.Create(ctx, runs.Dir(t.Run).Stage(stage, t.Shard), runs.Rows(table.NewMentionWriter, runs.FromMentions(t.Run.ID, res.Mentions)))
-	if err != nil && !blob.IsExist(err) {
-		return pipeline.Usage{}, err
 	}
 	return total, nil
 }
@@ -189,15 +199,24 @@ func (a *Activities) existingStats(ctx context.Context, t activities.ShardTask, 
 	if err != nil {
 		return activities.StageStats{}, err
 	}
+	fails, usage, err := a.sideStats(ctx, t, stage)
+	if err != nil {
+		return activities.StageStats{}, err
+	}
+	return activities.StageStats{Docs: len(docs), Mentions: len(ms), Failures: fails, Usage: usage}, nil
+}
+
+// sideStats counts a finished stage's failures and sums its usage.
+func (a *Activities) sideStats(ctx context.Context, t activities.ShardTask, stage string) (int, pipeline.Usage, error) {
 	fails, err := a.deps.Store.Rejects(ctx, runs.Dir(t.Run).Failures(stage, t.Shard))
 	if err != nil && !blob.IsNotExist(err) {
-		return activities.StageStats{}, err
+		return 0, pipeline.Usage{}, err
 	}
 	usage, err := a.deps.Store.Usage(ctx, runs.Dir(t.Run).Usage(stage, t.Shard))
 	if err != nil && !blob.IsNotExist(err) {
-		return activities.StageStats{}, err
+		return 0, pipeline.Usage{}, err
 	}
-	return activities.StageStats{Docs: len(docs), Mentions: len(ms), Failures: len(fails), Usage: runs.SumUsage(usage)}, nil
+	return len(fails), runs.SumUsage(usage), nil
 }
 
 // BatchPrepare runs the stage from the response cache alone and writes the

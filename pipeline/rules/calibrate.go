@@ -357,10 +357,9 @@ func around(d *doc, i, j int, ev []evidence) []evidence {
 	return ev
 }
 
-// choose picks the label of one mention. It returns the label index and a
-// confidence in [0, 1].
-func (b *Backend) choose(d *doc, i, j int, arch pipeline.Archetype) (int, float64) {
-	wt := b.classify(d, i, j)
+// choose picks the label of one mention, given what classify read of it. It
+// returns the label index and a confidence in [0, 1].
+func (b *Backend) choose(d *doc, i, j int, arch pipeline.Archetype, wt what) (int, float64) {
 	if !arch.Valid() {
 		arch = wt.arch
 	}

@@ -61,12 +61,23 @@ const extractor = "rules"
 // Discover proposes entity spans, sorted by document then offset and
 // non-overlapping within a document.
 func (b *Backend) Discover(ctx context.Context, docs []pipeline.Document) (pipeline.Result, error) {
+	return b.discover(ctx, docs, nil)
+}
+
+// discover is Discover; it keeps each document's tokens in cache, if not
+// nil, for the later stages of the same pass.
+func (b *Backend) discover(ctx context.Context, docs []pipeline.Document, cache docCache) (pipeline.Result, error) {
 	var res pipeline.Result
 	for _, doc := range docs {
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
 		d := newDoc(doc.Text)
+		if cache != nil {
+			// The last document of an id wins, as in the later stages'
+			// own lookup by id.
+			cache[doc.ID] = d
+		}
 		var offs *text.RuneOffsets
 		cs := b.propose(d)
 		res.Mentions = slices.Grow(res.Mentions, len(cs))
@@ -94,7 +105,7 @@ func (b *Backend) Discover(ctx context.Context, docs []pipeline.Document) (pipel
 
 // Mediate assigns each mention an archetype.
 func (b *Backend) Mediate(ctx context.Context, docs []pipeline.Document, ms []pipeline.Mention) (pipeline.Result, error) {
-	return b.each(ctx, docs, ms, "mediate", func(d *doc, i, j int, m *pipeline.Mention) {
+	return b.each(ctx, byText(docs), ms, "mediate", func(d *doc, i, j int, m *pipeline.Mention) {
 		m.Archetype = b.classify(d, i, j).arch
 	})
 }
@@ -102,26 +113,72 @@ func (b *Backend) Mediate(ctx context.Context, docs []pipeline.Document, ms []pi
 // Calibrate resolves each mention into a label of the schema with a score in
 // [0, 1]. A mention without a valid archetype is mediated first.
 func (b *Backend) Calibrate(ctx context.Context, docs []pipeline.Document, ms []pipeline.Mention) (pipeline.Result, error) {
-	return b.each(ctx, docs, ms, "calibrate", func(d *doc, i, j int, m *pipeline.Mention) {
-		li, score := b.choose(d, i, j, m.Archetype)
-		if !m.Archetype.Valid() {
-			m.Archetype = b.classify(d, i, j).arch
-		}
-		m.Label = b.labels[li].name
-		m.Score = score
+	return b.each(ctx, byText(docs), ms, "calibrate", func(d *doc, i, j int, m *pipeline.Mention) {
+		b.label(d, i, j, m, b.classify(d, i, j))
 	})
 }
 
-// each runs f on a copy of every mention with its document's tokens. A
-// mention whose document is missing or whose offsets fall outside the text
-// becomes a failure.
-func (b *Backend) each(ctx context.Context, docs []pipeline.Document, ms []pipeline.Mention, stage string,
-	f func(d *doc, i, j int, m *pipeline.Mention)) (pipeline.Result, error) {
+// label sets a mediated mention's label and score from what classify read
+// of it.
+func (b *Backend) label(d *doc, i, j int, m *pipeline.Mention, wt what) {
+	li, score := b.choose(d, i, j, m.Archetype, wt)
+	if !m.Archetype.Valid() {
+		m.Archetype = wt.arch
+	}
+	m.Label = b.labels[li].name
+	m.Score = score
+}
+
+// AnnotateStages implements pipeline.Fused: each document is tokenised once
+// for the three stages, and calibration reuses mediation's reading of each
+// mention instead of classifying it again.
+func (b *Backend) AnnotateStages(ctx context.Context, docs []pipeline.Document) (pipeline.Staged, error) {
+	cache := make(docCache, len(docs))
+	disc, err := b.discover(ctx, docs, cache)
+	if err != nil {
+		return pipeline.Staged{}, err
+	}
+	look := func(id string) (*doc, bool) {
+		d, ok := cache[id]
+		return d, ok
+	}
+	// Mediation's failures are the only ones: calibration reads the same
+	// tokens and so accepts every mention mediation kept.
+	cal := pipeline.Result{Mentions: make([]pipeline.Mention, 0, len(disc.Mentions))}
+	med, err := b.each(ctx, look, disc.Mentions, "mediate", func(d *doc, i, j int, m *pipeline.Mention) {
+		wt := b.classify(d, i, j)
+		m.Archetype = wt.arch
+		cal.Mentions = append(cal.Mentions, *m)
+		b.label(d, i, j, &cal.Mentions[len(cal.Mentions)-1], wt)
+	})
+	if err != nil {
+		return pipeline.Staged{}, err
+	}
+	return pipeline.Staged{Discover: disc, Mediate: med, Calibrate: cal}, nil
+}
+
+// byText looks documents up by id, tokenising each once per call. A
+// document id given twice is the last one's text.
+func byText(docs []pipeline.Document) func(id string) (*doc, bool) {
 	texts := make(map[string]string, len(docs))
 	for _, d := range docs {
 		texts[d.ID] = d.Text
 	}
 	cache := docCache{}
+	return func(id string) (*doc, bool) {
+		s, ok := texts[id]
+		if !ok {
+			return nil, false
+		}
+		return cache.get(id, s), true
+	}
+}
+
+// each runs f on a copy of every mention with its document's tokens. A
+// mention whose document is missing or whose offsets fall outside the text
+// becomes a failure.
+func (b *Backend) each(ctx context.Context, look func(id string) (*doc, bool), ms []pipeline.Mention, stage string,
+	f func(d *doc, i, j int, m *pipeline.Mention)) (pipeline.Result, error) {
 	res := pipeline.Result{Mentions: make([]pipeline.Mention, 0, len(ms))}
 	for n, m := range ms {
 		if n%256 == 0 {
@@ -129,13 +186,12 @@ func (b *Backend) each(ctx context.Context, docs []pipeline.Document, ms []pipel
 				return res, err
 			}
 		}
-		s, ok := texts[m.DocID]
+		d, ok := look(m.DocID)
 		if !ok {
 			res.Failures = append(res.Failures, pipeline.Failure{DocID: m.DocID, Stage: stage,
 				Reason: fmt.Sprintf("mention [%d,%d) of an unknown document", m.Start, m.End)})
 			continue
 		}
-		d := cache.get(m.DocID, s)
 		i, j := d.span(m.Start, m.End)
 		if m.Start < 0 || m.End <= m.Start || i >= j {
 			res.Failures = append(res.Failures, pipeline.Failure{DocID: m.DocID, Stage: stage,
