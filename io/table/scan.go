@@ -16,10 +16,10 @@ import (
 	"github.com/zeroner/zeroner/io/blob"
 )
 
-// scanBufferBytes is how much of a column chunk a scan reads ahead. Without
-// a bound Arrow reads whole column chunks, which for a row group of vectors
-// is tens of MiB per column.
-const scanBufferBytes = 1 << 20
+// scanBufferBytes is how much of a column chunk a scan reads ahead (more
+// when a page is larger). Without a bound Arrow reads whole column chunks,
+// which for a row group of vectors is tens of MiB.
+const scanBufferBytes = 256 << 10
 
 // ScanMentions reads a mentions table in order, at most batch rows at a
 // time, and calls fn with each batch: memory is bounded by the batch, not

@@ -3,7 +3,9 @@ package table
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -102,5 +104,39 @@ func TestScanErrors(t *testing.T) {
 		if tc.err == nil {
 			t.Errorf("%s: no error", tc.name)
 		}
+	}
+}
+
+func TestVectorRowGroups(t *testing.T) {
+	// Random floats do not compress: 24 MB of them make several row
+	// groups, which a scan reads in order.
+	const n, dim = 6000, 1000
+	r := rand.New(rand.NewPCG(1, 2))
+	rows := make([]Vector, n)
+	for i := range rows {
+		v := make([]float32, dim)
+		for j := range v {
+			v[j] = r.Float32()
+		}
+		rows[i] = Vector{MentionID: fmt.Sprint(i), Vector: v}
+	}
+	data := writeVectors(t, dim, rows[:1000], rows[1000:])
+	pf, _ := openParquet(t, data)
+	defer pf.Close()
+	if g := pf.NumRowGroups(); g < 2 || g > n*dim*4/vectorGroupBytes+1 {
+		t.Errorf("%d row groups of %d MB of vectors, want about one per %d MiB", g, n*dim*4/1000000, vectorGroupBytes>>20)
+	}
+	i := 0
+	err := ScanVectors(open(data), 700, func(b []Vector, _ int) error {
+		for _, row := range b {
+			if row.MentionID != rows[i].MentionID || !slices.Equal(row.Vector, rows[i].Vector) {
+				return fmt.Errorf("row %d is %s", i, row.MentionID)
+			}
+			i++
+		}
+		return nil
+	})
+	if err != nil || i != n {
+		t.Errorf("scanned %d of %d rows: %v", i, n, err)
 	}
 }
