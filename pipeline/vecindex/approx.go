@@ -1,6 +1,7 @@
 package vecindex
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 )
@@ -87,13 +88,17 @@ func BuildApprox(ids []int64, flat []float32, dim int, opt ApproxOptions) (*Appr
 	return newApprox(dim, ids, flat, sk, codes, opt.Rerank, opt.Seed), nil
 }
 
+// ErrOptions is wrapped by the error of an index built with options or a
+// dimension it cannot have.
+var ErrOptions = errors.New("invalid options")
+
 // newSketches checks opt, fills in its defaults and draws the sketcher.
 func newSketches(dim int, opt ApproxOptions) (ApproxOptions, *sketcher, error) {
 	if dim <= 0 {
-		return opt, nil, fmt.Errorf("dimension %d, want > 0", dim)
+		return opt, nil, fmt.Errorf("%w: dimension %d, want > 0", ErrOptions, dim)
 	}
 	if opt.Bits < 0 || opt.Rerank < 0 {
-		return opt, nil, fmt.Errorf("negative option in %+v", opt)
+		return opt, nil, fmt.Errorf("%w: negative option in %+v", ErrOptions, opt)
 	}
 	if opt.Bits == 0 {
 		opt.Bits = defaultBits
@@ -103,7 +108,7 @@ func newSketches(dim int, opt ApproxOptions) (ApproxOptions, *sketcher, error) {
 	}
 	b := sketchBits(dim, opt.Bits)
 	if b > maxBits {
-		return opt, nil, fmt.Errorf("%d sketch bits for dimension %d, at most %d", b, dim, maxBits)
+		return opt, nil, fmt.Errorf("%w: %d sketch bits for dimension %d, at most %d", ErrOptions, b, dim, maxBits)
 	}
 	return opt, newSketcher(dim, b, opt.Seed), nil
 }

@@ -178,8 +178,13 @@ func TestApproxWriterErrors(t *testing.T) {
 			}
 		})
 	}
-	if _, err := NewApproxWriter(&bytes.Buffer{}, 0, ids, ApproxOptions{}); err == nil {
-		t.Error("dimension 0: no error")
+	for _, bad := range []struct {
+		dim int
+		opt ApproxOptions
+	}{{0, ApproxOptions{}}, {dim, ApproxOptions{Rerank: -1}}, {dim, ApproxOptions{Bits: maxBits + 1}}} {
+		if _, err := NewApproxWriter(&bytes.Buffer{}, bad.dim, ids, bad.opt); !errors.Is(err, ErrOptions) {
+			t.Errorf("dimension %d, %+v: error %v, want ErrOptions", bad.dim, bad.opt, err)
+		}
 	}
 }
 
