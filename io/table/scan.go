@@ -145,3 +145,12 @@ func scanRowGroup[T any](c *codec[T], fr *pqarrow.FileReader, rg int, leaves []i
 	}
 	return n, nil
 }
+
+// ScanVectorMeta is ScanVectors without the vectors, which it does not
+// read: what a search needs of the rows it found.
+func ScanVectorMeta(r blob.ReaderAt, batch int, fn func(rows []Vector) error) error {
+	if _, _, err := vectorColumn(r); err != nil {
+		return fmt.Errorf("read vectors table: %w", err)
+	}
+	return scan(metaCodec, r, batch, fn)
+}

@@ -50,6 +50,21 @@ func TestScanVectors(t *testing.T) {
 			if !reflect.DeepEqual(got, rows) {
 				t.Errorf("scanned rows differ from the rows written")
 			}
+			var meta []Vector
+			err = ScanVectorMeta(open(data), tc.batch, func(b []Vector) error {
+				meta = append(meta, b...)
+				return nil
+			})
+			if err != nil || len(meta) != len(rows) {
+				t.Fatalf("ScanVectorMeta: %d rows, %v", len(meta), err)
+			}
+			for i, m := range meta {
+				w := rows[i]
+				w.Vector = nil
+				if !reflect.DeepEqual(m, w) {
+					t.Fatalf("meta row %d: %+v, want %+v", i, m, w)
+				}
+			}
 		})
 	}
 }
@@ -99,6 +114,7 @@ func TestScanErrors(t *testing.T) {
 		{"truncated", ScanVectors(open(vectors[:len(vectors)/2]), 8, nop)},
 		{"mentions as vectors", ScanVectors(open(mentions), 8, nop)},
 		{"vectors as mentions", ScanMentions(open(vectors), 8, func([]Mention) error { return nil })},
+		{"mentions as vector meta", ScanVectorMeta(open(mentions), 8, func([]Vector) error { return nil })},
 	}
 	for _, tc := range tests {
 		if tc.err == nil {
