@@ -145,7 +145,7 @@ type graphMerge struct {
 
 // links merges the parts' links, already in the table's order.
 func (m graphMerge) links(ctx context.Context, parts []string) (int64, error) {
-	f := spills(m, activities.GraphLinks, table.NewMentionEntityWriter, table.ScanMentionEntities, compareLinkRows)
+	f := spills(m, activities.GraphLinks, table.NewMentionEntityWriter, table.NewMentionEntityScanner, compareLinkRows)
 	return writeMerged(ctx, m.a.deps.Store, m.out, table.NewMentionEntityWriter, func(emit func(table.MentionEntity) error) error {
 		return f.merge(ctx, parts, "merged", nil, emit)
 	})
@@ -154,8 +154,8 @@ func (m graphMerge) links(ctx context.Context, parts []string) (int64, error) {
 // edges adds up each edge's counts and examples over the parts, then sorts
 // the edges into the table's order.
 func (m graphMerge) edges(ctx context.Context, parts []string) (int64, error) {
-	byPair := spills(m, activities.GraphEdges, table.NewEdgeWriter, table.ScanEdges, comparePairRows)
-	byCount := spills(m, activities.GraphEdges, table.NewEdgeWriter, table.ScanEdges, compareEdgeRows)
+	byPair := spills(m, activities.GraphEdges, table.NewEdgeWriter, table.NewEdgeScanner, comparePairRows)
+	byCount := spills(m, activities.GraphEdges, table.NewEdgeWriter, table.NewEdgeScanner, compareEdgeRows)
 	byCount.own = ownEdge
 	return sortInto(ctx, m.a.deps.Store, m.out, byCount, func(emit func(table.Edge) error) error {
 		return byPair.merge(ctx, parts, "merged", addEdgeRows, emit)
@@ -165,9 +165,9 @@ func (m graphMerge) edges(ctx context.Context, parts []string) (int64, error) {
 // entities adds up each entity's counts over the parts, then sorts the
 // entities into the table's order.
 func (m graphMerge) entities(ctx context.Context, parts []string) (int64, error) {
-	byID := spills(m, activities.GraphEntities, table.NewEntityPartWriter, table.ScanEntityParts,
+	byID := spills(m, activities.GraphEntities, table.NewEntityPartWriter, table.NewEntityPartScanner,
 		func(x, y table.EntityPart) int { return strings.Compare(x.EntityID, y.EntityID) })
-	byCount := spills(m, "entities-sorted", table.NewEntityWriter, table.ScanEntities, compareEntityRows)
+	byCount := spills(m, "entities-sorted", table.NewEntityWriter, table.NewEntityScanner, compareEntityRows)
 	byCount.own = ownEntity
 	return sortInto(ctx, m.a.deps.Store, m.out, byCount, func(emit func(table.Entity) error) error {
 		return byID.merge(ctx, parts, "merged", addEntityParts, func(p table.EntityPart) error {

@@ -106,6 +106,7 @@ func (a *Activities) plannedIndex(ctx context.Context, cfg activities.IndexConfi
 // cutShards fills p's shards, counts and labels from the run's mentions
 // table: each part is cut into shards of p.Config.ShardRows mentions, and
 // each shard lists the documents shards its mentions' documents are in.
+// It streams the parts: it holds the documents' ids, not the mentions.
 func (a *Activities) cutShards(ctx context.Context, p *indexPlan) error {
 	run := p.Config.Run
 	docShards, shardOf, err := a.documentShards(ctx, run)
@@ -121,14 +122,27 @@ func (a *Activities) cutShards(ctx context.Context, p *indexPlan) error {
 	}
 	size := cmp.Or(p.Config.ShardRows, activities.DefaultShardRows)
 	for _, uri := range parts {
-		ms, err := a.deps.Store.Mentions(ctx, uri)
-		if err != nil {
-			return err
+		var (
+			in   activities.IndexShardInput
+			need map[int32]bool // the documents shards of in's mentions
+		)
+		cut := func(hi int) {
+			if need == nil {
+				return
+			}
+			in.Hi = hi
+			for _, s := range slices.Sorted(maps.Keys(need)) {
+				in.Docs = append(in.Docs, docShards[s])
+			}
+			p.Shards = append(p.Shards, in)
 		}
-		for lo := 0; lo < len(ms); lo += size {
-			hi := min(lo+size, len(ms))
-			need := make(map[int32]bool)
-			for _, m := range ms[lo:hi] {
+		rows := 0
+		err := a.scanMentions(ctx, uri, func(first int, ms []table.Mention) error {
+			for i, m := range ms {
+				if row := first + i; row%size == 0 {
+					cut(row)
+					in, need = activities.IndexShardInput{Mentions: uri, Lo: row}, make(map[int32]bool)
+				}
 				s, ok := shardOf[m.DocID]
 				if !ok {
 					return activities.BadInput(fmt.Errorf("mention %q of document %q: the run has no such document", m.Text, m.DocID))
@@ -136,13 +150,14 @@ func (a *Activities) cutShards(ctx context.Context, p *indexPlan) error {
 				need[s] = true
 				p.Labels[m.Label]++
 			}
-			in := activities.IndexShardInput{Mentions: uri, Lo: lo, Hi: hi}
-			for _, s := range slices.Sorted(maps.Keys(need)) {
-				in.Docs = append(in.Docs, docShards[s])
-			}
-			p.Shards = append(p.Shards, in)
+			rows = first + len(ms)
+			return nil
+		})
+		if err != nil {
+			return err
 		}
-		p.Mentions += int64(len(ms))
+		cut(rows)
+		p.Mentions += int64(rows)
 	}
 	if p.Mentions == 0 {
 		return activities.BadInput(fmt.Errorf("run %s has no mentions: nothing to index", run.ID))
@@ -190,7 +205,8 @@ func (a *Activities) readIndexPlan(ctx context.Context, index string) (indexPlan
 
 // EncodeIndexShard encodes one shard's mentions, each in its document, and
 // writes their vectors: to raw/ when a head is to be trained, else straight
-// to shards/.
+// to shards/. It holds the shard's mentions and their documents' texts,
+// and encodeBatch vectors at a time.
 func (a *Activities) EncodeIndexShard(ctx context.Context, t activities.IndexShardTask) (_ activities.IndexShardStats, err error) {
 	defer wire.Classify(ctx, &err)
 	p, err := a.readIndexPlan(ctx, t.Index)
@@ -211,14 +227,10 @@ func (a *Activities) EncodeIndexShard(ctx context.Context, t activities.IndexSha
 	stop := wire.Heartbeat(ctx, 5*time.Second)
 	defer stop()
 	in := p.Shards[t.Shard]
-	all, err := a.deps.Store.Mentions(ctx, in.Mentions)
+	ms, err := a.shardMentions(ctx, in)
 	if err != nil {
 		return activities.IndexShardStats{}, err
 	}
-	if in.Hi > len(all) || in.Lo > in.Hi {
-		return activities.IndexShardStats{}, activities.BadInput(fmt.Errorf("%s has %d rows, the plan reads [%d, %d)", in.Mentions, len(all), in.Lo, in.Hi))
-	}
-	ms := all[in.Lo:in.Hi]
 	texts, err := a.documentTexts(ctx, in.Docs, ms)
 	if err != nil {
 		return activities.IndexShardStats{}, err
@@ -230,30 +242,44 @@ func (a *Activities) EncodeIndexShard(ctx context.Context, t activities.IndexSha
 	if enc.Name() != p.Encoder {
 		return activities.IndexShardStats{}, activities.BadInput(fmt.Errorf("the encoder is now %s, the index was planned with %s", enc.Name(), p.Encoder))
 	}
-	rows := make([]table.Vector, len(ms))
-	for lo := 0; lo < len(ms); lo += encodeBatch {
-		hi := min(lo+encodeBatch, len(ms))
-		batch := make([]retriever.Mention, hi-lo)
-		for i, m := range ms[lo:hi] {
-			batch[i] = retriever.Mention{Text: texts[m.DocID], Start: int(m.Start), End: int(m.End)}
-		}
-		vecs, err := enc.Mentions(ctx, batch)
-		if err != nil {
-			err = fmt.Errorf("encode shard %d of %s: %w", t.Shard, t.Index, err)
-			if k := p.Config.Encoder.Kind; k == "" || k == "local" {
-				err = activities.BadInput(err) // a local encoder fails only on bad spans
+	err = a.writeVectors(ctx, out, p.Dim, func(write func([]table.Vector) error) error {
+		for lo := 0; lo < len(ms); lo += encodeBatch {
+			rows, err := encodeRows(ctx, enc, ms[lo:min(lo+encodeBatch, len(ms))], texts)
+			if err != nil {
+				err = fmt.Errorf("encode shard %d of %s: %w", t.Shard, t.Index, err)
+				if k := p.Config.Encoder.Kind; k == "" || k == "local" {
+					err = activities.BadInput(err) // a local encoder fails only on bad spans
+				}
+				return err
 			}
-			return activities.IndexShardStats{}, err
+			if err := write(rows); err != nil {
+				return err
+			}
 		}
-		for i, m := range ms[lo:hi] {
-			rows[lo+i] = table.Vector{MentionID: table.MentionID(m.DocID, m.Start, m.End), DocID: m.DocID,
-				Start: m.Start, End: m.End, Text: m.Text, Label: m.Label, Vector: vecs[i]}
-		}
-	}
-	if err := a.deps.Store.WriteVectors(ctx, out, p.Dim, rows); err != nil {
+		return nil
+	})
+	if err != nil {
 		return activities.IndexShardStats{}, err
 	}
-	return activities.IndexShardStats{Rows: int64(len(rows))}, nil
+	return activities.IndexShardStats{Rows: int64(len(ms))}, nil
+}
+
+// encodeRows encodes mentions in their documents' texts.
+func encodeRows(ctx context.Context, enc retriever.Encoder, ms []table.Mention, texts map[string]string) ([]table.Vector, error) {
+	batch := make([]retriever.Mention, len(ms))
+	for i, m := range ms {
+		batch[i] = retriever.Mention{Text: texts[m.DocID], Start: int(m.Start), End: int(m.End)}
+	}
+	vecs, err := enc.Mentions(ctx, batch)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]table.Vector, len(ms))
+	for i, m := range ms {
+		rows[i] = table.Vector{MentionID: table.MentionID(m.DocID, m.Start, m.End), DocID: m.DocID,
+			Start: m.Start, End: m.End, Text: m.Text, Label: m.Label, Vector: vecs[i]}
+	}
+	return rows, nil
 }
 
 // shardDone returns the stats of the shard at uri if it is written.
@@ -394,30 +420,41 @@ func (a *Activities) writeHead(ctx context.Context, dir runs.IndexDir, head *ret
 	return a.deps.Store.WriteJSON(ctx, dir.HeadStats(), stats)
 }
 
-// sample reads the silver mentions' scores and raw vectors and keeps a
-// bounded sample of those of the labels queried.
+// sample keeps a bounded sample (retriever.SamplePerLabel) of the raw
+// vectors of the labels queried, with the silver mentions' scores. It
+// reads a shard at a time: the shard's mentions, for their scores, then
+// its raw vectors, row for row.
 func (a *Activities) sample(ctx context.Context, p indexPlan, queries map[string][]float32) (*retriever.Sample, error) {
-	scores := make(map[string]float64)
-	for _, uri := range uniqueParts(p.Shards) {
-		ms, err := a.deps.Store.Mentions(ctx, uri)
-		if err != nil {
-			return nil, err
-		}
-		for _, m := range ms {
-			scores[table.MentionID(m.DocID, m.Start, m.End)] = m.Score
-		}
-	}
-	s := retriever.NewSample(cmp.Or(p.Config.Head.PerLabel, activities.DefaultTrainPerTag))
+	per := retriever.SamplePerLabel(cmp.Or(p.Config.Head.PerLabel, activities.DefaultTrainPerTag), len(queries), p.Dim)
+	s := retriever.NewSample(per)
 	dir := runs.IndexDir(p.Config.Index)
-	for shard := range p.Shards {
-		rows, _, err := a.deps.Store.Vectors(ctx, dir.Raw(shard))
+	for shard, in := range p.Shards {
+		ms, err := a.shardMentions(ctx, in)
 		if err != nil {
 			return nil, err
 		}
-		for _, r := range rows {
-			if _, ok := queries[r.Label]; ok {
-				s.Add(r.Label, scores[r.MentionID], sampleKey(r.MentionID), r.Vector)
+		raw, i := dir.Raw(shard), 0
+		err = a.scanVectors(ctx, raw, func(rows []table.Vector, _ int) error {
+			for _, r := range rows {
+				if i >= len(ms) {
+					return activities.BadInput(fmt.Errorf("%s has more rows than the %d of its plan", raw, len(ms)))
+				}
+				m := ms[i]
+				if r.DocID != m.DocID || r.Start != m.Start || r.End != m.End {
+					return activities.BadInput(fmt.Errorf("%s: row %d is %s, its mention %s", raw, i, r.MentionID, table.MentionID(m.DocID, m.Start, m.End)))
+				}
+				if _, ok := queries[r.Label]; ok {
+					s.Add(r.Label, m.Score, sampleKey(r.MentionID), r.Vector)
+				}
+				i++
 			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if i != len(ms) {
+			return nil, activities.BadInput(fmt.Errorf("%s has %d rows, its plan %d", raw, i, len(ms)))
 		}
 	}
 	return s, nil
@@ -430,19 +467,8 @@ func sampleKey(mentionID string) string {
 	return mentionID[strings.LastIndexByte(mentionID, '/')+1:]
 }
 
-// uniqueParts lists the mentions parts the shards read, once each.
-func uniqueParts(shards []activities.IndexShardInput) []string {
-	var out []string
-	for _, s := range shards {
-		if len(out) == 0 || out[len(out)-1] != s.Mentions {
-			out = append(out, s.Mentions)
-		}
-	}
-	return out
-}
-
 // ProjectIndexShard projects a raw shard through the head and writes the
-// searched shard.
+// searched shard, a batch of rows at a time.
 func (a *Activities) ProjectIndexShard(ctx context.Context, t activities.IndexShardTask) (activities.IndexShardStats, error) {
 	dir := runs.IndexDir(t.Index)
 	out := dir.Shard(t.Shard)
@@ -455,22 +481,26 @@ func (a *Activities) ProjectIndexShard(ctx context.Context, t activities.IndexSh
 	if err != nil {
 		return activities.IndexShardStats{}, err
 	}
-	rows, dim, err := a.deps.Store.Vectors(ctx, dir.Raw(t.Shard))
+	raw := dir.Raw(t.Shard)
+	var n int64
+	err = a.writeVectors(ctx, out, head.Out(), func(write func([]table.Vector) error) error {
+		return a.scanVectors(ctx, raw, func(rows []table.Vector, dim int) error {
+			if dim != head.In() {
+				return activities.BadInput(fmt.Errorf("%s holds %d-wide vectors, the head takes %d", raw, dim, head.In()))
+			}
+			vecs := make([][]float32, len(rows))
+			for i, r := range rows {
+				vecs[i] = r.Vector
+			}
+			for i, v := range head.ApplyBatch(vecs) {
+				rows[i].Vector = v
+			}
+			n += int64(len(rows))
+			return write(rows)
+		})
+	})
 	if err != nil {
 		return activities.IndexShardStats{}, err
 	}
-	if len(rows) > 0 && dim != head.In() {
-		return activities.IndexShardStats{}, activities.BadInput(fmt.Errorf("%s holds %d-wide vectors, the head takes %d", dir.Raw(t.Shard), dim, head.In()))
-	}
-	vecs := make([][]float32, len(rows))
-	for i, r := range rows {
-		vecs[i] = r.Vector
-	}
-	for i, v := range head.ApplyBatch(vecs) {
-		rows[i].Vector = v
-	}
-	if err := a.deps.Store.WriteVectors(ctx, out, head.Out(), rows); err != nil {
-		return activities.IndexShardStats{}, err
-	}
-	return activities.IndexShardStats{Rows: int64(len(rows))}, nil
+	return activities.IndexShardStats{Rows: n}, nil
 }

@@ -4,8 +4,10 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/zeroner/zeroner/activities"
@@ -14,6 +16,7 @@ import (
 	"github.com/zeroner/zeroner/internal/wire"
 
 	"github.com/zeroner/zeroner/io/blob"
+	"github.com/zeroner/zeroner/io/table"
 	"github.com/zeroner/zeroner/pipeline/retriever"
 	"github.com/zeroner/zeroner/pipeline/vecindex"
 )
@@ -87,49 +90,90 @@ func (a *Activities) FinalizeIndex(ctx context.Context, in activities.FinalizeIn
 	return summary(in.Index, m), nil
 }
 
-// buildApprox builds and writes the approximate index of every shard's
-// vectors and measures its recall@10 against exact search.
+// buildApprox writes the approximate index of every shard's vectors and
+// measures its recall@10 against exact search. It streams the shards
+// twice, a batch of vectors at a time: to write the index, then to score
+// the recall queries. What it holds is the index's sketches and ids
+// (vecindex.ApproxWriter), not its vectors.
 func (a *Activities) buildApprox(ctx context.Context, dir runs.IndexDir, m runs.IndexManifest, spec activities.ApproxSpec) (activities.ApproxInfo, error) {
 	start := time.Now()
-	ids := make([]int64, 0, m.Mentions)
-	flat := make([]float32, 0, m.Mentions*int64(m.Dim))
-	var base int64
-	for _, sh := range m.Shards {
-		rows, _, err := a.deps.Store.Vectors(ctx, dir.File(sh.File))
-		if err != nil {
-			return activities.ApproxInfo{}, err
-		}
-		for i, r := range rows {
-			if len(r.Vector) != m.Dim {
-				return activities.ApproxInfo{}, activities.BadInput(fmt.Errorf("%s: row %d has %d values, want %d", sh.File, i, len(r.Vector), m.Dim))
-			}
-			ids = append(ids, base+int64(i))
-			flat = append(flat, r.Vector...)
-		}
-		base += sh.Rows
-	}
-	ax, err := vecindex.BuildApprox(ids, flat, m.Dim, vecindex.ApproxOptions{Bits: spec.Bits, Rerank: spec.Rerank})
-	if err != nil {
-		return activities.ApproxInfo{}, activities.BadInput(err)
-	}
-	ex := vecindex.NewExact(m.Dim)
-	if err := ex.Add(ids, flat); err != nil {
-		return activities.ApproxInfo{}, err
+	ids := make([]int64, m.Mentions)
+	for i := range ids {
+		ids[i] = int64(i)
 	}
 	// Queries spread evenly over the index, so every shard contributes.
 	nq := min(cmp.Or(spec.RecallQueries, defaultRecallQueries), len(ids))
-	queries := make([][]float32, nq)
-	for i := range queries {
-		j := int(int64(i) * int64(len(ids)) / int64(nq))
-		queries[i] = flat[j*m.Dim : (j+1)*m.Dim]
+	rows := make([]int64, nq)
+	for i := range rows {
+		rows[i] = int64(i) * int64(len(ids)) / int64(nq)
 	}
-	recall := vecindex.Recall(ex, ax, queries, 10)
-	if err := a.deps.Store.Replace(ctx, dir.Approx(), ax.Save); err != nil {
+	queries := make([][]float32, 0, nq)
+	var aw *vecindex.ApproxWriter
+	err := a.deps.Store.Replace(ctx, dir.Approx(), func(w io.Writer) error {
+		var err error
+		aw, err = vecindex.NewApproxWriter(w, m.Dim, ids, vecindex.ApproxOptions{Bits: spec.Bits, Rerank: spec.Rerank})
+		if errors.Is(err, vecindex.ErrOptions) {
+			return activities.BadInput(err)
+		}
+		if err != nil {
+			return err
+		}
+		err = a.eachVectors(ctx, dir, m, func(first int64, flat []float32) error {
+			for len(queries) < nq && rows[len(queries)] < first+int64(len(flat)/m.Dim) {
+				j := rows[len(queries)] - first
+				queries = append(queries, slices.Clone(flat[j*int64(m.Dim):(j+1)*int64(m.Dim)]))
+			}
+			return aw.Add(flat)
+		})
+		if err != nil {
+			return err
+		}
+		return aw.Close()
+	})
+	if err != nil {
 		return activities.ApproxInfo{}, err
 	}
-	opt := ax.Options()
+	rs, err := aw.RecallScan(queries, 10)
+	if err != nil {
+		return activities.ApproxInfo{}, err
+	}
+	if err := a.eachVectors(ctx, dir, m, func(_ int64, flat []float32) error { return rs.Add(flat) }); err != nil {
+		return activities.ApproxInfo{}, err
+	}
+	recall, err := rs.Recall()
+	if err != nil {
+		return activities.ApproxInfo{}, err
+	}
+	opt := aw.Options()
 	return activities.ApproxInfo{File: runs.ApproxFile, Bits: opt.Bits, Rerank: opt.Rerank, RecallAt10: recall, Queries: nq,
 		Seconds: time.Since(start).Seconds()}, nil
+}
+
+// eachVectors calls fn with the vectors of every shard of the index, in
+// order, a batch at a time, flattened into one reused slice, with the
+// number of the batch's first vector.
+func (a *Activities) eachVectors(ctx context.Context, dir runs.IndexDir, m runs.IndexManifest, fn func(first int64, flat []float32) error) error {
+	var first int64
+	flat := make([]float32, 0, scanBatch*m.Dim)
+	for _, sh := range m.Shards {
+		uri := dir.File(sh.File)
+		err := a.scanVectors(ctx, uri, func(rows []table.Vector, dim int) error {
+			if dim != m.Dim {
+				return activities.BadInput(fmt.Errorf("%s holds %d-wide vectors, the index %d", uri, dim, m.Dim))
+			}
+			flat = flat[:0]
+			for _, r := range rows {
+				flat = append(flat, r.Vector...)
+			}
+			err := fn(first, flat)
+			first += int64(len(rows))
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // namedEncoder stands for an encoder where only its name matters: to name

@@ -374,7 +374,7 @@ func (s *Searcher) searchShard(ctx context.Context, shard int, qs [][]float32, f
 // hits from their shards.
 func (s *Searcher) approxHits(ctx context.Context, qs [][]float32, fetch []int) ([][]hitRow, error) {
 	out := make([][]hitRow, len(qs))
-	need := make(map[int]bool)
+	need := make(map[int]map[int64]table.Vector) // shard -> rows wanted
 	for q, v := range qs {
 		for _, h := range s.approx.Search(v, fetch[q]) {
 			sh, _ := slices.BinarySearch(s.bases, h.ID)
@@ -382,28 +382,55 @@ func (s *Searcher) approxHits(ctx context.Context, qs [][]float32, fetch []int) 
 				sh--
 			}
 			out[q] = append(out[q], hitRow{Hit: h, shard: sh})
-			need[sh] = true
+			if need[sh] == nil {
+				need[sh] = make(map[int64]table.Vector)
+			}
+			need[sh][h.ID-s.bases[sh]] = table.Vector{}
 		}
 	}
-	rows := make(map[int][]table.Vector)
-	for sh := range need {
-		uri := runs.IndexDir(s.index).File(s.m.Shards[sh].File)
-		// Only the rows' metadata: the approximate index has the vectors.
-		rs, err := runs.ReadTable(ctx, s.store.Store, uri, table.ReadVectorMeta)
-		if err != nil {
+	for sh, rows := range need {
+		if err := s.readRows(ctx, sh, rows); err != nil {
 			return nil, err
 		}
-		rows[sh] = rs
 	}
 	for q := range out {
 		for i, h := range out[q] {
-			rs := rows[h.shard]
-			j := h.ID - s.bases[h.shard]
-			if j < 0 || j >= int64(len(rs)) {
-				return nil, fmt.Errorf("approximate index: id %d is not in shard %d", h.ID, h.shard)
-			}
-			out[q][i].row = rs[j]
+			out[q][i].row = need[h.shard][h.ID-s.bases[h.shard]]
 		}
 	}
 	return out, nil
+}
+
+// readRows fills rows, row number to row, from a shard's rows without
+// their vectors (the approximate index has them), streaming the shard
+// rather than holding all of its rows.
+func (s *Searcher) readRows(ctx context.Context, shard int, rows map[int64]table.Vector) error {
+	uri := runs.IndexDir(s.index).File(s.m.Shards[shard].File)
+	r, err := s.store.OpenAt(ctx, uri)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	var pos int64
+	err = table.ScanVectorMeta(r, 4096, func(batch []table.Vector) error {
+		for i, row := range batch {
+			if _, ok := rows[pos+int64(i)]; ok {
+				rows[pos+int64(i)] = row
+			}
+		}
+		pos += int64(len(batch))
+		return ctx.Err()
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return activities.BadInput(fmt.Errorf("read %s: %w", uri, err))
+	}
+	for row := range rows {
+		if row < 0 || row >= pos {
+			return fmt.Errorf("approximate index: id %d is not in shard %d", s.bases[shard]+row, shard)
+		}
+	}
+	return nil
 }

@@ -230,18 +230,20 @@ func int64Lists(a arrow.Array) [][]int64 {
 // NewEntityPartWriter returns a Writer of a spilled entity parts table.
 func NewEntityPartWriter(w io.Writer) *Writer[EntityPart] { return newWriter(entityPartCodec, w) }
 
-// ScanEntities streams an entities table.
-func ScanEntities(r blob.ReaderAt) (*Scanner[Entity], error) { return newScanner(entityCodec, r) }
-
-// ScanEdges streams an edges table.
-func ScanEdges(r blob.ReaderAt) (*Scanner[Edge], error) { return newScanner(edgeCodec, r) }
-
-// ScanMentionEntities streams a mention_entities table.
-func ScanMentionEntities(r blob.ReaderAt) (*Scanner[MentionEntity], error) {
-	return newScanner(mentionEntityCodec, r)
+// NewEntityScanner streams an entities table.
+func NewEntityScanner(r blob.ReaderAt) (*Scanner[Entity], error) {
+	return newScanner(entityCodec, r, 0)
 }
 
-// ScanEntityParts streams a spilled entity parts table.
-func ScanEntityParts(r blob.ReaderAt) (*Scanner[EntityPart], error) {
-	return newScanner(entityPartCodec, r)
+// NewEdgeScanner streams an edges table.
+func NewEdgeScanner(r blob.ReaderAt) (*Scanner[Edge], error) { return newScanner(edgeCodec, r, 0) }
+
+// NewMentionEntityScanner streams a mention_entities table.
+func NewMentionEntityScanner(r blob.ReaderAt) (*Scanner[MentionEntity], error) {
+	return newScanner(mentionEntityCodec, r, 0)
+}
+
+// NewEntityPartScanner streams a spilled entity parts table.
+func NewEntityPartScanner(r blob.ReaderAt) (*Scanner[EntityPart], error) {
+	return newScanner(entityPartCodec, r, 0)
 }

@@ -1,6 +1,7 @@
 package table
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -16,14 +17,16 @@ import (
 
 // Scanning limits: a Scanner holds one batch of rows and a read buffer per
 // column, so that merging dozens of sorted files at once holds a batch of
-// each rather than their whole row groups.
+// each rather than their whole row groups. Without a bound Arrow reads whole
+// column chunks, which for a row group of vectors is tens of MiB; the
+// buffer grows for a larger page.
 const (
 	scanRows   = 4 << 10
-	scanBuffer = 64 << 10
+	scanBuffer = 128 << 10
 )
 
-// Scanner streams a table's rows in batches. It is not safe for concurrent
-// use.
+// Scanner streams a table's rows in batches; each batch is a new slice,
+// the caller's to keep. It is not safe for concurrent use.
 type Scanner[T any] struct {
 	c      *codec[T]
 	pf     *file.Reader
@@ -33,10 +36,11 @@ type Scanner[T any] struct {
 	rr     pqarrow.RecordReader // the open row group's reader, or nil
 	want   int64                // rows of the open row group
 	got    int64                // and those read so far
-	buf    []T
 }
 
-func newScanner[T any](c *codec[T], r blob.ReaderAt) (*Scanner[T], error) {
+// newScanner returns a Scanner of c's table in r, batch rows at a time (0:
+// scanRows).
+func newScanner[T any](c *codec[T], r sizedReaderAt, batch int) (*Scanner[T], error) {
 	props := parquet.NewReaderProperties(memory.DefaultAllocator)
 	props.BufferedStreamEnabled = true
 	props.BufferSize = scanBuffer
@@ -44,7 +48,7 @@ func newScanner[T any](c *codec[T], r blob.ReaderAt) (*Scanner[T], error) {
 	if err != nil {
 		return nil, fmt.Errorf("read %s table: not a parquet file: %w", c.name, err)
 	}
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: scanRows}, memory.DefaultAllocator)
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: int64(cmp.Or(batch, scanRows))}, memory.DefaultAllocator)
 	if err != nil {
 		pf.Close()
 		return nil, fmt.Errorf("read %s table: %w", c.name, err)
@@ -57,8 +61,7 @@ func newScanner[T any](c *codec[T], r blob.ReaderAt) (*Scanner[T], error) {
 	return &Scanner[T]{c: c, pf: pf, fr: fr, leaves: leaves}, nil
 }
 
-// Next returns the next batch of rows, valid until the next call, or
-// io.EOF after the last.
+// Next returns the next batch of rows, or io.EOF after the last.
 func (s *Scanner[T]) Next() (rows []T, err error) {
 	defer func() {
 		// Arrow's decoders can panic on corrupt input; report it as an error.
@@ -78,11 +81,11 @@ func (s *Scanner[T]) Next() (rows []T, err error) {
 		}
 		if s.rr.Next() {
 			rec := s.rr.Record()
-			if s.buf, err = decodeRecord(s.c, rec, s.buf[:0]); err != nil {
+			if rows, err = decodeRecord(s.c, rec, make([]T, 0, rec.NumRows())); err != nil {
 				return nil, fmt.Errorf("read %s table: row group %d: %w", s.c.name, s.rg, err)
 			}
-			s.got += int64(len(s.buf))
-			return s.buf, nil
+			s.got += int64(len(rows))
+			return rows, nil
 		}
 		if err := s.rr.Err(); err != nil && !errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("read %s table: row group %d: %w", s.c.name, s.rg, err)
@@ -104,4 +107,65 @@ func (s *Scanner[T]) Close() error {
 		s.rr = nil
 	}
 	return s.pf.Close()
+}
+
+// ScanMentions reads a mentions table in order, at most batch rows at a
+// time, and calls fn with each batch: memory is bounded by the batch, not
+// the table. fn's error stops the scan and is returned as it is.
+func ScanMentions(r blob.ReaderAt, batch int, fn func([]Mention) error) error {
+	return scan(mentionCodec, r, batch, fn)
+}
+
+// ScanVectors is ScanMentions for a vector table: fn gets each batch of
+// rows and their dimension. Each batch's vectors share one backing array.
+func ScanVectors(r blob.ReaderAt, batch int, fn func(rows []Vector, dim int) error) error {
+	vec, dim, err := vectorColumn(r)
+	if err != nil {
+		return fmt.Errorf("read vectors table: %w", err)
+	}
+	return scan(vectorCodec(vec), r, batch, func(rows []Vector) error {
+		for i, row := range rows {
+			if row.Vector == nil {
+				return fmt.Errorf("read vectors table: row %s has a null vector", row.MentionID)
+			}
+			if dim == 0 {
+				dim = len(row.Vector)
+			}
+			if len(row.Vector) != dim {
+				return fmt.Errorf("read vectors table: row %d (%s) has %d values, want %d", i, row.MentionID, len(row.Vector), dim)
+			}
+		}
+		return fn(rows, dim)
+	})
+}
+
+// scan calls fn with each batch of c's table in r; fn's error is returned
+// as it is.
+func scan[T any](c *codec[T], r sizedReaderAt, batch int, fn func([]T) error) error {
+	sc, err := newScanner(c, r, max(batch, 1))
+	if err != nil {
+		return err
+	}
+	defer sc.Close()
+	for {
+		rows, err := sc.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+}
+
+// ScanVectorMeta is ScanVectors without the vectors, which it does not
+// read: what a search needs of the rows it found.
+func ScanVectorMeta(r blob.ReaderAt, batch int, fn func(rows []Vector) error) error {
+	if _, _, err := vectorColumn(r); err != nil {
+		return fmt.Errorf("read vectors table: %w", err)
+	}
+	return scan(metaCodec, r, batch, fn)
 }

@@ -83,8 +83,9 @@
 //	tokens    list<utf8>
 //	ner_tags  list<int64> (nullable; Hugging Face ClassLabel names in the file metadata)
 //
-// Writers cut row groups at 1 Mi rows or about 64 MiB of compressed data,
-// whichever comes first, however rows are split across Write calls.
+// Writers cut row groups at 1 Mi rows or about 64 MiB of compressed data
+// (8 MiB for vector tables), whichever comes first, however rows are split
+// across Write calls.
 // Readers decode a row group at a time and check its row count, look
 // columns up by name, ignore extra columns and fail on a missing
 // column or one of another type. Nulls read as zero values; an empty or null
@@ -92,6 +93,7 @@
 package table
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -317,6 +319,9 @@ type Writer[T any] struct {
 	roll   bool // start a new row group before the next batch
 	err    error
 	closed bool
+	// batchBytes and groupBytes, when set, replace batchBytes and
+	// rowGroupBytes for this writer.
+	batchBytes, groupBytes int
 }
 
 // NewDocumentWriter returns a Writer of the documents table to w.
@@ -415,7 +420,7 @@ func (w *Writer[T]) ready() error {
 // add buffers a row, writing a batch to the file once enough are buffered.
 func (w *Writer[T]) add(r T) error {
 	w.size += w.c.add(w.b, r)
-	if w.b.Field(0).Len() >= batchRows || w.size >= batchBytes {
+	if w.b.Field(0).Len() >= batchRows || w.size >= cmp.Or(w.batchBytes, batchBytes) {
 		return w.flush()
 	}
 	return nil
@@ -440,7 +445,7 @@ func (w *Writer[T]) flush() error {
 	}
 	// Cut here rather than after the next batch, so a row group stays near
 	// rowGroupBytes; deferred so that no empty row group is left at Close.
-	w.roll = w.fw.RowGroupTotalBytesWritten() >= rowGroupBytes
+	w.roll = w.fw.RowGroupTotalBytesWritten() >= int64(cmp.Or(w.groupBytes, rowGroupBytes))
 	return nil
 }
 

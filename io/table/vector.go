@@ -101,6 +101,15 @@ type VectorWriter struct {
 	dim int
 }
 
+// A vector writer buffers less than the others, as its rows are large and
+// an index build writes several shards at once: a row group is held in
+// memory until it is cut, and 64 MiB of it per shard was most of a build's
+// peak.
+const (
+	vectorBatchBytes = 4 << 20
+	vectorGroupBytes = 8 << 20
+)
+
 // NewVectorWriter returns a writer of dim-wide vectors to w. A dim below 1
 // makes every call fail.
 func NewVectorWriter(w io.Writer, dim int) *VectorWriter {
@@ -110,6 +119,7 @@ func NewVectorWriter(w io.Writer, dim int) *VectorWriter {
 		return &VectorWriter{w: tw, dim: dim}
 	}
 	tw := newWriter(vectorCodec(vectorType(dim)), w)
+	tw.batchBytes, tw.groupBytes = vectorBatchBytes, vectorGroupBytes
 	// The file writer is made here rather than by Writer.open so that it
 	// stores the Arrow schema: without it the fixed size is lost and the
 	// column reads back as a plain list.

@@ -19,6 +19,22 @@ type Sample struct {
 	labels map[string]*bestK
 }
 
+// SampleFloats bounds a training sample, in floats of vectors kept: 64 Mi,
+// 256 MiB, whatever the number of labels and the width of the vectors.
+// With the default 5,000 mentions per label it leaves 1024-wide vectors of
+// up to 13 labels whole.
+const SampleFloats = 64 << 20
+
+// SamplePerLabel is how many mentions per label a sample of labels labels
+// of dim-wide vectors keeps: perLabel, fewer if that would pass
+// SampleFloats, and at least one.
+func SamplePerLabel(perLabel, labels, dim int) int {
+	if labels < 1 || dim < 1 {
+		return max(perLabel, 1)
+	}
+	return max(1, min(perLabel, SampleFloats/(labels*dim)))
+}
+
 // NewSample returns an empty sample of perLabel mentions per label.
 func NewSample(perLabel int) *Sample {
 	return &Sample{per: perLabel, labels: make(map[string]*bestK)}

@@ -2,6 +2,7 @@ package retriever
 
 import (
 	"context"
+	"fmt"
 	gofnv "hash/fnv"
 	"slices"
 	"testing"
@@ -109,6 +110,52 @@ labels:
 			if !slices.Equal(anchors[i][n], want[0]) {
 				t.Errorf("anchor set %d, label %s: not the encoding of %q", i, n, by(schema.Label(n)))
 			}
+		}
+	}
+}
+
+func TestSamplePerLabel(t *testing.T) {
+	tests := []struct {
+		name                  string
+		perLabel, labels, dim int
+		want                  int
+	}{
+		{"the default, local vectors, 9 labels", 5000, 9, 1024, 5000},
+		{"many labels", 5000, 40, 1024, SampleFloats / (40 * 1024)},
+		{"wide vectors", 5000, 9, 4096, SampleFloats / (9 * 4096)},
+		{"absurdly wide", 5000, 10, SampleFloats, 1},
+		{"no labels", 200, 0, 1024, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := SamplePerLabel(tt.perLabel, tt.labels, tt.dim)
+			if got != tt.want {
+				t.Errorf("SamplePerLabel(%d, %d, %d) = %d, want %d", tt.perLabel, tt.labels, tt.dim, got, tt.want)
+			}
+			if tt.labels > 0 && got > 1 && got*tt.labels*tt.dim > SampleFloats {
+				t.Errorf("%d per label of %d labels of %d floats pass SampleFloats", got, tt.labels, tt.dim)
+			}
+		})
+	}
+}
+
+func TestSampleIsBounded(t *testing.T) {
+	// However many mentions are offered, a sample keeps per label at most
+	// its bound, and the best of them.
+	const per, labels, offered = 7, 3, 5000
+	s := NewSample(per)
+	vec := make([]float32, 4)
+	for i := range offered {
+		vec[0] = float32(i)
+		s.Add(string(rune('a'+i%labels)), float64(i), fmt.Sprint(i), vec)
+	}
+	vecs, ls := s.Vectors()
+	if len(vecs) != per*labels || len(ls) != per*labels {
+		t.Fatalf("kept %d vectors of %d labels, want %d", len(vecs), s.Labels(), per*labels)
+	}
+	for i, v := range vecs {
+		if v[0] < offered-per*labels {
+			t.Errorf("vector %d (%s) scored %v: not among the best", i, ls[i], v[0])
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package vecindex
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 )
@@ -74,15 +75,30 @@ type scratch struct {
 // should be unique; vectors should be of unit length, as the sketches
 // estimate angles.
 func BuildApprox(ids []int64, flat []float32, dim int, opt ApproxOptions) (*Approx, error) {
-	if dim <= 0 {
-		return nil, fmt.Errorf("vecindex: build approx: dimension %d, want > 0", dim)
-	}
-	if len(flat) != len(ids)*dim {
+	if len(flat) != len(ids)*max(dim, 0) {
 		return nil, fmt.Errorf("vecindex: build approx: %d floats for %d ids of dimension %d, want %d",
 			len(flat), len(ids), dim, len(ids)*dim)
 	}
+	opt, sk, err := newSketches(dim, opt)
+	if err != nil {
+		return nil, fmt.Errorf("vecindex: build approx: %w", err)
+	}
+	codes := make([]uint64, len(ids)*sk.words())
+	sketchAll(sk, flat, codes)
+	return newApprox(dim, ids, flat, sk, codes, opt.Rerank, opt.Seed), nil
+}
+
+// ErrOptions is wrapped by the error of an index built with options or a
+// dimension it cannot have.
+var ErrOptions = errors.New("invalid options")
+
+// newSketches checks opt, fills in its defaults and draws the sketcher.
+func newSketches(dim int, opt ApproxOptions) (ApproxOptions, *sketcher, error) {
+	if dim <= 0 {
+		return opt, nil, fmt.Errorf("%w: dimension %d, want > 0", ErrOptions, dim)
+	}
 	if opt.Bits < 0 || opt.Rerank < 0 {
-		return nil, fmt.Errorf("vecindex: build approx: negative option in %+v", opt)
+		return opt, nil, fmt.Errorf("%w: negative option in %+v", ErrOptions, opt)
 	}
 	if opt.Bits == 0 {
 		opt.Bits = defaultBits
@@ -92,23 +108,27 @@ func BuildApprox(ids []int64, flat []float32, dim int, opt ApproxOptions) (*Appr
 	}
 	b := sketchBits(dim, opt.Bits)
 	if b > maxBits {
-		return nil, fmt.Errorf("vecindex: build approx: %d sketch bits for dimension %d, at most %d", b, dim, maxBits)
+		return opt, nil, fmt.Errorf("%w: %d sketch bits for dimension %d, at most %d", ErrOptions, b, dim, maxBits)
 	}
-	sk := newSketcher(dim, b, opt.Seed)
-	w := sk.words()
-	codes := make([]uint64, len(ids)*w)
+	return opt, newSketcher(dim, b, opt.Seed), nil
+}
+
+// sketchAll writes the sketch of every vector of flat to codes, on every
+// core.
+func sketchAll(sk *sketcher, flat []float32, codes []uint64) {
 	const rows = 1024
-	nblocks := (len(ids) + rows - 1) / rows
+	dim, w := sk.dim, sk.words()
+	n := len(flat) / dim
+	nblocks := (n + rows - 1) / rows
 	bufs := make([][]float32, workers(nblocks))
 	for i := range bufs {
 		bufs[i] = make([]float32, sk.pad)
 	}
 	parallel(nblocks, func(wk, blk int) {
-		for i := blk * rows; i < min((blk+1)*rows, len(ids)); i++ {
+		for i := blk * rows; i < min((blk+1)*rows, n); i++ {
 			sk.encode(flat[i*dim:(i+1)*dim], bufs[wk], codes[i*w:(i+1)*w])
 		}
 	})
-	return newApprox(dim, ids, flat, sk, codes, opt.Rerank, opt.Seed), nil
 }
 
 func newApprox(dim int, ids []int64, vecs []float32, sk *sketcher, codes []uint64, rerank int, seed uint64) *Approx {
@@ -116,17 +136,19 @@ func newApprox(dim int, ids []int64, vecs []float32, sk *sketcher, codes []uint6
 	if err := a.exact.Add(ids, vecs); err != nil {
 		panic(err) // the callers checked the lengths
 	}
-	nb := sk.rots*sk.pad + 1
-	nchunks := (len(ids) + chunkRows - 1) / chunkRows
-	a.pool = &sync.Pool{New: func() any {
-		return &scratch{
-			dist:  make([]uint16, len(ids)),
-			hists: make([]int32, nchunks*nb),
-			qcode: make([]uint64, sk.words()),
-			buf:   make([]float32, sk.pad),
-		}
-	}}
+	a.pool = &sync.Pool{New: func() any { return newScratch(sk, len(ids)) }}
 	return a
+}
+
+func newScratch(sk *sketcher, n int) *scratch {
+	nb := sk.rots*sk.pad + 1
+	nchunks := (n + chunkRows - 1) / chunkRows
+	return &scratch{
+		dist:  make([]uint16, n),
+		hists: make([]int32, nchunks*nb),
+		qcode: make([]uint64, sk.words()),
+		buf:   make([]float32, sk.pad),
+	}
 }
 
 // Len is the number of vectors.
@@ -169,39 +191,10 @@ func (a *Approx) Search(q []float32, k int) []Hit {
 	}
 	sc := a.pool.Get().(*scratch)
 	defer a.pool.Put(sc)
-	a.sk.encode(q, sc.buf, sc.qcode)
-
-	// Pass 1: every sketch distance, and a histogram of them per chunk.
-	w := a.sk.words()
-	nb := a.sk.rots*a.sk.pad + 1
-	nchunks := (n + chunkRows - 1) / chunkRows
-	clear(sc.hists)
-	parallel(nchunks, func(_, c int) {
-		lo, hi := c*chunkRows, min((c+1)*chunkRows, n)
-		hamming(a.codes[lo*w:hi*w], sc.qcode, sc.dist[lo:hi], sc.hists[c*nb:(c+1)*nb])
-	})
-
-	// The threshold t: the smallest distance with at least want sketches
-	// at or below it. Of those at exactly t, take the first ones in index
-	// order, so that results do not depend on scheduling.
-	total := make([]int, nb)
-	for c := range nchunks {
-		for d, m := range sc.hists[c*nb : (c+1)*nb] {
-			total[d] += int(m)
-		}
-	}
-	t, below := 0, 0
-	for ; below+total[t] < want; t++ {
-		below += total[t]
-	}
-	ties := want - below
-	quota := make([]int, nchunks) // sketches at t to take per chunk
-	for c := range nchunks {
-		quota[c] = min(int(sc.hists[c*nb+t]), ties)
-		ties -= quota[c]
-	}
+	t, quota := candidates(a.sk, a.codes, q, want, sc)
 
 	// Pass 2: rescore the candidates exactly.
+	nchunks := len(quota)
 	heaps := make([]*topK, workers(nchunks))
 	for i := range heaps {
 		heaps[i] = newTopK(k)
@@ -227,4 +220,44 @@ func (a *Approx) Search(q []float32, k int) []Hit {
 		}
 	})
 	return merge(k, heaps...)
+}
+
+// candidates ranks the sketches in codes by their distance to q's and
+// chooses the want nearest: those at a distance below t, and of those at
+// exactly t the first quota[c] of each chunk c of chunkRows rows, which
+// are the first in index order, so that the choice does not depend on
+// scheduling. It leaves every distance in sc.dist. Approx.Search and
+// RecallScan share it, so a build streamed through ApproxWriter measures
+// the recall of the very candidates a search of its file rescores.
+func candidates(sk *sketcher, codes []uint64, q []float32, want int, sc *scratch) (t int, quota []int) {
+	sk.encode(q, sc.buf, sc.qcode)
+	// Pass 1: every sketch distance, and a histogram of them per chunk.
+	w := sk.words()
+	n := len(codes) / w
+	nb := sk.rots*sk.pad + 1
+	nchunks := (n + chunkRows - 1) / chunkRows
+	clear(sc.hists)
+	parallel(nchunks, func(_, c int) {
+		lo, hi := c*chunkRows, min((c+1)*chunkRows, n)
+		hamming(codes[lo*w:hi*w], sc.qcode, sc.dist[lo:hi], sc.hists[c*nb:(c+1)*nb])
+	})
+	// The threshold t: the smallest distance with at least want sketches
+	// at or below it.
+	total := make([]int, nb)
+	for c := range nchunks {
+		for d, m := range sc.hists[c*nb : (c+1)*nb] {
+			total[d] += int(m)
+		}
+	}
+	below := 0
+	for ; below+total[t] < want; t++ {
+		below += total[t]
+	}
+	ties := want - below
+	quota = make([]int, nchunks) // sketches at t to take per chunk
+	for c := range nchunks {
+		quota[c] = min(int(sc.hists[c*nb+t]), ties)
+		ties -= quota[c]
+	}
+	return t, quota
 }

@@ -34,35 +34,54 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // Save writes the index, vectors included, to w.
 func (a *Approx) Save(w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 1<<16)
+	enc, err := writeHead(bw, a.dim, len(a.ids), a.Options(), a.sk.flips)
+	if err != nil {
+		return fmt.Errorf("vecindex: save approx: %w", err)
+	}
+	writeSlice(enc, a.ids, 8, putInt64)
+	writeSlice(enc, a.vecs, 4, putFloat32)
+	if err := writeTail(bw, enc, a.codes); err != nil {
+		return fmt.Errorf("vecindex: save approx: %w", err)
+	}
+	return nil
+}
+
+// writeHead writes the header, its checksum and the sign flips, and
+// returns the encoder of the body that follows.
+func writeHead(bw *bufio.Writer, dim, n int, opt ApproxOptions, flips []uint64) (*encoder, error) {
 	h := make([]byte, 0, headerSize+4)
 	h = append(h, magic...)
 	h = binary.LittleEndian.AppendUint32(h, version)
-	h = binary.LittleEndian.AppendUint32(h, uint32(a.dim))
-	h = binary.LittleEndian.AppendUint64(h, uint64(len(a.ids)))
-	h = binary.LittleEndian.AppendUint32(h, uint32(a.sk.rots*a.sk.pad))
+	h = binary.LittleEndian.AppendUint32(h, uint32(dim))
+	h = binary.LittleEndian.AppendUint64(h, uint64(n))
+	h = binary.LittleEndian.AppendUint32(h, uint32(opt.Bits))
 	h = binary.LittleEndian.AppendUint32(h, rounds)
-	h = binary.LittleEndian.AppendUint32(h, uint32(a.rerank))
-	h = binary.LittleEndian.AppendUint64(h, a.seed)
+	h = binary.LittleEndian.AppendUint32(h, uint32(opt.Rerank))
+	h = binary.LittleEndian.AppendUint64(h, opt.Seed)
 	h = binary.LittleEndian.AppendUint32(h, crc32.Checksum(h, castagnoli))
 	if _, err := bw.Write(h); err != nil {
-		return fmt.Errorf("vecindex: save approx: %w", err)
+		return nil, err
 	}
 	enc := &encoder{w: bw, crc: crc32.New(castagnoli)}
-	writeSlice(enc, a.sk.flips, 8, func(b []byte, v uint64) { binary.LittleEndian.PutUint64(b, v) })
-	writeSlice(enc, a.ids, 8, func(b []byte, v int64) { binary.LittleEndian.PutUint64(b, uint64(v)) })
-	writeSlice(enc, a.vecs, 4, func(b []byte, v float32) { binary.LittleEndian.PutUint32(b, math.Float32bits(v)) })
-	writeSlice(enc, a.codes, 8, func(b []byte, v uint64) { binary.LittleEndian.PutUint64(b, v) })
+	writeSlice(enc, flips, 8, putUint64)
+	return enc, enc.err
+}
+
+// writeTail writes the sketches, the body's checksum, and flushes.
+func writeTail(bw *bufio.Writer, enc *encoder, codes []uint64) error {
+	writeSlice(enc, codes, 8, putUint64)
 	if enc.err == nil {
 		_, enc.err = bw.Write(binary.LittleEndian.AppendUint32(nil, enc.crc.Sum32()))
 	}
 	if enc.err == nil {
 		enc.err = bw.Flush()
 	}
-	if enc.err != nil {
-		return fmt.Errorf("vecindex: save approx: %w", enc.err)
-	}
-	return nil
+	return enc.err
 }
+
+func putUint64(b []byte, v uint64)   { binary.LittleEndian.PutUint64(b, v) }
+func putInt64(b []byte, v int64)     { binary.LittleEndian.PutUint64(b, uint64(v)) }
+func putFloat32(b []byte, v float32) { binary.LittleEndian.PutUint32(b, math.Float32bits(v)) }
 
 type encoder struct {
 	w   io.Writer

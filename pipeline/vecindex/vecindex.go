@@ -40,25 +40,29 @@ func Recall(ref, got Searcher, queries [][]float32, k int) float64 {
 	}
 	var sum float64
 	for _, q := range queries {
-		want := ref.Search(q, k)
-		if len(want) == 0 {
-			sum++ // nothing to find, nothing missed
-			continue
-		}
-		ids := make(map[int64]bool, len(want))
-		for _, h := range want {
-			ids[h.ID] = true
-		}
-		found := 0
-		for _, h := range got.Search(q, k) {
-			if ids[h.ID] {
-				found++
-				delete(ids, h.ID) // count a repeated id once
-			}
-		}
-		sum += float64(found) / float64(len(want))
+		sum += recallOf(ref.Search(q, k), got.Search(q, k))
 	}
 	return sum / float64(len(queries))
+}
+
+// recallOf is the share of want's hits whose ids got has too, a repeated
+// id counted once; 1 when want is empty: nothing to find, nothing missed.
+func recallOf(want, got []Hit) float64 {
+	if len(want) == 0 {
+		return 1
+	}
+	ids := make(map[int64]bool, len(want))
+	for _, h := range want {
+		ids[h.ID] = true
+	}
+	found := 0
+	for _, h := range got {
+		if ids[h.ID] {
+			found++
+			delete(ids, h.ID)
+		}
+	}
+	return float64(found) / float64(len(want))
 }
 
 // dot is the inner product used by both indexes. vek32's AVX2 kernel is
