@@ -43,6 +43,8 @@ glob_of() {
 	case $point in
 	documents) echo "$out/runs/*/documents/shard-*.parquet" ;;
 	mentions) echo "$out/runs/*/mentions/part-*.parquet" ;;
+	spill) echo "$out/runs/*/finalize/mention_entities/part-*.parquet" ;;
+	links) echo "$out/runs/*/mention_entities/part-*.parquet" ;;
 	*) echo "$out/runs/*/stages/$point/shard-*.parquet" ;;
 	esac
 }
@@ -52,7 +54,8 @@ glob_of() {
 # often while the server still waits for the dead worker's activities to
 # time out), "busy:SECONDS" after the job makes progress again (a new
 # calibrate shard), or a stage name (documents, discover, mediate,
-# calibrate, mentions) when a new output of that stage appears. Prints one
+# calibrate, mentions; spill: a part's spilled graph run; links: the
+# mention_entities table) when a new output of that stage appears. Prints one
 # table row. Returns 0 if it killed the process, 1 if the job finished (or
 # failed) first.
 cycle() {
@@ -117,14 +120,14 @@ same() {
 		echo "MISMATCH: not one run under $dir/out/runs"
 		return 1
 	fi
-	a=$(cd "$ref"/out/runs/*/mentions && md5sum part-*.parquet)
-	b=$(cd "$dir"/out/runs/*/mentions && md5sum part-*.parquet)
+	a=$(cd "$ref"/out/runs/* && md5sum mentions/part-*.parquet entities/*.parquet edges/*.parquet mention_entities/*.parquet)
+	b=$(cd "$dir"/out/runs/* && md5sum mentions/part-*.parquet entities/*.parquet edges/*.parquet mention_entities/*.parquet)
 	if [[ -z $a || $a != "$b" ]]; then
-		echo "MISMATCH: mentions of $dir differ from the reference"
+		echo "MISMATCH: mentions or graph tables of $dir differ from the reference"
 		diff <(echo "$a") <(echo "$b") || true
 		return 1
 	fi
-	echo "same mentions as the reference ($(echo "$b" | wc -l) part files, md5 equal)"
+	echo "same mentions and graph tables as the reference ($(echo "$b" | wc -l) files, md5 equal)"
 }
 
 stat_of() { curl -sf "$1/stats" | grep -o "\"$2\":[0-9]*" | cut -d: -f2; }
@@ -203,7 +206,7 @@ for ((i = 0; i < RANDOM_KILLS; i++)); do
 		points+=("busy:$((RANDOM % 2)).$((RANDOM % 10))")
 	fi
 done
-points+=(mentions)
+points+=(mentions spill links)
 
 printf '%-4s %-12s %-16s %9s %8s  %s\n' "#" "job" "kill point" "after" "shards" "outcome"
 killed=0 n=0 status=0
