@@ -15,8 +15,12 @@
 #
 #   make build && scripts/benchscale.sh          # or: make bench-scale
 #   SIZES=100000 scripts/benchscale.sh           # one size
+#   GOMEMLIMIT=off scripts/benchscale.sh         # without the soft memory limit
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The job runs under Go's soft memory limit, as docs/DEPLOY.md advises for
+# a worker: the collector runs before garbage grows past it.
+export GOMEMLIMIT=${GOMEMLIMIT:-768MiB}
 SIZES=${SIZES:-100000 1000000}
 SHARD=${SHARD:-1000}
 WINDOW=${WINDOW:-8}
