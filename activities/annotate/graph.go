@@ -27,8 +27,8 @@ const (
 	// fanIn bounds the runs merged at once; more are merged in rounds.
 	fanIn = 64
 	// sortRows bounds the rows an external sort holds before it spills a
-	// sorted run.
-	sortRows = 1_000_000
+	// sorted run (an edge row is about 250 bytes in memory).
+	sortRows = 200_000
 )
 
 // spillRuns spills a partial graph, as the runs called name, for
@@ -156,7 +156,7 @@ func (m graphMerge) links(ctx context.Context, parts []string) (int64, error) {
 func (m graphMerge) edges(ctx context.Context, parts []string) (int64, error) {
 	byPair := spills(m, activities.GraphEdges, table.NewEdgeWriter, table.NewEdgeScanner, comparePairRows)
 	byCount := spills(m, activities.GraphEdges, table.NewEdgeWriter, table.NewEdgeScanner, compareEdgeRows)
-	byCount.own = ownEdge
+	byCount.own = ownEdge(m.run.ID)
 	return sortInto(ctx, m.a.deps.Store, m.out, byCount, func(emit func(table.Edge) error) error {
 		return byPair.merge(ctx, parts, "merged", addEdgeRows, emit)
 	})
@@ -168,7 +168,7 @@ func (m graphMerge) entities(ctx context.Context, parts []string) (int64, error)
 	byID := spills(m, activities.GraphEntities, table.NewEntityPartWriter, table.NewEntityPartScanner,
 		func(x, y table.EntityPart) int { return strings.Compare(x.EntityID, y.EntityID) })
 	byCount := spills(m, "entities-sorted", table.NewEntityWriter, table.NewEntityScanner, compareEntityRows)
-	byCount.own = ownEntity
+	byCount.own = ownEntity(m.run.ID)
 	return sortInto(ctx, m.a.deps.Store, m.out, byCount, func(emit func(table.Entity) error) error {
 		return byID.merge(ctx, parts, "merged", addEntityParts, func(p table.EntityPart) error {
 			e := entityPart(p).Entity()

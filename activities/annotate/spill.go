@@ -213,21 +213,26 @@ func addEntityParts(acc *table.EntityPart, x table.EntityPart) {
 	*acc = entityPartRow(e)
 }
 
-// ownEdge and ownEntity copy a row's strings (see spillFiles.own).
-func ownEdge(e table.Edge) table.Edge {
-	e.RunID, e.Source, e.Target = strings.Clone(e.RunID), strings.Clone(e.Source), strings.Clone(e.Target)
-	ex := make([]string, len(e.Examples))
-	for i, s := range e.Examples {
-		ex[i] = strings.Clone(s)
+// ownEdge and ownEntity copy a row's strings (see spillFiles.own); the run
+// id, the same in every row, is the run's own.
+func ownEdge(run string) func(table.Edge) table.Edge {
+	return func(e table.Edge) table.Edge {
+		e.RunID, e.Source, e.Target = run, strings.Clone(e.Source), strings.Clone(e.Target)
+		ex := make([]string, len(e.Examples))
+		for i, s := range e.Examples {
+			ex[i] = strings.Clone(s)
+		}
+		e.Examples = ex
+		return e
 	}
-	e.Examples = ex
-	return e
 }
 
-func ownEntity(e table.Entity) table.Entity {
-	e.RunID, e.EntityID, e.Name = strings.Clone(e.RunID), strings.Clone(e.EntityID), strings.Clone(e.Name)
-	e.Label, e.Archetype = strings.Clone(e.Label), strings.Clone(e.Archetype)
-	return e
+func ownEntity(run string) func(table.Entity) table.Entity {
+	return func(e table.Entity) table.Entity {
+		e.RunID, e.EntityID, e.Name = run, strings.Clone(e.EntityID), strings.Clone(e.Name)
+		e.Label, e.Archetype = strings.Clone(e.Label), strings.Clone(e.Archetype)
+		return e
+	}
 }
 
 func edgeRow(run string, e kg.Edge) table.Edge {

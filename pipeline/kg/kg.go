@@ -129,11 +129,19 @@ type Builder struct {
 	ents  map[string]*EntityPart
 	edges map[[2]string]*Edge
 	links []Link
+	// names caches each label and text's entity id and form: a corpus
+	// repeats its names, and normalizing and hashing them is most of Add.
+	names map[labelText]named
 }
+
+type (
+	labelText struct{ label, text string }
+	named     struct{ id, form string }
+)
 
 // NewBuilder returns an empty Builder.
 func NewBuilder() *Builder {
-	return &Builder{ents: make(map[string]*EntityPart), edges: make(map[[2]string]*Edge)}
+	return &Builder{ents: make(map[string]*EntityPart), edges: make(map[[2]string]*Edge), names: make(map[labelText]named)}
 }
 
 // Build is the graph of docs and their mentions ms.
@@ -165,17 +173,12 @@ func (b *Builder) Add(doc pipeline.Document, ms []pipeline.Mention) {
 	}
 	inDoc := make(map[string]bool)
 	bySent := make(map[int][]string)
-	// A document repeats its names, a long one millions of times: each
-	// label and text is normalized and hashed once.
-	type labelText struct{ label, text string }
-	type named struct{ id, form string }
-	names := make(map[labelText]named)
 	b.links = slices.Grow(b.links, len(ms))
 	for _, m := range ms {
-		nm, ok := names[labelText{m.Label, m.Text}]
+		nm, ok := b.names[labelText{m.Label, m.Text}]
 		if !ok {
 			nm = named{ID(m.Label, Normalize(m.Text)), strings.Join(strings.Fields(m.Text), " ")}
-			names[labelText{m.Label, m.Text}] = nm
+			b.names[labelText{m.Label, m.Text}] = nm
 		}
 		id := nm.id
 		e := b.ents[id]
