@@ -43,7 +43,7 @@ for docs in $SIZES; do
 	end=$(date +%s.%N)
 	runjson=$(ls "$out"/runs/*/run.json)
 	# The backend alone, right after the job, on the same machine.
-	eval "$("$dir/backendspeed" -corpus "$corpus" -run "$runjson" -workers "$(nproc)")"
+	eval "$(env -u GOMEMLIMIT "$dir/backendspeed" -corpus "$corpus" -run "$runjson" -workers "$(nproc)")"
 	read -r rss user sys <"$dir/scale-$docs.rss"
 	awk -v s="$start" -v e="$end" -v d="$docs" -v b="$bytes" -v r="$rss" -v u="$user" -v y="$sys" \
 		-v n="$sentences" -v a="$annotate_s" -v sps="$backend_sps" -v csps="$backend_cpu_sps" -v c="$(nproc)" 'BEGIN {

@@ -29,6 +29,10 @@ import (
 	"go.temporal.io/server/temporal"
 )
 
+// devHistoryCache bounds the embedded server's cache of workflow state, in
+// workflows.
+const devHistoryCache = 512
+
 const (
 	clusterName = "active"
 	// retentionDays is how long closed workflows stay visible: long enough to
@@ -105,6 +109,11 @@ func Start(ctx context.Context, opt Options) (*Server, error) {
 		temporal.WithDynamicConfigClient(dynamicconfig.StaticClient{
 			// Search attributes added by a dev run are usable at once.
 			dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): true,
+			// The history cache keeps every workflow touched in the last
+			// hour, up to 128,000 by default: a large job's thousands of
+			// finished shard workflows made the process grow with the
+			// corpus. A job has its window of shards in flight.
+			dynamicconfig.HistoryCacheHostLevelMaxSize.Key(): devHistoryCache,
 		}),
 	}
 
