@@ -230,20 +230,25 @@ func int64Lists(a arrow.Array) [][]int64 {
 // NewEntityPartWriter returns a Writer of a spilled entity parts table.
 func NewEntityPartWriter(w io.Writer) *Writer[EntityPart] { return newWriter(entityPartCodec, w) }
 
+// The scanners of the graph's tables are made for merging many files at
+// once: they hold a small batch and read ahead a little.
+
 // NewEntityScanner streams an entities table.
 func NewEntityScanner(r blob.ReaderAt) (*Scanner[Entity], error) {
-	return newScanner(entityCodec, r, 0)
+	return newScanner(entityCodec, r, mergeRows, mergeBuffer)
 }
 
 // NewEdgeScanner streams an edges table.
-func NewEdgeScanner(r blob.ReaderAt) (*Scanner[Edge], error) { return newScanner(edgeCodec, r, 0) }
+func NewEdgeScanner(r blob.ReaderAt) (*Scanner[Edge], error) {
+	return newScanner(edgeCodec, r, mergeRows, mergeBuffer)
+}
 
 // NewMentionEntityScanner streams a mention_entities table.
 func NewMentionEntityScanner(r blob.ReaderAt) (*Scanner[MentionEntity], error) {
-	return newScanner(mentionEntityCodec, r, 0)
+	return newScanner(mentionEntityCodec, r, mergeRows, mergeBuffer)
 }
 
 // NewEntityPartScanner streams a spilled entity parts table.
 func NewEntityPartScanner(r blob.ReaderAt) (*Scanner[EntityPart], error) {
-	return newScanner(entityPartCodec, r, 0)
+	return newScanner(entityPartCodec, r, mergeRows, mergeBuffer)
 }

@@ -23,6 +23,10 @@ import (
 const (
 	scanRows   = 4 << 10
 	scanBuffer = 128 << 10
+	// A merge holds up to 64 scanners at once (the knowledge graph's
+	// spilled runs): smaller batches and buffers each.
+	mergeRows   = 1 << 10
+	mergeBuffer = 64 << 10
 )
 
 // Scanner streams a table's rows in batches; each batch is a new slice,
@@ -39,11 +43,11 @@ type Scanner[T any] struct {
 }
 
 // newScanner returns a Scanner of c's table in r, batch rows at a time (0:
-// scanRows).
-func newScanner[T any](c *codec[T], r sizedReaderAt, batch int) (*Scanner[T], error) {
+// scanRows), reading ahead buffer bytes of each column (0: scanBuffer).
+func newScanner[T any](c *codec[T], r sizedReaderAt, batch, buffer int) (*Scanner[T], error) {
 	props := parquet.NewReaderProperties(memory.DefaultAllocator)
 	props.BufferedStreamEnabled = true
-	props.BufferSize = scanBuffer
+	props.BufferSize = int64(cmp.Or(buffer, scanBuffer))
 	pf, err := file.NewParquetReader(io.NewSectionReader(r, 0, r.Size()), file.WithReadProps(props))
 	if err != nil {
 		return nil, fmt.Errorf("read %s table: not a parquet file: %w", c.name, err)
@@ -142,7 +146,7 @@ func ScanVectors(r blob.ReaderAt, batch int, fn func(rows []Vector, dim int) err
 // scan calls fn with each batch of c's table in r; fn's error is returned
 // as it is.
 func scan[T any](c *codec[T], r sizedReaderAt, batch int, fn func([]T) error) error {
-	sc, err := newScanner(c, r, max(batch, 1))
+	sc, err := newScanner(c, r, max(batch, 1), 0)
 	if err != nil {
 		return err
 	}
