@@ -242,6 +242,9 @@ const (
 	StageCalibrate = "calibrate"
 )
 
+// Stages lists the stages in order.
+func Stages() []string { return []string{StageDiscover, StageMediate, StageCalibrate} }
+
 // ShardTask names one shard of a run for a stage activity.
 type ShardTask struct {
 	Run     Run         `json:"run"`

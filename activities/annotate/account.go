@@ -89,7 +89,7 @@ func (a *Activities) account(ctx context.Context, run activities.Run, m activiti
 // failedChunks reads the failures tables of a shard's stages.
 func (a *Activities) failedChunks(ctx context.Context, run activities.Run, shard int) ([]table.Reject, error) {
 	var all []table.Reject
-	for _, stage := range []string{activities.StageDiscover, activities.StageMediate, activities.StageCalibrate} {
+	for _, stage := range activities.Stages() {
 		fails, err := a.deps.Store.Rejects(ctx, runs.Dir(run).Failures(stage, shard))
 		if err != nil && !blob.IsNotExist(err) {
 			return nil, err

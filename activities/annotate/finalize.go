@@ -128,7 +128,7 @@ func (a *Activities) mergeShards(ctx context.Context, in activities.FinalizeInpu
 	err := a.deps.Store.Replace(ctx, runs.Dir(run).Ledger(), func(w io.Writer) error {
 		tw := table.NewUsageWriter(w)
 		for _, shard := range shards {
-			for _, stage := range []string{activities.StageDiscover, activities.StageMediate, activities.StageCalibrate} {
+			for _, stage := range activities.Stages() {
 				rows, err := a.deps.Store.Usage(ctx, runs.Dir(run).Usage(stage, shard))
 				if err != nil && !blob.IsNotExist(err) {
 					return err
@@ -195,7 +195,7 @@ func (a *Activities) mergeShard(ctx context.Context, run activities.Run, shard i
 		mg.failures = append(mg.failures, fails[:min(room, len(fails))]...)
 	}
 	var shardUsage pipeline.Usage
-	for _, stage := range []string{activities.StageDiscover, activities.StageMediate, activities.StageCalibrate} {
+	for _, stage := range activities.Stages() {
 		rows, err := a.deps.Store.Usage(ctx, runs.Dir(run).Usage(stage, shard))
 		if err != nil && !blob.IsNotExist(err) {
 			return 0, pipeline.Usage{}, err

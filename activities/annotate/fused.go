@@ -17,9 +17,6 @@ import (
 // and metrics.
 const stageAll = "annotate"
 
-// stages are the three stages in order.
-var stages = [...]string{activities.StageDiscover, activities.StageMediate, activities.StageCalibrate}
-
 // Annotate runs a shard's three stages in one activity, for a backend that
 // calls no model (the workflow decides which): the documents are read once
 // and, with a backend that can, tokenised once. Only calibrate's output is
@@ -75,7 +72,8 @@ func (a *Activities) writeStaged(ctx context.Context, t activities.ShardTask, do
 	}
 	results := [...]pipeline.Result{staged.Discover, staged.Mediate, staged.Calibrate}
 	st := activities.StageStats{Docs: len(docs), Mentions: len(staged.Calibrate.Mentions)}
-	var usage [len(stages)]pipeline.Usage
+	stages := activities.Stages()
+	var usage [len(results)]pipeline.Usage
 	for i, res := range results {
 		u, err := a.writeSide(ctx, t, stages[i], docs, res)
 		if err != nil {
@@ -108,7 +106,7 @@ func (a *Activities) existingAll(ctx context.Context, t activities.ShardTask, ms
 	if err != nil {
 		return activities.StageStats{}, err
 	}
-	for _, stage := range stages[:2] {
+	for _, stage := range activities.Stages()[:2] {
 		fails, usage, err := a.sideStats(ctx, t, stage)
 		if err != nil {
 			return activities.StageStats{}, err

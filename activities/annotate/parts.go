@@ -14,7 +14,6 @@ import (
 	"github.com/zeroner/zeroner/internal/wire"
 	"github.com/zeroner/zeroner/io/blob"
 	"github.com/zeroner/zeroner/io/table"
-	"github.com/zeroner/zeroner/pipeline"
 	"github.com/zeroner/zeroner/pipeline/kg"
 )
 
@@ -158,22 +157,10 @@ func (a *Activities) addShard(ctx context.Context, run activities.Run, shard int
 	if len(rows) == 0 {
 		return nil
 	}
-	byDoc := make(map[string][]pipeline.Mention)
-	for _, m := range runs.ToMentions(rows) {
-		byDoc[m.DocID] = append(byDoc[m.DocID], m)
-	}
 	docs, err := a.deps.Store.Documents(ctx, runs.Dir(run).Documents(shard))
 	if err != nil {
 		return err
 	}
-	for _, d := range docs {
-		if ms, ok := byDoc[d.DocID]; ok {
-			b.Add(pipeline.Document{ID: d.DocID, Text: d.Text, Source: d.Source}, ms)
-			delete(byDoc, d.DocID)
-		}
-	}
-	for id, ms := range byDoc { // no document: entities, but no edges
-		b.Add(pipeline.Document{ID: id}, ms)
-	}
+	b.AddAll(runs.ToDocuments(docs), runs.ToMentions(rows))
 	return nil
 }

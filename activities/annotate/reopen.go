@@ -47,7 +47,7 @@ func (a *Activities) reopen(ctx context.Context, run activities.Run) (int, error
 	if err := a.deps.Store.ReadJSON(ctx, runs.Dir(run).DocumentIndex(), &idx); err != nil {
 		return 0, err
 	}
-	stages := []string{activities.StageDiscover, activities.StageMediate, activities.StageCalibrate}
+	stages := activities.Stages()
 	reopened := 0
 	for shard := range idx.Shards {
 		first := -1

@@ -316,7 +316,7 @@ func (a *Activities) batchFinal(ctx context.Context, t activities.ShardTask, sta
 // batchSummary sums the shards' batch stats per stage, for run.json.
 func (a *Activities) batchSummary(ctx context.Context, run activities.Run, shards int) (map[string]runs.BatchSummary, error) {
 	out := make(map[string]runs.BatchSummary)
-	for _, stage := range []string{activities.StageDiscover, activities.StageMediate, activities.StageCalibrate} {
+	for _, stage := range activities.Stages() {
 		s := runs.BatchSummary{ShardsByRounds: make(map[int]int)}
 		for shard := range shards {
 			var st BatchStats

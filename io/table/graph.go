@@ -193,8 +193,8 @@ var entityPartCodec = &codec[EntityPart]{
 		return n
 	},
 	decode: func(cols []arrow.Array, out []EntityPart) []EntityPart {
-		id, label, forms, fc := strs(cols[0]), strs(cols[1]), lists(cols[2]), int64Lists(cols[3])
-		archs, ac, ms, ds := lists(cols[4]), int64Lists(cols[5]), int64s(cols[6]), int64s(cols[7])
+		id, label, forms, fc := strs(cols[0]), strs(cols[1]), lists(cols[2]), listOf(cols[3], int64s)
+		archs, ac, ms, ds := lists(cols[4]), listOf(cols[5], int64s), int64s(cols[6]), int64s(cols[7])
 		for i := range id {
 			out = append(out, EntityPart{EntityID: id[i], Label: label[i], Forms: forms[i], FormCounts: fc[i],
 				Archetypes: archs[i], ArchetypeCounts: ac[i], Mentions: ms[i], Documents: ds[i]})
@@ -207,24 +207,6 @@ var entityPartCodec = &codec[EntityPart]{
 func appendInt64s(lb *array.ListBuilder, vs []int64) {
 	lb.Append(true)
 	lb.ValueBuilder().(*array.Int64Builder).AppendValues(vs, nil)
-}
-
-// int64Lists reads a list<int64> column; rows share one backing array,
-// capped as lists caps them.
-func int64Lists(a arrow.Array) [][]int64 {
-	l := a.(*array.List)
-	vals := int64s(l.ListValues())
-	out := make([][]int64, l.Len())
-	for i := range out {
-		if l.IsNull(i) {
-			continue
-		}
-		start, end := l.ValueOffsets(i)
-		if end > start {
-			out[i] = vals[start:end:end]
-		}
-	}
-	return out
 }
 
 // NewEntityPartWriter returns a Writer of a spilled entity parts table.

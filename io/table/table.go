@@ -682,12 +682,16 @@ func float64s(a arrow.Array) []float64 {
 	return out
 }
 
-// lists reads a list<utf8> column; each row's slice shares one backing
-// array, capped so that appending to it cannot overwrite the next row.
-func lists(a arrow.Array) [][]string {
+// lists reads a list<utf8> column.
+func lists(a arrow.Array) [][]string { return listOf(a, strs) }
+
+// listOf reads a list column whose values values reads; each row's slice
+// shares one backing array, capped so that appending to it cannot
+// overwrite the next row.
+func listOf[T any](a arrow.Array, values func(arrow.Array) []T) [][]T {
 	l := a.(*array.List)
-	vals := strs(l.ListValues())
-	out := make([][]string, l.Len())
+	vals := values(l.ListValues())
+	out := make([][]T, l.Len())
 	for i := range out {
 		if l.IsNull(i) {
 			continue

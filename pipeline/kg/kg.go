@@ -146,19 +146,27 @@ func NewBuilder() *Builder {
 
 // Build is the graph of docs and their mentions ms.
 func Build(docs []pipeline.Document, ms []pipeline.Mention) Graph {
+	b := NewBuilder()
+	b.AddAll(docs, ms)
+	return b.Graph()
+}
+
+// AddAll adds docs with their mentions, found in ms by document id; the
+// mentions of a document not in docs make entities, but no edges.
+func (b *Builder) AddAll(docs []pipeline.Document, ms []pipeline.Mention) {
 	byDoc := make(map[string][]pipeline.Mention)
 	for _, m := range ms {
 		byDoc[m.DocID] = append(byDoc[m.DocID], m)
 	}
-	b := NewBuilder()
 	for _, d := range docs {
-		b.Add(d, byDoc[d.ID])
-		delete(byDoc, d.ID)
+		if dm, ok := byDoc[d.ID]; ok {
+			b.Add(d, dm)
+			delete(byDoc, d.ID)
+		}
 	}
-	for id, ms := range byDoc { // mentions of documents not given
-		b.Add(pipeline.Document{ID: id}, ms)
+	for id, dm := range byDoc {
+		b.Add(pipeline.Document{ID: id}, dm)
 	}
-	return b.Graph()
 }
 
 // Add adds a document with all its mentions. Call it once per document:
