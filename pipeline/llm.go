@@ -24,6 +24,11 @@ var ErrInvalidAnswer = errors.New("invalid answer")
 // stage: the batch rounds ask again for what is missing.
 var ErrUnanswered = errors.New("no answer from the batch provider")
 
+// ErrCutOff is wrapped by errors for answers that the model's token limit
+// cut off. Asking the same again would be cut again; the caller asks for
+// less (a smaller request).
+var ErrCutOff = errors.New("answer cut off at the token limit")
+
 // Prompt is one chat request. System holds the static part (instructions,
 // definitions), so servers with prefix caching reuse it across requests.
 type Prompt struct {
@@ -33,6 +38,7 @@ type Prompt struct {
 	Schema     json.RawMessage // JSON schema the answer must follow; nil for any JSON object
 	SchemaName string          // a short name for Schema
 	LogProbs   bool            // ask for token log probabilities
+	MaxTokens  int             // completion tokens at most; 0 for the client's limit
 }
 
 // Answer is a model's reply to a Prompt.

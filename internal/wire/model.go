@@ -19,7 +19,7 @@ type model struct{ c *llm.Client }
 func (m model) Ask(ctx context.Context, p pipeline.Prompt, valid func(string) error) (pipeline.Answer, error) {
 	resp, err := m.c.Complete(ctx, llm.Request{
 		Model: p.Model, System: p.System, User: p.User,
-		Schema: p.Schema, SchemaName: p.SchemaName, LogProbs: p.LogProbs,
+		Schema: p.Schema, SchemaName: p.SchemaName, LogProbs: p.LogProbs, MaxTokens: p.MaxTokens,
 	}, valid)
 	ans := pipeline.Answer{Content: resp.Content, Usage: pipeline.Usage(resp.Usage)}
 	for _, lp := range resp.LogProbs {
@@ -29,6 +29,8 @@ func (m model) Ask(ctx context.Context, p pipeline.Prompt, valid func(string) er
 	case errors.Is(err, llm.ErrInvalidAnswer):
 		// The pipeline records a never-valid answer as a failed chunk.
 		err = fmt.Errorf("%w: %w", pipeline.ErrInvalidAnswer, err)
+	case errors.Is(err, llm.ErrCutOff):
+		err = fmt.Errorf("%w: %w", pipeline.ErrCutOff, err)
 	case errors.Is(err, llm.ErrPending):
 		err = fmt.Errorf("%w: %w", pipeline.ErrUnanswered, err)
 	}

@@ -114,6 +114,9 @@ func (c *Client) answerOffline(ctx context.Context, p params, key string, valid 
 			return Response{}, ErrPending
 		}
 		c.add(u, c.offline.usage(key, e))
+		if e.CutOff {
+			return Response{}, ErrCutOff
+		}
 		var reason error
 		if valid != nil {
 			reason = valid(e.Content)
@@ -304,9 +307,14 @@ func batchEntry(l BatchLine, r BatchResult) (entry, string) {
 		return entry{}, errNoChoices.Error()
 	}
 	// Only JSON is cached: the pipeline's checks run when the answer is
-	// used, and an answer that is not JSON is asked again in a next round.
+	// used, and an answer that is not JSON is asked again in a next round,
+	// unless the token limit cut it: the same request would be cut again,
+	// so that is remembered and the caller asks for less.
 	content, err := check(resp.Choices[0], nil)
 	if err != nil {
+		if resp.Choices[0].FinishReason == openai.FinishReasonLength {
+			return entry{Model: or(resp.Model, l.Body.Model), CutOff: true, Usage: usageOf(resp.Usage)}, ""
+		}
 		return entry{}, err.Error()
 	}
 	return entry{Model: or(resp.Model, l.Body.Model), Content: content, Usage: usageOf(resp.Usage),

@@ -133,10 +133,12 @@ func canonical(raw json.RawMessage) (json.RawMessage, error) {
 	return json.Marshal(v)
 }
 
-// entry is what the cache holds for one valid answer.
+// entry is what the cache holds for one valid answer, or for a request
+// whose answer was cut off at the token limit (CutOff, no content).
 type entry struct {
 	Model    string         `json:"model"`
 	Content  string         `json:"content"`
+	CutOff   bool           `json:"cut_off,omitempty"`
 	Usage    Usage          `json:"usage"` // what the answer cost when it was asked
 	LogProbs []TokenLogProb `json:"logprobs,omitempty"`
 }

@@ -26,6 +26,12 @@ import (
 // included, was JSON that passed the caller's check.
 var ErrInvalidAnswer = errors.New("invalid answer")
 
+// ErrCutOff is wrapped by Complete's error when the server stopped the
+// answer at the token limit (finish reason "length") before it was valid
+// JSON. It is not re-asked: the same request would be cut again. The
+// caller asks for less instead (pipeline/sam splits the request).
+var ErrCutOff = errors.New("answer cut off at the token limit")
+
 // ErrRefused is wrapped by Complete's error when the server refused the
 // request in a way that waiting cannot heal (401, 403, 404); it is not
 // retried. ErrUnavailable is wrapped when the request kept failing in a way
@@ -52,6 +58,9 @@ type Request struct {
 	Schema     json.RawMessage // JSON schema of the answer; nil for any JSON
 	SchemaName string          // a short name for Schema ("answer" if empty)
 	LogProbs   bool            // return the answer's token log probabilities
+	// MaxTokens bounds this answer; 0 means Config.MaxTokens, and a
+	// Config.MaxTokens above 0 caps it.
+	MaxTokens int
 }
 
 // Response is an answer and what it cost. With an error it holds the
@@ -217,7 +226,7 @@ func (c *Client) params(req Request) (params, error) {
 		schema:      req.Schema,
 		temperature: c.cfg.Temperature,
 		topP:        c.cfg.TopP,
-		maxTokens:   c.cfg.MaxTokens,
+		maxTokens:   maxTokens(req.MaxTokens, c.cfg.MaxTokens),
 		logProbs:    req.LogProbs,
 	}
 	if len(p.schema) > 0 && !json.Valid(p.schema) {
@@ -252,6 +261,14 @@ func (c *Client) params(req Request) (params, error) {
 	}
 	p.messages = append(p.messages, openai.ChatCompletionMessage{Role: openai.ChatMessageRoleUser, Content: req.User})
 	return p, nil
+}
+
+// maxTokens is a request's token limit under the configured one.
+func maxTokens(req, cfg int) int {
+	if req <= 0 || (cfg > 0 && req > cfg) {
+		return cfg
+	}
+	return req
 }
 
 // chatRequest is p with msgs as the messages.
@@ -306,8 +323,11 @@ func (c *Client) complete(ctx context.Context, req Request, valid func(string) e
 	if c.offline != nil {
 		return c.answerOffline(ctx, p, key, valid, u)
 	}
-	if r, ok := c.cached(ctx, key, valid); ok {
+	if r, ok, cut := c.cached(ctx, key, valid); ok || cut {
 		c.add(u, Usage{CacheHits: 1})
+		if cut {
+			return r, ErrCutOff
+		}
 		return r, nil
 	}
 	msgs := p.messages
@@ -331,6 +351,12 @@ func (c *Client) complete(ctx context.Context, req Request, valid func(string) e
 		choice := resp.Choices[0]
 		var content string
 		content, reason = check(choice, valid)
+		if reason != nil && choice.FinishReason == openai.FinishReasonLength {
+			// Remembered, so that a retried activity splits at once
+			// instead of paying for the cut answer again.
+			c.store(ctx, key, entry{Model: p.model, CutOff: true, Usage: usageOf(resp.Usage)})
+			return Response{Content: choice.Message.Content}, fmt.Errorf("%w (max_tokens %d): %w", ErrCutOff, p.maxTokens, reason)
+		}
 		if reason == nil {
 			r := Response{Content: content, LogProbs: logProbsOf(choice)}
 			c.store(ctx, key, entry{Model: p.model, Content: r.Content, Usage: usageOf(resp.Usage), LogProbs: r.LogProbs})
@@ -420,14 +446,20 @@ func logProbsOf(choice openai.ChatCompletionChoice) []TokenLogProb {
 }
 
 // cached returns the cached answer for key if there is one that still
-// passes valid. The caller's check may have become stricter since the entry
-// was written; an entry it rejects is asked again.
-func (c *Client) cached(ctx context.Context, key string, valid func(string) error) (Response, bool) {
+// passes valid, or reports that the request's answer was cut off. The
+// caller's check may have become stricter since the entry was written; an
+// entry it rejects is asked again.
+func (c *Client) cached(ctx context.Context, key string, valid func(string) error) (r Response, ok, cut bool) {
 	e, ok := c.lookup(ctx, key)
-	if !ok || (valid != nil && valid(e.Content) != nil) {
-		return Response{}, false
+	switch {
+	case !ok:
+		return Response{}, false, false
+	case e.CutOff:
+		return Response{}, false, true
+	case valid != nil && valid(e.Content) != nil:
+		return Response{}, false, false
 	}
-	return Response{Content: e.Content, LogProbs: e.LogProbs}, true
+	return Response{Content: e.Content, LogProbs: e.LogProbs}, true, false
 }
 
 // lookup returns the cache entry under key. Cache failures only cost a

@@ -296,7 +296,7 @@ func TestComplete(t *testing.T) {
 			}
 		},
 	}, {
-		name: "cut off at the token limit", req: base, wantCalls: 3, wantErr: ErrInvalidAnswer, wantText: "cut off",
+		name: "cut off at the token limit: not re-asked", req: base, wantCalls: 1, wantErr: ErrCutOff, wantText: "cut off",
 		h: func(w http.ResponseWriter, r *http.Request, n int, req chatReq) {
 			answer(w, req, `{"entities":["Par`, "length")
 		},
@@ -407,6 +407,22 @@ func TestComplete(t *testing.T) {
 			}
 		},
 	}, {
+		name: "a request's max_tokens under the configured one", req: withMax(base, 300), h: okAlways, wantCalls: 1, want: good,
+		cfg: func(c *Config) { c.MaxTokens = 2048 },
+		check: func(t *testing.T, reqs []chatReq, resp Response) {
+			if reqs[0].MaxTokens != 300 {
+				t.Errorf("max_tokens %d, want the request's 300", reqs[0].MaxTokens)
+			}
+		},
+	}, {
+		name: "the configured max_tokens caps a request's", req: withMax(base, 5000), h: okAlways, wantCalls: 1, want: good,
+		cfg: func(c *Config) { c.MaxTokens = 2048 },
+		check: func(t *testing.T, reqs []chatReq, resp Response) {
+			if reqs[0].MaxTokens != 2048 {
+				t.Errorf("max_tokens %d, want the configured 2048", reqs[0].MaxTokens)
+			}
+		},
+	}, {
 		name: "bad schema", req: Request{User: "x", Schema: json.RawMessage(`{"type":`)}, h: okAlways, wantCalls: 0,
 		wantText: "schema is not valid JSON",
 	}}
@@ -446,6 +462,29 @@ func TestComplete(t *testing.T) {
 				tt.check(t, s.requests(), resp)
 			}
 		})
+	}
+}
+
+func withMax(r Request, n int) Request {
+	r.MaxTokens = n
+	return r
+}
+
+// TestCutOffRemembered: a retried activity asks the same request again; a
+// cut answer is not bought twice.
+func TestCutOffRemembered(t *testing.T) {
+	s := newServer(t, func(w http.ResponseWriter, r *http.Request, n int, req chatReq) {
+		answer(w, req, `{"entities":["Par`, "length")
+	})
+	c, _ := newClient(t, s, newMemCache(), nil)
+	req := Request{User: "Paris is big. Answer in JSON.", MaxTokens: 10}
+	for i := range 2 {
+		if _, err := c.Complete(context.Background(), req, nil); !errors.Is(err, ErrCutOff) {
+			t.Fatalf("call %d: error %v, want ErrCutOff", i+1, err)
+		}
+	}
+	if n := s.calls.Load(); n != 1 {
+		t.Errorf("server calls = %d, want 1", n)
 	}
 }
 
