@@ -131,12 +131,29 @@ func (b *Backend) candidates(compat map[string]map[pipeline.Archetype]bool, a pi
 	return append(out, b.fallback)
 }
 
-// Calibrate gives each mention a label of the schema among its candidates:
-// the labels compatible with its archetype and the fallback. A mention with
-// the fallback as its only candidate gets it without a request, with score
-// 1. A mention the model leaves out, or whose request failed, gets the
-// fallback with score 0. A mention without a valid archetype may take any
-// label and leaves as misc.
+// likely lists the labels other than the fallback that the label map ties
+// to archetype a, in schema order: whole-schema calibration's hint (none
+// for an invalid archetype).
+func (b *Backend) likely(compat map[string]map[pipeline.Archetype]bool, a pipeline.Archetype) []string {
+	var out []string
+	for _, l := range b.schema.Labels {
+		if l.Name != b.fallback && a.Valid() && compat[l.Name][a] {
+			out = append(out, l.Name)
+		}
+	}
+	return out
+}
+
+// Calibrate gives each mention a label of the schema.
+//
+// Whole-schema calibration (the default) asks about every mention, with
+// every label allowed: the mention's archetype and the labels the label map
+// ties to it are given as hints, so the calibrator can repair an archetype
+// error. Narrowed calibration offers only those labels and the fallback; a
+// mention with the fallback as its only candidate gets it without a
+// request, with score 1. Either way a mention that no answer decides, or
+// whose request failed, gets the fallback with score 0, and a mention
+// without a valid archetype leaves as misc.
 //
 // Score: with Options.LogProbs and token log probabilities in the answer,
 // the probability of the label's value, exp of the sum of the log
@@ -154,31 +171,99 @@ func (b *Backend) Calibrate(ctx context.Context, docs []pipeline.Document, ms []
 	}
 	// The map's cost goes to this call's documents, by text length.
 	b.book(&res, docs, docShares(&p), u)
-	reqs := b.calibrateRequests(&p, b.initLabels(&p, compat))
-	calls := make([]call, len(reqs))
-	for i, r := range reqs {
-		calls[i] = r.call
+
+	whole := b.opt.Calibration == CalibrateWhole
+	names := b.schema.Names()
+	hint := make([][]string, len(p.ms)) // whole: the likely labels; narrowed: the candidates
+	var todo []int
+	for i := range p.ms {
+		m := &p.ms[i]
+		a := m.Archetype
+		if !a.Valid() {
+			m.Archetype = pipeline.Misc
+		}
+		m.Label, m.Score = b.fallback, 0
+		if whole {
+			hint[i] = b.likely(compat, a)
+		} else if hint[i] = b.candidates(compat, a); len(hint[i]) == 1 {
+			m.Score = 1
+			continue
+		}
+		todo = append(todo, i)
 	}
-	outs := b.ask(ctx, calls)
-	ok, err := b.settle(ctx, "calibrate", calls, outs, p.ps, docs, &res)
+	allowed := func(mi int) []string {
+		if whole {
+			return names
+		}
+		return hint[mi]
+	}
+	st := mentionStage{name: "calibrate"}
+	st.request = func(mis []int) call { return b.calibrateCall(&p, mis, hint, whole, st.request) }
+	st.answer = func(c call, ans pipeline.Answer) (map[int]decision, []string, error) {
+		items, probs, err := parseItems(ans.Content, "label")
+		if err != nil {
+			return nil, nil, fmt.Errorf("sam: calibrate answer that validated does not parse: %w", err)
+		}
+		got, more := resolveItems(items, p.texts(c.mis), func(k int, v string) (string, error) {
+			return labelAmong(v, allowed(c.mis[k]))
+		})
+		ranges := labelRanges(ans.Content)
+		out := make(map[int]decision, len(got))
+		for k, r := range got {
+			out[c.mis[k-1]] = decision{value: r.value, score: b.score(ans, ranges[r.pos])}
+		}
+		return out, append(probs, more...), nil
+	}
+	got, err := b.decide(ctx, st, &p, docs, &res, todo)
 	if err != nil {
 		return pipeline.Result{}, err
 	}
-	omitted := 0
-	for i, r := range reqs {
-		if !ok[i] {
-			continue
-		}
-		n, err := b.applyLabels(&p, r, outs[i].ans)
-		if err != nil {
-			return pipeline.Result{}, err
-		}
-		omitted += n
+	for mi, d := range got {
+		p.ms[mi].Label, p.ms[mi].Score = d.value, d.score
 	}
-	b.count(func(s *Stats) { s.Omitted += int64(omitted) })
 	res.Mentions = p.ms
 	sortMentions(res.Mentions)
 	return res, nil
+}
+
+// calibrateCall asks for the labels of mentions mis; again builds its
+// halves.
+func (b *Backend) calibrateCall(p *prepared, mis []int, hint [][]string, whole bool, again func(mis []int) call) call {
+	in, group, echo := p.passagesOf(mis, func(m *mentionIn, mi int) {
+		m.Archetype = string(p.ms[mi].Archetype)
+		if whole {
+			m.Likely = hint[mi]
+		} else {
+			m.Candidates = hint[mi]
+		}
+	})
+	labels := b.schema.Names()
+	if !whole {
+		cands := make([][]string, len(mis))
+		for k, mi := range mis {
+			cands[k] = hint[mi]
+		}
+		labels = b.labelsAmong(cands)
+	}
+	return call{
+		kind: KindCalibrate,
+		prompt: pipeline.Prompt{
+			Model:      b.opt.Calibrate,
+			System:     b.system[KindCalibrate],
+			User:       calibrateUser(b.schema, in, whole),
+			Schema:     mentionsSchema(len(mis), "label", labels),
+			SchemaName: SchemaName(KindCalibrate),
+			LogProbs:   b.opt.LogProbs,
+			MaxTokens:  answerTokens(KindCalibrate, echo, len(group), len(mis)),
+		},
+		valid: func(content string) error {
+			_, _, err := parseItems(content, "label")
+			return err
+		},
+		group: group,
+		mis:   mis,
+		split: func() []call { return halves(mis, again) },
+	}
 }
 
 // docShares shares a cost among the documents of p's mentions, by text
@@ -193,113 +278,6 @@ func docShares(p *prepared) []share {
 		}
 	}
 	return shares
-}
-
-// initLabels returns each mention's candidate labels and gives it the
-// fallback until an answer says otherwise: with score 1 when the fallback
-// is its only candidate, else 0. A mention without a valid archetype
-// becomes misc.
-func (b *Backend) initLabels(p *prepared, compat map[string]map[pipeline.Archetype]bool) [][]string {
-	cands := make([][]string, len(p.ms))
-	for i := range p.ms {
-		m := &p.ms[i]
-		cands[i] = b.candidates(compat, m.Archetype)
-		if !m.Archetype.Valid() {
-			m.Archetype = pipeline.Misc
-		}
-		m.Label, m.Score = b.fallback, 1
-		if len(cands[i]) > 1 {
-			m.Score = 0 // until answered
-		}
-	}
-	return cands
-}
-
-// calibrateRequest is one calibrate call and the mentions it asks about,
-// in the order of their ids (1-based).
-type calibrateRequest struct {
-	call
-	asked []askedMention
-}
-
-// askedMention is a mention in a calibrate request: its index among the
-// prepared mentions and its candidate labels.
-type askedMention struct {
-	mi    int
-	cands []string
-}
-
-// candidateLists lists the asked mentions' candidates, by id - 1.
-func candidateLists(asked []askedMention) [][]string {
-	out := make([][]string, len(asked))
-	for k, m := range asked {
-		out[k] = m.cands
-	}
-	return out
-}
-
-// calibrateRequests packs the passages with a mention that has a choice
-// to make (more than one candidate) into requests.
-func (b *Backend) calibrateRequests(p *prepared, cands [][]string) []calibrateRequest {
-	var ask []int
-	for pi, mis := range p.byPassage {
-		for _, mi := range mis {
-			if len(cands[mi]) > 1 {
-				ask = append(ask, pi)
-				break
-			}
-		}
-	}
-	cost := func(i int) int { return estTokens(p.ps[ask[i]].text) + 12*len(p.byPassage[ask[i]]) }
-	var reqs []calibrateRequest
-	for _, g := range pack(len(ask), cost, b.opt.RequestTokens, b.opt.PassagesPerRequest) {
-		group := make([]int, len(g))
-		for k, ai := range g {
-			group[k] = ask[ai]
-		}
-		reqs = append(reqs, b.calibrateRequest(p, cands, group))
-	}
-	return reqs
-}
-
-// calibrateRequest asks for the labels of the mentions of a group of
-// passages that have a choice to make.
-func (b *Backend) calibrateRequest(p *prepared, cands [][]string, group []int) calibrateRequest {
-	var in []mentionPassageIn
-	var asked []askedMention
-	for _, pi := range group {
-		mp := mentionPassageIn{Text: p.ps[pi].text, Mentions: []mentionIn{}}
-		for _, mi := range p.byPassage[pi] {
-			if len(cands[mi]) < 2 {
-				continue
-			}
-			asked = append(asked, askedMention{mi: mi, cands: cands[mi]})
-			m := p.mentionIn(len(asked), pi, mi)
-			m.Archetype, m.Candidates = string(p.ms[mi].Archetype), cands[mi]
-			mp.Mentions = append(mp.Mentions, m)
-		}
-		in = append(in, mp)
-	}
-	mc := candidateLists(asked)
-	return calibrateRequest{
-		call: call{
-			kind: KindCalibrate,
-			prompt: pipeline.Prompt{
-				Model:      b.opt.Calibrate,
-				System:     b.system[KindCalibrate],
-				User:       calibrateUser(b.schema, in),
-				Schema:     calibrateSchema(len(asked), b.labelsAmong(mc)),
-				SchemaName: SchemaName(KindCalibrate),
-				LogProbs:   b.opt.LogProbs,
-			},
-			valid: func(content string) error {
-				_, err := parseCalibrate(content, mc)
-				return err
-			},
-			group: group,
-		},
-		asked: asked,
-	}
 }
 
 // labelsAmong lists the schema's labels that are a candidate of some
@@ -317,31 +295,11 @@ func (b *Backend) labelsAmong(cands [][]string) []string {
 	return out
 }
 
-// applyLabels gives the request's mentions the labels of its validated
-// answer and returns how many mentions the answer left out.
-func (b *Backend) applyLabels(p *prepared, r calibrateRequest, ans pipeline.Answer) (int, error) {
-	got, err := parseCalibrate(ans.Content, candidateLists(r.asked))
-	if err != nil {
-		return 0, fmt.Errorf("sam: calibrate answer that validated does not parse: %w", err)
-	}
-	omitted := 0
-	for k, m := range r.asked {
-		c, ok := got[k+1]
-		if !ok {
-			omitted++
-			continue
-		}
-		p.ms[m.mi].Label = c.Label
-		p.ms[m.mi].Score = b.score(ans, c)
-	}
-	return omitted, nil
-}
-
-// score is the probability of a label's value from the answer's token log
-// probabilities, or 1 when there are none (or they do not spell the answer,
-// so no token can be placed).
-func (b *Backend) score(ans pipeline.Answer, c calibrated) float64 {
-	if !b.opt.LogProbs || len(ans.LogProbs) == 0 || c.End <= c.Start {
+// score is the probability of a label's value (byte range r of the answer)
+// from the answer's token log probabilities, or 1 when there are none (or
+// they do not spell the answer, so no token can be placed).
+func (b *Backend) score(ans pipeline.Answer, r [2]int) float64 {
+	if !b.opt.LogProbs || len(ans.LogProbs) == 0 || r[1] <= r[0] {
 		return 1
 	}
 	pos, sum, hit := 0, 0.0, false
@@ -350,7 +308,7 @@ func (b *Backend) score(ans pipeline.Answer, c calibrated) float64 {
 		if end > len(ans.Content) || ans.Content[pos:end] != t.Token {
 			return 1
 		}
-		if pos < c.End && end > c.Start {
+		if pos < r[1] && end > r[0] {
 			sum += t.LogProb
 			hit = true
 		}

@@ -40,7 +40,7 @@ func (b *Backend) Discover(ctx context.Context, docs []pipeline.Document) (pipel
 			ps = append(ps, passage{doc: i, start: sp.Start, end: sp.End, text: ds[i].slice(sp)})
 		}
 	}
-	groups := pack(len(ps), func(i int) int { return estTokens(ps[i].text) }, b.opt.RequestTokens, b.opt.PassagesPerRequest)
+	groups := pack(len(ps), func(i int) int { return estTokens(ps[i].text) }, nil, b.opt.RequestTokens, b.opt.PassagesPerRequest, 0)
 
 	var calls []call
 	for _, kind := range []string{KindAnchor, KindExplorer} {
@@ -48,24 +48,25 @@ func (b *Backend) Discover(ctx context.Context, docs []pipeline.Document) (pipel
 			continue
 		}
 		for _, g := range groups {
-			calls = append(calls, b.discoverCall(kind, g, ps))
+			calls = append(calls, b.discoverCall(kind, g, &ps, ds))
 		}
 	}
-	outs := b.ask(ctx, calls)
-	ok, err := b.settle(ctx, "discover", calls, outs, ps, docs, &res)
+	calls, outs := b.ask(ctx, calls)
+	status, err := b.settle(ctx, "discover", calls, outs, ps, docs, &res, false)
 	if err != nil {
 		return pipeline.Result{}, err
 	}
 
 	votes := make(ballot)
 	for i, c := range calls {
-		if !ok[i] {
+		if status[i] != answered {
 			continue
 		}
-		found, err := parseDiscover(outs[i].ans.Content, c.kind, len(c.group), b.labels)
+		found, probs, err := parseDiscover(outs[i].ans.Content, c.kind, len(c.group), b.labels)
 		if err != nil { // the client validated it, so this is a client bug
 			return pipeline.Result{}, fmt.Errorf("sam: %s answer that validated does not parse: %w", c.kind, err)
 		}
+		b.problems(c.kind, probs)
 		for k, fs := range found {
 			p := ps[c.group[k-1]]
 			for _, f := range fs {
@@ -105,10 +106,16 @@ func (b *Backend) Discover(ctx context.Context, docs []pipeline.Document) (pipel
 	return res, nil
 }
 
-func (b *Backend) discoverCall(kind string, group []int, ps []passage) call {
+// discoverCall asks an extractor about a group of passages. If the answer
+// is cut off, the group is split in halves, and a single passage of
+// several sentences into two passages at a sentence boundary (appended to
+// *ps).
+func (b *Backend) discoverCall(kind string, group []int, ps *[]passage, ds []doc) call {
 	in := make([]passageIn, len(group))
+	tokens := 0
 	for k, pi := range group {
-		in[k] = passageIn{ID: k + 1, Text: ps[pi].text}
+		in[k] = passageIn{ID: k + 1, Text: (*ps)[pi].text}
+		tokens += estTokens((*ps)[pi].text)
 	}
 	model, schema := b.opt.Anchor, anchorSchema(b.schema.Names(), len(group))
 	if kind == KindExplorer {
@@ -122,20 +129,46 @@ func (b *Backend) discoverCall(kind string, group []int, ps []passage) call {
 			User:       discoverUser(in),
 			Schema:     schema,
 			SchemaName: SchemaName(kind),
+			MaxTokens:  answerTokens(kind, tokens, len(group), 0),
 		},
 		valid: func(content string) error {
-			_, err := parseDiscover(content, kind, len(group), b.labels)
+			_, _, err := parseDiscover(content, kind, len(group), b.labels)
 			return err
 		},
 		group: group,
+		split: func() []call {
+			if len(group) > 1 {
+				h := len(group) / 2
+				return []call{b.discoverCall(kind, group[:h], ps, ds), b.discoverCall(kind, group[h:], ps, ds)}
+			}
+			p := (*ps)[group[0]]
+			halves := halve(ds[p.doc], text.Span{Start: p.start, End: p.end})
+			if halves == nil {
+				return nil
+			}
+			var out []call
+			for _, h := range halves {
+				*ps = append(*ps, passage{doc: p.doc, start: h.Start, end: h.End, text: ds[p.doc].slice(h)})
+				out = append(out, b.discoverCall(kind, []int{len(*ps) - 1}, ps, ds))
+			}
+			return out
+		},
 	}
 }
 
 // align puts a mention string on its passage and returns its spans in
 // document offsets: every word-boundary occurrence, or the one asked for.
+// A string that is not in the passage as written is looked for ignoring
+// white space around punctuation and quote style (text.FindLoose); the
+// offsets always come from the passage.
 func (b *Backend) align(p passage, f found, extractor string) []text.Span {
 	s := strings.TrimSpace(f.Text)
 	occ := text.Find(p.text, s)
+	if len(occ) == 0 {
+		if occ = text.FindLoose(p.text, s); len(occ) > 0 {
+			b.count(func(st *Stats) { st.Loose++ })
+		}
+	}
 	if len(occ) == 0 {
 		b.count(func(st *Stats) {
 			st.Unaligned++

@@ -106,40 +106,33 @@ func (f *fake) answer(kind string, p pipeline.Prompt) string {
 	case KindAnchor, KindExplorer:
 		var in struct{ Passages []passageIn }
 		payload(p.User, &in)
-		type group struct {
-			Label    string `json:"label"`
-			Mentions []any  `json:"mentions"`
-		}
 		type out struct {
-			ID       int     `json:"id"`
-			Entities []group `json:"entities,omitempty"`
-			Mentions []any   `json:"mentions,omitempty"`
+			ID       int   `json:"id"`
+			Entities []any `json:"entities,omitempty"`
+			Mentions []any `json:"mentions,omitempty"`
 		}
 		var res []out
 		for _, ps := range in.Passages {
 			o := out{ID: ps.ID}
-			byLabel := map[string][]any{}
 			for s, label := range f.lex {
 				n := len(text.Find(ps.Text, s))
 				if n == 0 {
 					continue
 				}
-				var ms []any
-				if f.occ {
-					for k := 1; k <= n; k++ {
-						ms = append(ms, map[string]any{"text": s, "occurrence": k})
-					}
-				} else {
-					ms = append(ms, s)
+				if !f.occ {
+					o.Mentions = append(o.Mentions, s)
+					o.Entities = append(o.Entities, map[string]any{"text": s, "label": label})
+					continue
 				}
-				byLabel[label] = append(byLabel[label], ms...)
-				o.Mentions = append(o.Mentions, ms...)
+				for k := 1; k <= n; k++ {
+					o.Mentions = append(o.Mentions, map[string]any{"text": s, "occurrence": k})
+					o.Entities = append(o.Entities, map[string]any{"text": s, "occurrence": k, "label": label})
+				}
 			}
 			if kind == KindAnchor {
 				o.Mentions = nil
-				for l, ms := range byLabel {
-					o.Entities = append(o.Entities, group{l, ms})
-				}
+			} else {
+				o.Entities = nil
 			}
 			res = append(res, o)
 		}
@@ -156,13 +149,16 @@ func (f *fake) answer(kind string, p pipeline.Prompt) string {
 					if x, ok := f.arch[label]; known && ok {
 						a = x
 					}
-					res = append(res, map[string]any{"id": m.ID, "archetype": a})
+					res = append(res, map[string]any{"id": m.ID, "text": m.Text, "archetype": a})
 					continue
 				}
-				if !known || !contains(m.Candidates, label) {
+				switch {
+				case len(m.Candidates) == 0 && !known: // whole-schema calibration
+					label = "misc"
+				case len(m.Candidates) > 0 && (!known || !contains(m.Candidates, label)):
 					label = m.Candidates[len(m.Candidates)-1]
 				}
-				res = append(res, map[string]any{"id": m.ID, "label": label})
+				res = append(res, map[string]any{"id": m.ID, "text": m.Text, "label": label})
 			}
 		}
 		return marshal(map[string]any{"mentions": res})

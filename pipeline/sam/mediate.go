@@ -14,6 +14,7 @@ type prepared struct {
 	ds        []doc
 	ms        []pipeline.Mention // valid mentions, copied, by document then start
 	mdoc      []int              // document index of each mention
+	mpass     []int              // passage index of each mention
 	ps        []passage
 	byPassage [][]int // mentions of each passage, in order
 }
@@ -81,91 +82,69 @@ func (b *Backend) prepare(stage string, docs []pipeline.Document, in []pipeline.
 			p.byPassage[pi] = append(p.byPassage[pi], len(p.ms))
 			p.ms = append(p.ms, items[k].m)
 			p.mdoc = append(p.mdoc, di)
+			p.mpass = append(p.mpass, pi)
 		}
 		i = j
 	}
 	return p
 }
 
-// mentionIn describes mention mi of passage pi for a prompt; the
-// occurrence is given when its string occurs more than once there.
-func (p *prepared) mentionIn(id, pi, mi int) mentionIn {
-	ps, m := p.ps[pi], p.ms[mi]
-	in := mentionIn{ID: id, Text: m.Text}
-	occ := text.Find(ps.text, m.Text)
-	if len(occ) > 1 {
-		for k, o := range occ {
-			if ps.start+o.Start == m.Start && ps.start+o.End == m.End {
-				in.Occurrence = k + 1
-			}
-		}
-	}
-	return in
-}
-
-// Mediate gives each mention one of the archetypes. A mention the model
-// leaves out, or whose request failed, becomes misc.
+// Mediate gives each mention one of the archetypes. A mention that no
+// answer decides, or whose request failed, becomes misc.
 func (b *Backend) Mediate(ctx context.Context, docs []pipeline.Document, ms []pipeline.Mention) (pipeline.Result, error) {
 	var res pipeline.Result
 	p := b.prepare("mediate", docs, ms, &res)
+	todo := make([]int, len(p.ms))
 	for i := range p.ms {
 		p.ms[i].Archetype = pipeline.Misc
+		todo[i] = i
 	}
-	cost := func(i int) int { return estTokens(p.ps[i].text) + 8*len(p.byPassage[i]) }
-	groups := pack(len(p.ps), cost, b.opt.RequestTokens, b.opt.PassagesPerRequest)
-	calls := make([]call, len(groups))
-	ids := make([][]int, len(groups)) // mention index of each id-1
-	for gi, g := range groups {
-		var in []mentionPassageIn
-		for _, pi := range g {
-			mp := mentionPassageIn{Text: p.ps[pi].text, Mentions: []mentionIn{}}
-			for _, mi := range p.byPassage[pi] {
-				ids[gi] = append(ids[gi], mi)
-				mp.Mentions = append(mp.Mentions, p.mentionIn(len(ids[gi]), pi, mi))
-			}
-			in = append(in, mp)
+	st := mentionStage{name: "mediate"}
+	st.request = func(mis []int) call { return b.mediateCall(&p, mis, st.request) }
+	st.answer = func(c call, ans pipeline.Answer) (map[int]decision, []string, error) {
+		items, probs, err := parseItems(ans.Content, "archetype")
+		if err != nil {
+			return nil, nil, fmt.Errorf("sam: mediate answer that validated does not parse: %w", err)
 		}
-		n := len(ids[gi])
-		calls[gi] = call{
-			kind: KindMediate,
-			prompt: pipeline.Prompt{
-				Model:      b.opt.Mediate,
-				System:     b.system[KindMediate],
-				User:       mediateUser(in),
-				Schema:     mediateSchema(n),
-				SchemaName: SchemaName(KindMediate),
-			},
-			valid: func(content string) error {
-				_, err := parseMediate(content, n)
-				return err
-			},
-			group: g,
+		got, more := resolveItems(items, p.texts(c.mis), func(_ int, v string) (string, error) { return archetypeOf(v) })
+		out := make(map[int]decision, len(got))
+		for k, r := range got {
+			out[c.mis[k-1]] = decision{value: r.value}
 		}
+		return out, append(probs, more...), nil
 	}
-	outs := b.ask(ctx, calls)
-	ok, err := b.settle(ctx, "mediate", calls, outs, p.ps, docs, &res)
+	got, err := b.decide(ctx, st, &p, docs, &res, todo)
 	if err != nil {
 		return pipeline.Result{}, err
 	}
-	omitted := 0
-	for gi := range calls {
-		if !ok[gi] {
-			continue
-		}
-		got, err := parseMediate(outs[gi].ans.Content, len(ids[gi]))
-		if err != nil {
-			return pipeline.Result{}, fmt.Errorf("sam: mediate answer that validated does not parse: %w", err)
-		}
-		for k, mi := range ids[gi] {
-			if a, ok := got[k+1]; ok {
-				p.ms[mi].Archetype = a
-			} else {
-				omitted++
-			}
-		}
+	for mi, d := range got {
+		p.ms[mi].Archetype = pipeline.Archetype(d.value)
 	}
-	b.count(func(s *Stats) { s.Omitted += int64(omitted) })
 	res.Mentions = p.ms
 	sortMentions(res.Mentions)
 	return res, nil
+}
+
+// mediateCall asks for the archetypes of mentions mis; again builds its
+// halves.
+func (b *Backend) mediateCall(p *prepared, mis []int, again func(mis []int) call) call {
+	in, group, echo := p.passagesOf(mis, nil)
+	return call{
+		kind: KindMediate,
+		prompt: pipeline.Prompt{
+			Model:      b.opt.Mediate,
+			System:     b.system[KindMediate],
+			User:       mediateUser(in),
+			Schema:     mentionsSchema(len(mis), "archetype", archetypeNames()),
+			SchemaName: SchemaName(KindMediate),
+			MaxTokens:  answerTokens(KindMediate, echo, len(group), len(mis)),
+		},
+		valid: func(content string) error {
+			_, _, err := parseItems(content, "archetype")
+			return err
+		},
+		group: group,
+		mis:   mis,
+		split: func() []call { return halves(mis, again) },
+	}
 }

@@ -16,16 +16,47 @@ type call struct {
 	prompt pipeline.Prompt
 	valid  func(content string) error
 	group  []int // indexes into the stage's passages
+	mis    []int // mediate and calibrate: the prepared mentions asked, by id - 1
+	// split returns the request as two smaller ones, or nil when it cannot
+	// be made smaller; it is called when the answer was cut off at the
+	// token limit.
+	split func() []call
 }
 
-// outcome is a call's answer or error.
+// outcome is a call's answer or error. A split call's answer was cut off
+// and its halves were asked instead; only its cost counts.
 type outcome struct {
-	ans pipeline.Answer
-	err error
+	ans   pipeline.Answer
+	err   error
+	split bool
 }
 
-// ask runs the calls, at most Concurrency at a time.
-func (b *Backend) ask(ctx context.Context, calls []call) []outcome {
+// ask runs the calls, at most Concurrency at a time. A call whose answer
+// is cut off at the token limit is split in two and both halves asked,
+// recursively, until it cannot be split; the halves are appended to the
+// calls returned, after the cut call (marked split).
+func (b *Backend) ask(ctx context.Context, calls []call) ([]call, []outcome) {
+	var all []call
+	var outs []outcome
+	for len(calls) > 0 {
+		os := b.askAll(ctx, calls)
+		var next []call
+		for i, c := range calls {
+			if errors.Is(os[i].err, pipeline.ErrCutOff) && c.split != nil && ctx.Err() == nil {
+				if halves := c.split(); len(halves) > 1 {
+					os[i].split = true
+					next = append(next, halves...)
+					b.count(func(s *Stats) { s.Splits++ })
+				}
+			}
+		}
+		all, outs = append(all, calls...), append(outs, os...)
+		calls = next
+	}
+	return all, outs
+}
+
+func (b *Backend) askAll(ctx context.Context, calls []call) []outcome {
 	outs := make([]outcome, len(calls))
 	sem := make(chan struct{}, b.opt.Concurrency)
 	var wg sync.WaitGroup
@@ -51,32 +82,54 @@ func (b *Backend) ask(ctx context.Context, calls []call) []outcome {
 	return outs
 }
 
+// Call statuses after settle.
+const (
+	answered = iota // a valid answer
+	failed          // failed, and a Failure is recorded for its documents
+	again           // its answer never validated: its items are asked again
+	superseded      // cut off and split: its halves are further on
+)
+
 // settle books a stage call's outcomes into res: each call's usage shared
 // among the documents it served, and a Failure per document of each failed
-// call. It returns ctx.Err() when the context ended, and an error when more
-// than half of the calls failed in transport. ok[i] reports whether call i
-// has a valid answer.
+// call. With followUp, a call whose answer never validated is not a
+// failure yet: its status is again, and the caller asks its items again. It
+// returns ctx.Err() when the context ended, and an error when more than half
+// of the calls failed in transport.
 func (b *Backend) settle(ctx context.Context, stage string, calls []call, outs []outcome,
-	ps []passage, docs []pipeline.Document, res *pipeline.Result) (ok []bool, err error) {
+	ps []passage, docs []pipeline.Document, res *pipeline.Result, followUp bool) (status []int, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	ok = make([]bool, len(calls))
-	var transport, invalid int
+	status = make([]int, len(calls))
+	var transport, invalid, tried int
 	var firstErr error
 	for i, c := range calls {
 		shares, spans := b.shares(c.group, ps)
 		b.book(res, docs, shares, outs[i].ans.Usage)
 		err := outs[i].err
-		if err == nil {
-			ok[i] = true
+		switch {
+		case outs[i].split:
+			status[i] = superseded
+			continue
+		case err == nil:
+			status[i] = answered
+			tried++
 			continue
 		}
+		tried++
 		what := "request failed"
 		switch {
 		case errors.Is(err, pipeline.ErrInvalidAnswer):
 			invalid++
 			what = "answer never validated"
+			if followUp {
+				status[i] = again
+				continue
+			}
+		case errors.Is(err, pipeline.ErrCutOff):
+			invalid++
+			what = "answer cut off at the token limit, and the request cannot be made smaller"
 		case errors.Is(err, pipeline.ErrUnanswered):
 			invalid++
 			what = "no answer from the batch provider"
@@ -86,6 +139,7 @@ func (b *Backend) settle(ctx context.Context, stage string, calls []call, outs [
 				firstErr = err
 			}
 		}
+		status[i] = failed
 		for _, sh := range shares {
 			res.Failures = append(res.Failures, pipeline.Failure{
 				DocID: docs[sh.doc].ID,
@@ -96,10 +150,10 @@ func (b *Backend) settle(ctx context.Context, stage string, calls []call, outs [
 		}
 	}
 	b.count(func(s *Stats) { s.Invalid += int64(invalid); s.Transport += int64(transport) })
-	if transport > 0 && 2*transport > len(calls) {
-		return nil, fmt.Errorf("sam: %s: %d of %d requests failed: %w", stage, transport, len(calls), firstErr)
+	if transport > 0 && 2*transport > tried {
+		return nil, fmt.Errorf("sam: %s: %d of %d requests failed: %w", stage, transport, tried, firstErr)
 	}
-	return ok, nil
+	return status, nil
 }
 
 // share is a document's part of a request: its text in code points.

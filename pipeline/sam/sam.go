@@ -103,16 +103,31 @@ type Options struct {
 	NoSingleWordRule bool
 
 	// RequestTokens is the text budget of one request, in tokens estimated
-	// as bytes/4. Default 1500.
+	// as bytes/4: its passages and, for mediate and calibrate, a few
+	// tokens per mention. Default 1500 (ProfileLarge).
 	RequestTokens int
 	// PassagesPerRequest caps the passages of one request. Default 32.
 	PassagesPerRequest int
+	// MentionsPerRequest caps the mentions of one mediate or calibrate
+	// request. Default 64.
+	MentionsPerRequest int
 	// ChunkTokens is the largest passage; longer documents are cut into
 	// chunks of sentences. Default and maximum RequestTokens.
 	ChunkTokens int
 	// ChunkOverlap is the number of sentences a chunk shares with the
 	// previous one. Default 1; negative for none.
 	ChunkOverlap int
+	// FollowUps bounds how often the mentions that an answer left out or
+	// got wrong are asked again, in smaller requests of their own. Default
+	// 2; negative for none.
+	FollowUps int
+
+	// Calibration is CalibrateWhole (the default: the calibrator sees every
+	// label, with the labels the label map ties to the mention's archetype
+	// as a hint) or CalibrateNarrowed (only those labels and the fallback
+	// are offered, and a mention with the fallback as its only candidate
+	// gets it without a request).
+	Calibration string
 
 	// Concurrency is the number of requests of one stage call in flight.
 	// Default 16; the LLM client enforces the global limits.
@@ -134,6 +149,18 @@ func (o Options) withDefaults() Options {
 	if o.PassagesPerRequest <= 0 {
 		o.PassagesPerRequest = 32
 	}
+	if o.MentionsPerRequest <= 0 {
+		o.MentionsPerRequest = 64
+	}
+	if o.FollowUps == 0 {
+		o.FollowUps = 2
+	}
+	if o.FollowUps < 0 {
+		o.FollowUps = 0
+	}
+	if o.Calibration == "" {
+		o.Calibration = CalibrateWhole
+	}
 	if o.ChunkTokens <= 0 || o.ChunkTokens > o.RequestTokens {
 		o.ChunkTokens = o.RequestTokens
 	}
@@ -147,6 +174,36 @@ func (o Options) withDefaults() Options {
 		o.Concurrency = 16
 	}
 	return o
+}
+
+// Calibration modes (Options.Calibration).
+const (
+	CalibrateWhole    = "whole"
+	CalibrateNarrowed = "narrowed"
+)
+
+// Profiles size requests for a kind of model (Profile).
+const (
+	// ProfileLarge packs up to 1,500 tokens of text, 32 passages and 64
+	// mentions into a request: for hosted models with long outputs, and
+	// the default, since it spends the fewest tokens on instructions.
+	ProfileLarge = "large"
+	// ProfileSmall packs up to 400 tokens, 8 passages and 16 mentions:
+	// for open 7-8B models (vLLM, Ollama), whose answers go astray over
+	// long lists and whose context is 8k tokens.
+	ProfileSmall = "small"
+)
+
+// Profile returns the request sizes of a profile, to be completed with
+// the other options.
+func Profile(name string) (Options, error) {
+	switch name {
+	case "", ProfileLarge:
+		return Options{RequestTokens: 1500, PassagesPerRequest: 32, MentionsPerRequest: 64}, nil
+	case ProfileSmall:
+		return Options{RequestTokens: 400, PassagesPerRequest: 8, MentionsPerRequest: 16}, nil
+	}
+	return Options{}, fmt.Errorf("sam: unknown profile %q (want %s or %s)", name, ProfileLarge, ProfileSmall)
 }
 
 // Backend implements pipeline.Backend with a chat model. It is safe for
@@ -176,11 +233,16 @@ type Stats struct {
 	Transport      int64 // requests that failed otherwise
 	Unaligned      int64 // mention strings not found in their passage, dropped
 	BadOccurrence  int64 // occurrence indexes past the string's count, ignored
-	Omitted        int64 // mentions the mediator or calibrator left out
+	Loose          int64 // mention strings placed by tolerant alignment (white space, quotes)
+	Omitted        int64 // mentions still without an answer after the follow-ups
+	Problems       int64 // answer items dropped or repaired (unknown or repeated id, empty mention, bad label)
+	FollowUps      int64 // mentions asked again after an answer left them out or got them wrong
+	Splits         int64 // requests split in two after a cut-off answer
 	LabelMapErrors int64 // label -> archetype maps that never validated (all labels are candidates then)
 	// UnalignedExamples are the first few unaligned strings, as
-	// "extractor: \"string\"".
+	// "extractor: \"string\"", and ProblemExamples the first few problems.
 	UnalignedExamples []string
+	ProblemExamples   []string
 }
 
 const maxExamples = 20
@@ -191,7 +253,24 @@ func (b *Backend) Stats() Stats {
 	defer b.statsMu.Unlock()
 	s := b.stats
 	s.UnalignedExamples = slices.Clone(s.UnalignedExamples)
+	s.ProblemExamples = slices.Clone(s.ProblemExamples)
 	return s
+}
+
+// problems counts the problems of an answer's items, keeping a few.
+func (b *Backend) problems(kind string, ps []string) {
+	if len(ps) == 0 {
+		return
+	}
+	b.count(func(s *Stats) {
+		s.Problems += int64(len(ps))
+		for _, p := range ps {
+			if len(s.ProblemExamples) >= maxExamples {
+				break
+			}
+			s.ProblemExamples = append(s.ProblemExamples, kind+": "+p)
+		}
+	})
 }
 
 func (b *Backend) count(f func(s *Stats)) {
@@ -209,6 +288,9 @@ func New(s *pipeline.Schema, m pipeline.LLM, opt Options) (*Backend, error) {
 		return nil, errors.New("sam: no LLM")
 	}
 	opt = opt.withDefaults()
+	if opt.Calibration != CalibrateWhole && opt.Calibration != CalibrateNarrowed {
+		return nil, fmt.Errorf("sam: unknown calibration %q (want %s or %s)", opt.Calibration, CalibrateWhole, CalibrateNarrowed)
+	}
 	b := &Backend{schema: s, llm: m, opt: opt, labels: make(map[string]bool), fallback: s.Fallback}
 	for _, l := range s.Labels {
 		b.labels[l.Name] = true
@@ -247,7 +329,7 @@ func New(s *pipeline.Schema, m pipeline.LLM, opt Options) (*Backend, error) {
 		b.voters = append(b.voters, Gazetteer)
 	}
 	slices.Sort(b.voters)
-	b.system = systemPrompts(s)
+	b.system = systemPrompts(s, opt.Calibration == CalibrateWhole)
 	b.initCompat()
 	return b, nil
 }

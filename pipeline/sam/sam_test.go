@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"unicode/utf8"
 
@@ -328,22 +329,28 @@ func TestVoters(t *testing.T) {
 	}
 }
 
+// TestInvalidAnswers: an answer of the wrong shape fails its request (after
+// the client's re-asks); a wrong item only loses that item.
 func TestInvalidAnswers(t *testing.T) {
 	tests := []struct {
 		name, answer string
+		whole        bool // the whole answer is invalid
+		badCorp      bool // the anchor's "Bad Corp" survives
 	}{
-		{"unknown passage id", `{"passages":[{"id":2,"entities":{}}]}`},
-		{"label outside the schema", `{"passages":[{"id":1,"entities":[{"label":"weapon","mentions":["Bad Corp"]}]}]}`},
-		{"label outside the schema, object form", `{"passages":[{"id":1,"entities":{"weapon":["Bad Corp"]}}]}`},
-		{"entities not a list", `{"passages":[{"id":1,"entities":"Bad Corp"}]}`},
-		{"mention not a string", `{"passages":[{"id":1,"entities":{"person":[42]}}]}`},
-		{"mention object without text", `{"passages":[{"id":1,"entities":{"person":[{"occurrence":1}]}}]}`},
-		{"bad occurrence", `{"passages":[{"id":1,"entities":{"person":[{"text":"Bad Corp","occurrence":0}]}}]}`},
-		{"empty mention", `{"passages":[{"id":1,"entities":{"person":[""]}}]}`},
-		{"passage twice", `{"passages":[{"id":1,"entities":{}},{"id":1,"entities":{}}]}`},
-		{"not JSON", `Sure! Here are the entities: Bad Corp`},
-		{"truncated", `{"passages":[{"id":1,"entities":{"person":["Ba`},
-		{"no passages", `{"entities":{}}`},
+		{"unknown passage id", `{"passages":[{"id":2,"entities":[{"text":"Bad Corp","label":"person"}]}]}`, false, false},
+		{"label outside the schema", `{"passages":[{"id":1,"entities":[{"text":"Bad Corp","label":"weapon"}]}]}`, false, false},
+		{"label outside the schema, grouped form", `{"passages":[{"id":1,"entities":[{"label":"weapon","mentions":["Bad Corp"]}]}]}`, false, false},
+		{"label outside the schema, object form", `{"passages":[{"id":1,"entities":{"weapon":["Bad Corp"]}}]}`, false, false},
+		{"entities not a list", `{"passages":[{"id":1,"entities":"Bad Corp"}]}`, false, false},
+		{"mention not a string", `{"passages":[{"id":1,"entities":{"person":[42]}}]}`, false, false},
+		{"mention object without text", `{"passages":[{"id":1,"entities":[{"occurrence":1,"label":"person"}]}]}`, false, false},
+		{"empty mention", `{"passages":[{"id":1,"entities":[{"text":"","label":"person"}]}]}`, false, false},
+		{"passage twice: the first kept", `{"passages":[{"id":1,"entities":[]},{"id":1,"entities":[{"text":"Bad Corp","label":"person"}]}]}`, false, false},
+		{"occurrence 0: every occurrence", `{"passages":[{"id":1,"entities":[{"text":"Bad Corp","occurrence":0,"label":"organisation"}]}]}`, false, true},
+		{"one bad item among good ones", `{"passages":[{"id":1,"entities":[{"text":"","label":"person"},{"text":"Bad Corp","label":"organisation"}]}]}`, false, true},
+		{"not JSON", `Sure! Here are the entities: Bad Corp`, true, false},
+		{"truncated", `{"passages":[{"id":1,"entities":[{"text":"Ba`, true, false},
+		{"no passages", `{"entities":{}}`, true, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -363,20 +370,33 @@ func TestInvalidAnswers(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Discover: %v", err)
 			}
-			if len(d.Failures) != 1 || d.Failures[0].DocID != "poison" || d.Failures[0].Stage != "discover" ||
-				!strings.Contains(d.Failures[0].Reason, "anchor: answer never validated") {
-				t.Fatalf("failures %+v", d.Failures)
+			if tt.whole {
+				if len(d.Failures) != 1 || d.Failures[0].DocID != "poison" || d.Failures[0].Stage != "discover" ||
+					!strings.Contains(d.Failures[0].Reason, "anchor: answer never validated") {
+					t.Fatalf("failures %+v", d.Failures)
+				}
+				if s := b.Stats(); s.Invalid != 1 {
+					t.Errorf("stats %+v", s)
+				}
+			} else {
+				if len(d.Failures) != 0 {
+					t.Fatalf("failures %+v, want none for a bad item", d.Failures)
+				}
+				if s := b.Stats(); s.Invalid != 0 || s.Problems == 0 && !tt.badCorp {
+					t.Errorf("stats %+v", s)
+				}
 			}
 			// The explorer's multi-word names of the poisoned document stay.
 			var texts []string
 			for _, m := range d.Mentions {
 				texts = append(texts, m.DocID+":"+m.Text)
 			}
-			if want := []string{"good:Geoffrey Hinton", "good:Canada", "poison:Geoffrey Hinton"}; !reflect.DeepEqual(texts, want) {
-				t.Errorf("mentions %v, want %v", texts, want)
+			want := []string{"good:Geoffrey Hinton", "good:Canada", "poison:Geoffrey Hinton"}
+			if tt.badCorp {
+				want = []string{"good:Geoffrey Hinton", "good:Canada", "poison:Bad Corp", "poison:Geoffrey Hinton"}
 			}
-			if s := b.Stats(); s.Invalid != 1 {
-				t.Errorf("stats %+v", s)
+			if !reflect.DeepEqual(texts, want) {
+				t.Errorf("mentions %v, want %v", texts, want)
 			}
 		})
 	}
@@ -739,8 +759,9 @@ func TestCandidates(t *testing.T) {
 	}
 }
 
-// TestCalibrationAnswers: the label must be one of the mention's own
-// candidates; an omitted mention gets the fallback with score 0.
+// TestCalibrationAnswers: each item of an answer is taken or dropped on
+// its own; what is left out or wrong is asked again in a follow-up; what
+// no follow-up answers gets the fallback with score 0 and a failure.
 func TestCalibrationAnswers(t *testing.T) {
 	txt := "Geoffrey Hinton lives in Canada."
 	docs := []pipeline.Document{{ID: "d", Text: txt}}
@@ -750,26 +771,41 @@ func TestCalibrationAnswers(t *testing.T) {
 		{DocID: "d", Start: s1, End: e1, Text: "Geoffrey Hinton", Archetype: pipeline.Person},
 		{DocID: "d", Start: s2, End: e2, Text: "Canada", Archetype: pipeline.Location},
 	}
+	right := []string{"researcher", "country"}
 	tests := []struct {
-		name    string
-		answer  string
-		labels  []string
-		scores  []float64
-		failure bool
+		name      string
+		mode      string
+		answer    string
+		always    bool // every calibrate request gets the answer, follow-ups too
+		labels    []string
+		scores    []float64
+		followUps int64
+		failure   bool
 	}{
-		{"valid", `{"mentions":[{"id":1,"label":"researcher"},{"id":2,"label":"country"}]}`, []string{"researcher", "country"}, []float64{1, 1}, false},
-		{"omitted", `{"mentions":[{"id":1,"label":"researcher"}]}`, []string{"researcher", "misc"}, []float64{1, 0}, false},
-		{"another mention's candidate", `{"mentions":[{"id":1,"label":"country"},{"id":2,"label":"country"}]}`, []string{"misc", "misc"}, []float64{0, 0}, true},
-		{"outside the schema", `{"mentions":[{"id":1,"label":"weapon"}]}`, []string{"misc", "misc"}, []float64{0, 0}, true},
-		{"unknown id", `{"mentions":[{"id":3,"label":"person"}]}`, []string{"misc", "misc"}, []float64{0, 0}, true},
+		{"valid", CalibrateNarrowed, `{"mentions":[{"id":1,"text":"Geoffrey Hinton","label":"researcher"},{"id":2,"text":"Canada","label":"country"}]}`, false, right, []float64{1, 1}, 0, false},
+		{"omitted: asked again", CalibrateNarrowed, `{"mentions":[{"id":1,"label":"researcher"}]}`, false, right, []float64{1, 1}, 1, false},
+		{"another mention's candidate", CalibrateNarrowed, `{"mentions":[{"id":1,"label":"country"},{"id":2,"label":"country"}]}`, false, right, []float64{1, 1}, 1, false},
+		{"outside the schema", CalibrateNarrowed, `{"mentions":[{"id":1,"label":"weapon"}]}`, false, right, []float64{1, 1}, 2, false},
+		{"unknown id", CalibrateNarrowed, `{"mentions":[{"id":3,"label":"person"}]}`, false, right, []float64{1, 1}, 2, false},
+		{"lost count: ids off by one, texts right", CalibrateNarrowed, `{"mentions":[{"id":2,"text":"Geoffrey Hinton","label":"researcher"},{"id":3,"text":"Canada","label":"country"}]}`, false, right, []float64{1, 1}, 0, false},
+		{"repeated id: the first kept", CalibrateNarrowed, `{"mentions":[{"id":1,"label":"researcher"},{"id":1,"label":"person"},{"id":2,"label":"country"}]}`, false, right, []float64{1, 1}, 0, false},
+		{"case and space forgiven", CalibrateNarrowed, `{"mentions":[{"id":1,"label":" Researcher"},{"id":2,"label":"COUNTRY"}]}`, false, right, []float64{1, 1}, 0, false},
+		{"never right: fallback and a failure", CalibrateNarrowed, `{"mentions":[{"id":1,"label":"weapon"}]}`, true, []string{"misc", "misc"}, []float64{0, 0}, 4, true},
+		{"narrowed: a label the archetype rules out", CalibrateNarrowed, `{"mentions":[{"id":1,"label":"researcher"},{"id":2,"label":"university"}]}`, false, right, []float64{1, 1}, 1, false},
+		{"whole: a label the archetype rules out is taken", CalibrateWhole, `{"mentions":[{"id":1,"label":"researcher"},{"id":2,"label":"university"}]}`, false, []string{"researcher", "university"}, []float64{1, 1}, 0, false},
+		{"whole: outside the schema", CalibrateWhole, `{"mentions":[{"id":1,"label":"weapon"},{"id":2,"label":"country"}]}`, false, right, []float64{1, 1}, 1, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFake(testLex, testArch)
+			var asked atomic.Int32
 			f.hook = func(kind string, p pipeline.Prompt, _ int) (string, error, bool) {
-				return tt.answer, nil, kind == KindCalibrate
+				if kind != KindCalibrate {
+					return "", nil, false
+				}
+				return tt.answer, nil, asked.Add(1) == 1 || tt.always
 			}
-			b := newTest(t, f, Options{})
+			b := newTest(t, f, Options{Calibration: tt.mode})
 			r, err := b.Calibrate(context.Background(), docs, ms)
 			if err != nil {
 				t.Fatal(err)
@@ -782,17 +818,16 @@ func TestCalibrationAnswers(t *testing.T) {
 			if (len(r.Failures) > 0) != tt.failure {
 				t.Errorf("failures %+v", r.Failures)
 			}
+			if s := b.Stats(); s.FollowUps != tt.followUps {
+				t.Errorf("follow-ups %d, want %d (%+v)", s.FollowUps, tt.followUps, s)
+			}
 		})
 	}
 }
 
 func TestScore(t *testing.T) {
 	content := `{"mentions":[{"id":1,"label":"researcher"},{"id":2, "label" : "country"}]}`
-	cands := [][]string{{"person", "researcher", "misc"}, {"country", "misc"}}
-	got, err := parseCalibrate(content, cands)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := labelRanges(content)
 	var toks []pipeline.TokenLogProb
 	for _, tk := range []struct {
 		s  string
@@ -805,27 +840,24 @@ func TestScore(t *testing.T) {
 	}
 	b := newTest(t, newFake(nil, nil), Options{LogProbs: true})
 	ans := pipeline.Answer{Content: content, LogProbs: toks}
-	for id, want := range map[int]float64{1: math.Exp(-0.3), 2: math.Exp(-0.05)} {
-		if s := b.score(ans, got[id]); math.Abs(s-want) > 1e-12 {
-			t.Errorf("mention %d: score %v, want %v", id, s, want)
+	for pos, want := range map[int]float64{0: math.Exp(-0.3), 1: math.Exp(-0.05)} {
+		if s := b.score(ans, got[pos]); math.Abs(s-want) > 1e-12 {
+			t.Errorf("item %d: score %v, want %v", pos, s, want)
 		}
 	}
 	// Tokens that do not spell the answer, or no log probabilities: 1.
 	bad := pipeline.Answer{Content: content, LogProbs: toks[1:]}
-	if s := b.score(bad, got[1]); s != 1 {
+	if s := b.score(bad, got[0]); s != 1 {
 		t.Errorf("score %v from tokens that do not spell the answer", s)
 	}
-	if s := b.score(pipeline.Answer{Content: content}, got[1]); s != 1 {
+	if s := b.score(pipeline.Answer{Content: content}, got[0]); s != 1 {
 		t.Errorf("score %v without log probabilities", s)
 	}
 	// In a code fence.
 	fenced := "```json\n" + content + "\n```"
-	got, err = parseCalibrate(fenced, cands)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c := got[2]; fenced[c.Start:c.End] != "country" {
-		t.Errorf("label range %q", fenced[c.Start:c.End])
+	got = labelRanges(fenced)
+	if r := got[1]; fenced[r[0]:r[1]] != "country" {
+		t.Errorf("label range %q", fenced[r[0]:r[1]])
 	}
 	// Through the fake: every token -0.01.
 	f := newFake(testLex, testArch)
@@ -842,32 +874,43 @@ func TestScore(t *testing.T) {
 func TestMediateOmitted(t *testing.T) {
 	txt := "Geoffrey Hinton lives in Canada."
 	docs := []pipeline.Document{{ID: "d", Text: txt}}
-	f := newFake(testLex, testArch)
-	f.hook = func(kind string, p pipeline.Prompt, _ int) (string, error, bool) {
-		return `{"mentions":[{"id":2,"archetype":"location"}]}`, nil, kind == KindMediate
-	}
-	b := newTest(t, f, Options{})
-	d, err := b.Discover(context.Background(), docs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bad := append(slices.Clone(d.Mentions), pipeline.Mention{DocID: "d", Start: 0, End: 3, Text: "Xyz"}, pipeline.Mention{DocID: "nope", Start: 0, End: 1, Text: "G"})
-	m, err := b.Mediate(context.Background(), docs, bad)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var arch []pipeline.Archetype
-	for _, x := range m.Mentions {
-		arch = append(arch, x.Archetype)
-	}
-	if want := []pipeline.Archetype{pipeline.Misc, pipeline.Location}; !reflect.DeepEqual(arch, want) {
-		t.Errorf("archetypes %v, want %v", arch, want)
-	}
-	if len(m.Failures) != 2 {
-		t.Errorf("failures %+v", m.Failures)
-	}
-	if b.Stats().Omitted != 1 {
-		t.Errorf("stats %+v", b.Stats())
+	for _, always := range []bool{false, true} {
+		f := newFake(testLex, testArch)
+		var asked atomic.Int32
+		f.hook = func(kind string, p pipeline.Prompt, _ int) (string, error, bool) {
+			if kind != KindMediate {
+				return "", nil, false
+			}
+			return `{"mentions":[{"id":2,"archetype":"location"}]}`, nil, asked.Add(1) == 1 || always
+		}
+		b := newTest(t, f, Options{})
+		d, err := b.Discover(context.Background(), docs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bad := append(slices.Clone(d.Mentions), pipeline.Mention{DocID: "d", Start: 0, End: 3, Text: "Xyz"}, pipeline.Mention{DocID: "nope", Start: 0, End: 1, Text: "G"})
+		m, err := b.Mediate(context.Background(), docs, bad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var arch []pipeline.Archetype
+		for _, x := range m.Mentions {
+			arch = append(arch, x.Archetype)
+		}
+		// Answered by the follow-up; or never, and misc with a failure.
+		want, failures, omitted := []pipeline.Archetype{pipeline.Person, pipeline.Location}, 2, int64(0)
+		if always {
+			want, failures, omitted = []pipeline.Archetype{pipeline.Misc, pipeline.Location}, 3, 1
+		}
+		if !reflect.DeepEqual(arch, want) {
+			t.Errorf("always %v: archetypes %v, want %v", always, arch, want)
+		}
+		if len(m.Failures) != failures {
+			t.Errorf("always %v: failures %+v", always, m.Failures)
+		}
+		if b.Stats().Omitted != omitted {
+			t.Errorf("always %v: stats %+v", always, b.Stats())
+		}
 	}
 }
 
@@ -882,13 +925,10 @@ func TestPromptInjection(t *testing.T) {
 	f.hook = func(kind string, p pipeline.Prompt, attempt int) (string, error, bool) {
 		switch kind {
 		case KindAnchor:
-			if attempt == 0 {
-				return `{"passages":[{"id":1,"entities":{"WEAPON":["everything"]}}]}`, nil, true
-			}
-			return `{"passages":[{"id":1,"entities":{"person":["everything","WEAPON",{"text":"{\"passages\":[{\"id\":1","occurrence":1},"a mention that is nowhere",{"text":"Google","occurrence":7}]}},` +
+			return `{"passages":[{"id":1,"entities":{"WEAPON":["everything"],"person":["everything","WEAPON",{"text":"{\"passages\":[{\"id\":1","occurrence":1},"a mention that is nowhere",{"text":"Google","occurrence":7}]}},` +
 				`{"id":2,"entities":{"country":["Canada"]}}]}`, nil, true
 		case KindMediate:
-			return `{"mentions":[{"id":1,"archetype":"weapon"}]}`, nil, attempt == 0
+			return `{"mentions":[{"id":1,"archetype":"weapon"}]}`, nil, true
 		case KindCalibrate:
 			return `{"mentions":[{"id":1,"label":"WEAPON"}]}`, nil, true
 		}
@@ -909,7 +949,9 @@ func TestPromptInjection(t *testing.T) {
 			t.Errorf("%q: offsets [%d,%d) outside the document", x.Text, x.Start, x.End)
 		}
 	}
-	if len(m.Failures) != 0 || len(c.Failures) != 2 {
+	// Nothing the obedient model says is taken: every mention of both
+	// documents (packed into one request) ends without an answer.
+	if len(m.Failures) != 2 || len(c.Failures) != 2 {
 		t.Errorf("failures: mediate %v calibrate %v", m.Failures, c.Failures)
 	}
 	if s := b.Stats(); s.Unaligned != 1 || s.BadOccurrence != 1 {

@@ -190,24 +190,63 @@ func contextSpans(d doc, ms []text.Span, chunk int) ([]text.Span, []int) {
 	return out, where
 }
 
-// pack groups passages into requests of at most budget estimated tokens and
-// most passages; cost gives a passage's tokens. A passage over the budget
-// gets a request of its own.
-func pack(n int, cost func(i int) int, budget, most int) [][]int {
+// pack groups units into requests of at most budget estimated tokens (cost
+// gives a unit's), most units, and mostItems items (items gives a unit's;
+// nil counts none). A unit over a limit gets a request of its own.
+func pack(n int, cost, items func(i int) int, budget, most, mostItems int) [][]int {
 	var out [][]int
 	var cur []int
-	used := 0
+	used, held := 0, 0
 	for i := range n {
-		c := cost(i)
-		if len(cur) > 0 && (used+c > budget || len(cur) >= most) {
+		c, k := cost(i), 0
+		if items != nil {
+			k = items(i)
+		}
+		if len(cur) > 0 && (used+c > budget || len(cur) >= most || (items != nil && held+k > mostItems)) {
 			out = append(out, cur)
-			cur, used = nil, 0
+			cur, used, held = nil, 0, 0
 		}
 		cur = append(cur, i)
 		used += c
+		held += k
 	}
 	if len(cur) > 0 {
 		out = append(out, cur)
 	}
 	return out
+}
+
+// Answer budgets. A request's max_tokens is sized from the answer it
+// expects, as a model that indents its JSON writes it (Llama and Qwen often
+// do, and grammars allow it): about twice the passage's tokens for an
+// anchor (each entity's text, label and punctuation), about as many for an
+// explorer, about 20 tokens and the text for a mention of mediate or
+// calibrate; then half again for a margin. An answer cut off anyway is
+// split (ask).
+func answerTokens(kind string, textTokens, passages, mentions int) int {
+	var want int
+	switch kind {
+	case KindAnchor:
+		want = 2*textTokens + 8*passages
+	case KindExplorer:
+		want = textTokens + 8*passages
+	default:
+		want = 20*mentions + textTokens
+	}
+	return max(256, (16+want)*3/2)
+}
+
+// halve cuts span sp of d into two spans of whole sentences, about half of
+// them each, or returns nil for a single sentence: a passage whose answer
+// does not fit is asked again in halves, down to one sentence.
+func halve(d doc, sp text.Span) []text.Span {
+	ss := text.Sentences(d.slice(sp))
+	if len(ss) < 2 {
+		return nil
+	}
+	h := len(ss) / 2
+	return []text.Span{
+		{Start: sp.Start + ss[0].Start, End: sp.Start + ss[h-1].End},
+		{Start: sp.Start + ss[h].Start, End: sp.Start + ss[len(ss)-1].End},
+	}
 }

@@ -1,0 +1,144 @@
+package sam
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/zeroner/zeroner/pipeline"
+)
+
+// mentionsOf lists a result's mentions as "doc:text label".
+func mentionsOf(r pipeline.Result) []string {
+	var out []string
+	for _, m := range r.Mentions {
+		out = append(out, fmt.Sprintf("%s:%s %s", m.DocID, m.Text, m.Label))
+	}
+	return out
+}
+
+// TestSplitOnCutOff: a request whose answer the token limit cuts is asked
+// again in halves, down to one sentence; the annotations equal those of a
+// model with room enough, and only what one sentence cannot fit fails.
+func TestSplitOnCutOff(t *testing.T) {
+	var docs []pipeline.Document
+	for i := range 6 {
+		docs = append(docs, pipeline.Document{ID: fmt.Sprintf("d%d", i),
+			Text: "Geoffrey Hinton lives in Canada. He left Google. Zoë Kravitz visited Toronto."})
+	}
+	// One long document: its passages are chunks of several sentences.
+	docs = append(docs, pipeline.Document{ID: "long", Text: strings.Repeat("Geoffrey Hinton lives in Canada. ", 40)})
+
+	plain := newTest(t, newFake(testLex, testArch), Options{})
+	_, _, want := run(t, plain, docs)
+
+	// A model that cuts off any answer about more than one sentence (or
+	// more than two mentions).
+	f := newFake(testLex, testArch)
+	f.hook = func(kind string, p pipeline.Prompt, _ int) (string, error, bool) {
+		var in struct {
+			Passages []struct {
+				Text     string
+				Mentions []json.RawMessage
+			}
+		}
+		line := p.User[strings.LastIndex(p.User, "\n")+1:]
+		if json.Unmarshal([]byte(line), &in) != nil {
+			return "", nil, false
+		}
+		sentences, mentions := 0, 0
+		for _, ps := range in.Passages {
+			sentences += strings.Count(ps.Text, ". ") + 1
+			mentions += len(ps.Mentions)
+		}
+		if (kind == KindAnchor || kind == KindExplorer) && sentences > 1 || mentions > 2 {
+			return "", fmt.Errorf("%w: max_tokens %d", pipeline.ErrCutOff, p.MaxTokens), true
+		}
+		return "", nil, false
+	}
+	b := newTest(t, f, Options{ChunkTokens: 100})
+	d, m, c := run(t, b, docs)
+	for _, r := range []pipeline.Result{d, m, c} {
+		if len(r.Failures) > 0 {
+			t.Fatalf("failures %+v", r.Failures)
+		}
+	}
+	if got, w := mentionsOf(c), mentionsOf(want); !reflect.DeepEqual(got, w) {
+		t.Errorf("mentions with splits\n%v\nwant\n%v", got, w)
+	}
+	if s := b.Stats(); s.Splits == 0 {
+		t.Errorf("no split: %+v", s)
+	}
+
+	// One sentence that does not fit fails, and only its document.
+	f = newFake(testLex, testArch)
+	f.hook = func(kind string, p pipeline.Prompt, _ int) (string, error, bool) {
+		if kind == KindAnchor && strings.Contains(p.User, "Kravitz") {
+			return "", pipeline.ErrCutOff, true
+		}
+		return "", nil, false
+	}
+	b = newTest(t, f, Options{})
+	d, err := b.Discover(context.Background(), []pipeline.Document{
+		{ID: "ok", Text: "Geoffrey Hinton lives in Canada."},
+		{ID: "long", Text: "Zoë Kravitz visited Toronto."},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Failures) != 1 || d.Failures[0].DocID != "long" || !strings.Contains(d.Failures[0].Reason, "cannot be made smaller") {
+		t.Errorf("failures %+v", d.Failures)
+	}
+}
+
+// TestRequestSizes: the profiles bound what a request holds, and every
+// request asks for an answer budget that fits what it holds.
+func TestRequestSizes(t *testing.T) {
+	var docs []pipeline.Document
+	for i := range 60 {
+		docs = append(docs, pipeline.Document{ID: fmt.Sprintf("d%02d", i),
+			Text: "Geoffrey Hinton lives in Canada. He left Google for the University of Toronto."})
+	}
+	for _, name := range []string{ProfileLarge, ProfileSmall} {
+		opt, err := Profile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := newFake(testLex, testArch)
+		var most struct{ passages, mentions, tokens int }
+		f.hook = func(kind string, p pipeline.Prompt, _ int) (string, error, bool) {
+			var in struct {
+				Passages []struct{ Mentions []json.RawMessage }
+			}
+			line := p.User[strings.LastIndex(p.User, "\n")+1:]
+			if json.Unmarshal([]byte(line), &in) == nil {
+				f.mu.Lock()
+				most.passages = max(most.passages, len(in.Passages))
+				n := 0
+				for _, ps := range in.Passages {
+					n += len(ps.Mentions)
+				}
+				most.mentions = max(most.mentions, n)
+				f.mu.Unlock()
+			}
+			if kind != KindLabelMap && p.MaxTokens < 256 {
+				t.Errorf("%s: max_tokens %d", kind, p.MaxTokens)
+			}
+			return "", nil, false
+		}
+		b := newTest(t, f, opt)
+		run(t, b, docs)
+		if most.passages > opt.PassagesPerRequest || most.mentions > opt.MentionsPerRequest {
+			t.Errorf("%s: requests of up to %d passages and %d mentions, profile %+v", name, most.passages, most.mentions, opt)
+		}
+		if most.passages < 2 {
+			t.Errorf("%s: no packing (%d passages at most)", name, most.passages)
+		}
+	}
+	if _, err := Profile("huge"); err == nil {
+		t.Error("an unknown profile is accepted")
+	}
+}
