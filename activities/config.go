@@ -74,6 +74,16 @@ type LLMConfig struct {
 	// PassagesPerRequest caps the sentences or chunks packed into one
 	// request (0: the backend's default; 1: one sentence per request).
 	PassagesPerRequest int `json:"passages_per_request,omitempty"`
+	// Profile sizes requests (pipeline/sam Profile: large or small); the
+	// three sizes below, when set, override it.
+	Profile            string `json:"profile,omitempty"`
+	MentionsPerRequest int    `json:"mentions_per_request,omitempty"`
+	RequestTokens      int    `json:"request_tokens,omitempty"`
+	// Calibration is whole (every label offered) or narrowed; FollowUps
+	// bounds re-asks of missing answer items (0: the backend's default, 2;
+	// negative: none).
+	Calibration string `json:"calibration,omitempty"`
+	FollowUps   int    `json:"follow_ups,omitempty"`
 
 	// Limits and retries, per worker process.
 	TimeoutSeconds    float64 `json:"timeout_seconds,omitempty"`
@@ -106,9 +116,10 @@ type BatchConfig struct {
 	Dir string `json:"dir,omitempty"`
 	// MaxRounds bounds the submissions of a stage of a shard: the first
 	// and the re-submissions of what failed, expired or is missing, and
-	// re-asks of invalid answers (calibrate needs the label map's answer
-	// before its own requests: with two re-asks, six rounds in the worst
-	// case).
+	// re-asks of invalid answers, follow-ups on missing answer items and
+	// the halves of cut-off answers (calibrate needs the label map's answer
+	// before its own requests: with two re-asks and two follow-ups, about
+	// eight rounds in a bad case).
 	MaxRounds int `json:"max_rounds,omitempty"`
 	// PollSeconds is the first wait before asking whether a round is
 	// done; it doubles up to MaxPollSeconds.
@@ -127,7 +138,7 @@ func (c BatchConfig) On() bool { return c.Mode != "" }
 
 // Defaults of BatchConfig.
 const (
-	DefaultBatchRounds  = 6
+	DefaultBatchRounds  = 10
 	DefaultBatchPoll    = 30 * time.Second
 	DefaultBatchMaxPoll = 10 * time.Minute
 	DefaultBatchMaxWait = 48 * time.Hour

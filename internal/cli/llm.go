@@ -13,6 +13,7 @@ import (
 
 	"github.com/zeroner/zeroner/activities"
 	"github.com/zeroner/zeroner/io/blob"
+	"github.com/zeroner/zeroner/pipeline/sam"
 )
 
 // llmFlags configure the SAM-NER backend's model. The API key is not a flag:
@@ -27,6 +28,11 @@ type llmFlags struct {
 	logprobs       bool
 	extractors     string
 	passages       int
+	profile        string
+	calibration    string
+	mentions       int
+	requestTokens  int
+	followUps      int
 	minVotes       int
 	noSingleWord   bool
 	timeout        time.Duration
@@ -56,13 +62,18 @@ func (l *llmFlags) register(fs *flag.FlagSet, env Env) {
 	}
 	fs.Float64Var(&l.temperature, "llm-temperature", 0, "sampling temperature (0 is sent as 0.01: near-greedy)")
 	fs.Float64Var(&l.topP, "llm-top-p", 0.1, "nucleus sampling top_p")
-	fs.IntVar(&l.maxTokens, "llm-max-tokens", 2048, "completion tokens per request at most")
+	fs.IntVar(&l.maxTokens, "llm-max-tokens", 0, "completion tokens per request at most (0: each request asks for what its answer needs; see --llm-profile)")
 	fs.StringVar(&l.structured, "llm-structured", "auto", "structured output: json_schema, json_object, or auto (json_schema, falling back when the server refuses it)")
 	fs.BoolVar(&l.logprobs, "llm-logprobs", false, "ask for log probabilities and score labels with them")
 	fs.StringVar(&l.extractors, "llm-extractors", "anchor,explorer", "discovery voters, comma-separated: anchor, explorer, rules")
 	fs.IntVar(&l.minVotes, "llm-min-votes", 2, "consensus: keep a span that this many voters propose")
 	fs.BoolVar(&l.noSingleWord, "llm-no-single-word-rule", false, "consensus: turn off SAM-NER's rule (keep every anchor span and multi-word explorer span; an explorer single word needs the anchor)")
-	fs.IntVar(&l.passages, "llm-passages-per-request", 0, "sentences or chunks packed into one request at most (0: the backend's default, 32; 1: one per request)")
+	fs.StringVar(&l.profile, "llm-profile", sam.ProfileLarge, "request sizes: large (up to 1,500 tokens of text, 32 passages, 64 mentions a request: hosted models) or small (400, 8, 16: open 7-8B models)")
+	fs.IntVar(&l.passages, "llm-passages-per-request", 0, "sentences or chunks packed into one request at most (0: the profile's; 1: one per request)")
+	fs.IntVar(&l.mentions, "llm-mentions-per-request", 0, "mentions of one mediate or calibrate request at most (0: the profile's)")
+	fs.IntVar(&l.requestTokens, "llm-request-tokens", 0, "text of one request at most, in tokens estimated as bytes/4 (0: the profile's)")
+	fs.StringVar(&l.calibration, "llm-calibration", sam.CalibrateWhole, "calibration: whole (every label offered, the archetype's labels as a hint) or narrowed (only the labels of the mention's archetype)")
+	fs.IntVar(&l.followUps, "llm-follow-ups", 2, "times the mentions an answer left out or got wrong are asked again in requests of their own (0: none)")
 	fs.DurationVar(&l.timeout, "llm-timeout", llm.DefaultTimeout, "timeout of one request")
 	fs.IntVar(&l.concurrency, "llm-concurrency", llm.DefaultMaxConcurrent, "requests in flight at most, per worker process")
 	fs.IntVar(&l.rpm, "llm-rpm", 0, "requests per minute at most, per worker process (0: no limit)")
@@ -83,6 +94,8 @@ func (l *llmFlags) register(fs *flag.FlagSet, env Env) {
 var (
 	llmStructured = []string{"auto", "json_schema", "json_object"}
 	llmExtractors = []string{"anchor", "explorer", "rules"}
+	llmProfiles   = []string{sam.ProfileLarge, sam.ProfileSmall}
+	llmCalibrate  = []string{sam.CalibrateWhole, sam.CalibrateNarrowed}
 	batchModes    = []string{activities.BatchAPI, activities.BatchFiles}
 )
 
@@ -92,6 +105,12 @@ func (l *llmFlags) check() []error {
 	var errs []error
 	if l.structured != "" {
 		errs = append(errs, oneOf("llm-structured", l.structured, llmStructured...))
+	}
+	if l.profile != "" {
+		errs = append(errs, oneOf("llm-profile", l.profile, llmProfiles...))
+	}
+	if l.calibration != "" {
+		errs = append(errs, oneOf("llm-calibration", l.calibration, llmCalibrate...))
 	}
 	if l.batch.mode != "" {
 		if err := oneOf("batch", l.batch.mode, batchModes...); err != nil {
@@ -112,6 +131,15 @@ func (l *llmFlags) check() []error {
 		}
 	}
 	return errs
+}
+
+// followUps is --llm-follow-ups as LLMConfig has it: 0 there is the
+// default, none is negative.
+func followUps(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
 }
 
 // extractorList is --llm-extractors as a list.
@@ -172,6 +200,8 @@ func (l *llmFlags) spec(backend, out string) (activities.BackendSpec, error) {
 			BaseURL: l.baseURL, Model: l.model, Models: models,
 			Temperature: float32(l.temperature), TopP: float32(l.topP), MaxTokens: l.maxTokens,
 			StructuredOutput: l.structured, LogProbs: l.logprobs, Extractors: ex, PassagesPerRequest: l.passages,
+			Profile: l.profile, Calibration: l.calibration, MentionsPerRequest: l.mentions, RequestTokens: l.requestTokens,
+			FollowUps: followUps(l.followUps),
 			MinVotes: l.minVotes, NoSingleWordRule: l.noSingleWord,
 			TimeoutSeconds: l.timeout.Seconds(), MaxConcurrent: l.concurrency,
 			RequestsPerMinute: l.rpm, TokensPerMinute: l.tpm, MaxRetries: l.retries, MaxReasks: l.reasks,

@@ -32,15 +32,29 @@ func SAMBackend(spec activities.BackendSpec, s *pipeline.Schema, c *llm.Client) 
 			gaz[l.Name] = l.Gazetteer
 		}
 	}
-	return sam.New(s, Model(c), sam.Options{
-		Gazetteer:        gaz,
-		MinVotes:         spec.LLM.MinVotes,
-		NoSingleWordRule: spec.LLM.NoSingleWordRule,
-		Anchor:           m["anchor"], Explorer: m["explorer"], Mediate: m["mediate"], Calibrate: m["calibrate"], Map: m["map"],
-		Extractors:         spec.LLM.Extractors,
-		LogProbs:           spec.LLM.LogProbs,
-		PassagesPerRequest: spec.LLM.PassagesPerRequest,
-	})
+	l := spec.LLM
+	opt, err := sam.Profile(l.Profile)
+	if err != nil {
+		return nil, err
+	}
+	opt.Gazetteer = gaz
+	opt.MinVotes, opt.NoSingleWordRule = l.MinVotes, l.NoSingleWordRule
+	opt.Anchor, opt.Explorer, opt.Mediate, opt.Calibrate, opt.Map = m["anchor"], m["explorer"], m["mediate"], m["calibrate"], m["map"]
+	opt.Extractors, opt.LogProbs = l.Extractors, l.LogProbs
+	opt.Calibration, opt.FollowUps = l.Calibration, l.FollowUps
+	for _, o := range []struct {
+		to *int
+		v  int
+	}{
+		{&opt.PassagesPerRequest, l.PassagesPerRequest},
+		{&opt.MentionsPerRequest, l.MentionsPerRequest},
+		{&opt.RequestTokens, l.RequestTokens},
+	} {
+		if o.v > 0 {
+			*o.to = o.v
+		}
+	}
+	return sam.New(s, Model(c), opt)
 }
 
 // LLM returns the client of spec, with the worker's API key: one per

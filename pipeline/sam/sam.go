@@ -1,7 +1,7 @@
 // Package sam is zeroner's SAM-NER backend over any chat model behind the
 // pipeline.LLM interface: discovery by cooperating extractors and consensus
 // over offsets, mediation into the 14 archetypes, calibration into the
-// target schema among the labels compatible with each mention's archetype.
+// target schema.
 //
 // # Passages and requests
 //
@@ -13,10 +13,16 @@
 // sentence splitter sometimes cuts inside a name ("the I. I. Rabi Award");
 // with overlapping chunks every sentence boundary lies inside some passage.
 // A request packs passages, of one or several documents, up to
-// Options.RequestTokens of text (estimated as bytes/4) and
-// Options.PassagesPerRequest passages. Instructions and definitions are the
-// system message and do not vary between requests of a stage, so servers
-// with prefix caching reuse them; passages are the user message.
+// Options.RequestTokens of text (estimated as bytes/4),
+// Options.PassagesPerRequest passages and, for mediate and calibrate,
+// Options.MentionsPerRequest mentions; Profile gives the sizes for large
+// hosted models and for open 7-8B ones. Instructions, definitions and the
+// schema's examples are the system message and do not vary between requests
+// of a stage, so servers with prefix caching reuse them; passages are the
+// user message. Each request's max_tokens is sized from the answer it
+// expects (answerTokens); an answer cut off at the limit anyway is asked
+// again in two halves, recursively, down to one passage of one sentence, or
+// one mention.
 //
 // # Wire format
 //
@@ -27,36 +33,58 @@
 //
 //	anchor, explorer: {"passages":[{"id":1,"text":"..."}]}
 //	mediate:          {"passages":[{"text":"...","mentions":[{"id":1,"text":"...","occurrence":2}]}]}
-//	calibrate:        {"passages":[{"text":"...","mentions":[{"id":1,"text":"...","occurrence":2,"archetype":"person","candidates":["researcher","person","misc"]}]}]}
+//	calibrate:        {"passages":[{"text":"...","mentions":[{"id":1,"text":"...","occurrence":2,"archetype":"person","likely":["researcher","person"]}]}]}
 //	label-map:        {"labels":[{"name":"...","description":"..."}]}
 //
-// "occurrence" (1-based, among the word-boundary occurrences of the string
-// in the passage, see text.Find) is given when the string occurs more than
-// once. The answers (an extractor's "occurrence" may be null or absent; the
-// anchor's entities may also be an object of label -> mentions):
+// Narrowed calibration gives "candidates" (the labels allowed) instead of
+// "likely" (a hint; any label of the schema may be answered). "occurrence"
+// (1-based, among the word-boundary occurrences of the string in the
+// passage, see text.Find) is given when the string occurs more than once.
+// The answers, with keys in this order (the JSON schemas list them so:
+// constrained decoders write keys in schema order, and a model that writes
+// an item's id and text before its decision keeps its place in a long list):
 //
-//	anchor:    {"passages":[{"id":1,"entities":[{"label":"LABEL","mentions":["mention",{"text":"mention","occurrence":2}]}]}]}
+//	anchor:    {"passages":[{"id":1,"entities":[{"text":"mention","label":"LABEL"},{"text":"mention","occurrence":2,"label":"LABEL"}]}]}
 //	explorer:  {"passages":[{"id":1,"mentions":["mention",{"text":"mention","occurrence":2}]}]}
-//	mediate:   {"mentions":[{"id":1,"archetype":"person"}]}
-//	calibrate: {"mentions":[{"id":1,"label":"researcher"}]}
+//	mediate:   {"mentions":[{"id":1,"text":"mention","archetype":"person"}]}
+//	calibrate: {"mentions":[{"id":1,"text":"mention","label":"researcher"}]}
 //	label-map: {"labels":{"researcher":["person"]}}
+//
+// The anchor's grouped forms ({"label","mentions"} items, or an object of
+// label -> mentions) are taken too.
+//
+// # Answers, item by item
+//
+// Only an answer of the wrong shape (not JSON, no list) is invalid as a
+// whole; the client re-asks it. Otherwise each item is taken or dropped on
+// its own, and counted in Stats.Problems: an unknown or repeated id (the
+// first answer wins), an empty mention, a label outside the schema or the
+// mention's choices; an occurrence below 1 is ignored. The echoed text
+// repairs a model that lost count of ids: an item goes to the mention its
+// text names, nearest its id. The mentions of mediate and calibrate that an
+// answer left out or got wrong are asked again, on their own, up to
+// Options.FollowUps times.
 //
 // # Alignment
 //
 // A mention string is put on its passage with text.Find: every occurrence
 // at word boundaries, in code points, or only the given occurrence. A string
-// that is not found (after trimming white space) is dropped and counted in
-// Stats, with a few examples; nothing is guessed. An occurrence index past
+// that is not found is looked for ignoring white space around punctuation
+// and quote style (text.FindLoose), still at word boundaries; offsets always
+// come from the passage. A string found neither way is dropped and counted
+// in Stats, with a few examples; nothing is guessed. An occurrence index past
 // the string's count is ignored (every occurrence is kept) and counted.
 //
 // # Failures
 //
-// A request whose answer never validates, or that fails in transport after
-// the client's own retries, becomes a pipeline.Failure for each document it
-// served, naming the extractor or stage and the document's passages in it;
-// the stage goes on with its other requests and gives the affected mentions
-// a safe default (no spans from that extractor, archetype misc, the fallback
-// label with score 0). If more than half of a stage call's requests fail in
+// A request that fails in transport after the client's own retries, whose
+// answer never validates, or that cannot be made smaller after a cut-off
+// becomes a pipeline.Failure for each document it served, naming the
+// extractor or stage and the document's passages in it; so do the mentions
+// of mediate and calibrate that no follow-up answered, by name. The stage
+// goes on with its other requests and gives the affected mentions a safe
+// default (no spans from that extractor, archetype misc, the fallback label
+// with score 0). If more than half of a stage call's requests fail in
 // transport, the call returns an error instead, so the activity is retried
 // (cached answers make the retry cheap). A cancelled context returns
 // ctx.Err().
@@ -81,7 +109,8 @@ const (
 )
 
 // Options configure a Backend. The zero value is SAM-NER as the paper runs
-// it: anchor and explorer, the single-word rule, several passages per request.
+// it (anchor and explorer, the single-word rule), with ProfileLarge's request
+// sizes and whole-schema calibration.
 type Options struct {
 	// Models per stage; "" is the client's default model.
 	Anchor, Explorer, Mediate, Calibrate, Map string
