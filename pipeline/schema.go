@@ -25,7 +25,6 @@ type Schema struct {
 	Name     string  `yaml:"name" json:"name"`
 	Fallback string  `yaml:"fallback,omitempty" json:"fallback,omitempty"`
 	Labels   []Label `yaml:"labels" json:"labels"`
-	Examples []Example `yaml:"-" json:"-"`
 }
 
 // Label is one target entity type.

@@ -1,4 +1,0 @@
-package text
-
-// FindLoose: temporary until the schema branch lands.
-func FindLoose(s, sub string) []Span { return nil }
