@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/zeroner/zeroner/pipeline/text"
 	"gopkg.in/yaml.v3"
 )
 
@@ -21,10 +22,18 @@ import (
 //	    description: A person who does research in artificial intelligence.
 //	    archetypes: [person]   # optional: compatible archetypes
 //	    gazetteer: [Geoffrey Hinton, Yann LeCun]   # optional: known names, a discovery voter
+//	examples:   # optional: annotated sentences
+//	  - text: Geoffrey Hinton trained a neural network .
+//	    entities:
+//	      - {text: Geoffrey Hinton, label: researcher}
+//	      - {text: neural network, label: algorithm}
 type Schema struct {
 	Name     string  `yaml:"name" json:"name"`
 	Fallback string  `yaml:"fallback,omitempty" json:"fallback,omitempty"`
 	Labels   []Label `yaml:"labels" json:"labels"`
+	// Examples are a few sentences annotated with every entity they hold,
+	// to show what the labels mean where a definition leaves doubt.
+	Examples []Example `yaml:"examples,omitempty" json:"examples,omitempty"`
 }
 
 // Label is one target entity type.
@@ -37,6 +46,37 @@ type Label struct {
 	// Gazetteer lists surface forms known to be of this label; the LLM
 	// backend counts each word-boundary occurrence as a discovery vote.
 	Gazetteer []string `yaml:"gazetteer,omitempty" json:"gazetteer,omitempty"`
+}
+
+// Example is a sentence with all its entities.
+type Example struct {
+	Text     string          `yaml:"text" json:"text"`
+	Entities []ExampleEntity `yaml:"entities,omitempty" json:"entities,omitempty"`
+}
+
+// ExampleEntity is one entity of an example, found in its text as a model's
+// mention is: by text.Find.
+type ExampleEntity struct {
+	Text  string `yaml:"text" json:"text"`
+	Label string `yaml:"label" json:"label"`
+	// Occurrence, when set, picks one of the word-boundary occurrences of
+	// Text, counting from 1; otherwise every occurrence is the entity, as
+	// with a model's mention that gives none.
+	Occurrence int `yaml:"occurrence,omitempty" json:"occurrence,omitempty"`
+}
+
+// Spans returns the code point spans of e in the example's text: the
+// occurrence it names, or every word-boundary occurrence when it names
+// none. It is empty when e is not there.
+func (x Example) Spans(e ExampleEntity) []text.Span {
+	occ := text.Find(x.Text, e.Text)
+	switch {
+	case e.Occurrence == 0:
+		return occ
+	case e.Occurrence > 0 && e.Occurrence <= len(occ):
+		return occ[e.Occurrence-1 : e.Occurrence]
+	}
+	return nil
 }
 
 // ParseSchema reads a schema from YAML or JSON (JSON is a subset of YAML) and
@@ -86,8 +126,12 @@ func knownFields(n *yaml.Node, t reflect.Type, what string) error {
 	}
 	switch {
 	case t.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode:
-		for _, item := range n.Content {
-			if err := knownFields(item, t.Elem(), what); err != nil {
+		for i, item := range n.Content {
+			w := what
+			if name, ok := numbered(t.Elem(), what, i); ok {
+				w = name
+			}
+			if err := knownFields(item, t.Elem(), w); err != nil {
 				return err
 			}
 		}
@@ -113,12 +157,31 @@ func knownFields(n *yaml.Node, t reflect.Type, what string) error {
 			if !ok {
 				return fmt.Errorf("line %d: unknown field %q in %s (it has %s)", k.Line, k.Value, what, strings.Join(names, ", "))
 			}
-			if err := knownFields(v, ft, fmt.Sprintf("%s's %s", what, k.Value)); err != nil {
+			sub := fmt.Sprintf("%s's %s", what, k.Value)
+			if ft.Kind() == reflect.Slice {
+				if _, ok := numbered(ft.Elem(), what, 0); ok {
+					sub = what // its items name their owner themselves
+				}
+			}
+			if err := knownFields(v, ft, sub); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// numbered names item i of a list of t that owner holds, for the types
+// that have no name of their own and are found by their place: examples
+// and their entities.
+func numbered(t reflect.Type, owner string, i int) (string, bool) {
+	switch t {
+	case reflect.TypeFor[Example]():
+		return fmt.Sprintf("example %d", i+1), true
+	case reflect.TypeFor[ExampleEntity]():
+		return fmt.Sprintf("%s, entity %d", owner, i+1), true
+	}
+	return "", false
 }
 
 // yamlFields are the yaml keys of struct type t, with their types, and the
@@ -181,6 +244,7 @@ func (s *Schema) validate() error {
 			}
 		}
 	}
+	errs = append(errs, s.validateExamples()...)
 	if len(errs) > 0 {
 		msgs := make([]string, len(errs))
 		for i, e := range errs {
@@ -189,6 +253,53 @@ func (s *Schema) validate() error {
 		return fmt.Errorf("invalid schema %q: %s", s.Name, strings.Join(msgs, "; "))
 	}
 	return nil
+}
+
+// validateExamples checks that each example has text and that each of its
+// entities has a label of the schema and is found in the text, as the
+// pipeline would find a model's mention. Examples and entities are
+// numbered from 1, as a reader counts them in the file.
+func (s *Schema) validateExamples() []error {
+	var errs []error
+	for i, x := range s.Examples {
+		ex := fmt.Sprintf("example %d", i+1)
+		if strings.TrimSpace(x.Text) == "" {
+			errs = append(errs, fmt.Errorf("%s has no text", ex))
+			continue
+		}
+		seen := make(map[text.Span]int) // span -> the entity that has it
+		for j, e := range x.Entities {
+			what := fmt.Sprintf("%s, entity %d (%q)", ex, j+1, e.Text)
+			if e.Label != s.Fallback && s.Label(e.Label) == nil {
+				errs = append(errs, fmt.Errorf("%s: label %q is not in the schema", what, e.Label))
+			}
+			var bad string
+			switch n := len(text.Find(x.Text, e.Text)); {
+			case strings.TrimSpace(e.Text) == "":
+				bad = "has no text"
+			case strings.TrimSpace(e.Text) != e.Text:
+				bad = "starts or ends with white space"
+			case n == 0:
+				bad = "is not in the text at word boundaries"
+			case e.Occurrence < 0:
+				bad = fmt.Sprintf("has occurrence %d, which is not positive", e.Occurrence)
+			case e.Occurrence > n:
+				bad = fmt.Sprintf("has occurrence %d, but the text has only %d", e.Occurrence, n)
+			}
+			if bad != "" {
+				errs = append(errs, fmt.Errorf("%s %s", what, bad))
+				continue
+			}
+			for _, sp := range x.Spans(e) {
+				if k, ok := seen[sp]; ok {
+					errs = append(errs, fmt.Errorf("%s has the same span as entity %d", what, k))
+					break
+				}
+				seen[sp] = j + 1
+			}
+		}
+	}
+	return errs
 }
 
 // Label returns the label with the given name, or nil.

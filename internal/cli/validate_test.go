@@ -261,7 +261,7 @@ func TestRunInputsChecked(t *testing.T) {
 		{name: "corpus prefix of names", args: []string{"--corpus", filepath.Join(corpus, "a.")}},
 		{name: "missing schema", args: []string{"--schema", filepath.Join(dir, "nope.yaml")}, wantErr: "--schema " + filepath.Join(dir, "nope.yaml") + ": no such file"},
 		{name: "schema is a folder", args: []string{"--schema", dir}, wantErr: "a folder, not a schema file"},
-		{name: "unknown field", args: []string{"--schema", typo}, wantErr: "--schema " + typo + `: line 2: unknown field "lables" in the schema (it has name, fallback, labels)`},
+		{name: "unknown field", args: []string{"--schema", typo}, wantErr: "--schema " + typo + `: line 2: unknown field "lables" in the schema (it has name, fallback, labels, examples)`},
 		{name: "gs schema", args: []string{"--schema", "gs://b/s.yaml", "--gcs-endpoint", gcs.URL()}},
 		{name: "gs schema missing", args: []string{"--schema", "gs://b/nope.yaml", "--gcs-endpoint", gcs.URL()}, wantErr: "--schema gs://b/nope.yaml: no such object"},
 		{name: "gs schema unknown field", args: []string{"--schema", "gs://b/typo.json", "--gcs-endpoint", gcs.URL()}, wantErr: `unknown field "descripton" in label "city"`},

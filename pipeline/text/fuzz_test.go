@@ -146,3 +146,69 @@ func FuzzFind(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFindLoose checks the loose aligner: every span is in the text, in
+// order, starts and ends on a character that is not white space and at
+// word boundaries, and is the mention when both are loosened. When the
+// mention has nothing at its ends that the text around a match could
+// change (white space, a ' or ` that pairs with a neighbour), it also finds
+// whatever Find does.
+func FuzzFindLoose(f *testing.F) {
+	pairs := [][2]string{
+		{"the Serbian People 's Party", "People's Party"},
+		{"the U. S. Army", "U.S. Army"},
+		{"the ( BBC ) said", "(BBC)"},
+		{"he said ''Hello'' .", "“Hello”"},
+		{"``Hello''", "\"Hello\""},
+		{"Zoë 's café ( Zürich )", "Zoë’s café (Zürich)"},
+		{"東京 ( 日本 ) 大阪", "東京(日本)"},
+		{"Romeo and Rome 's", "Rome's"},
+		{"New \t York\n\nCity", "New York City"},
+		{"go 👍🏽 go 👍", "👍"},
+		{"'''a'''", "'a'"},
+		{"a b", " "},
+	}
+	for _, p := range pairs {
+		f.Add(p[0], p[1])
+	}
+	for _, s := range fuzzSeeds {
+		f.Add(s, "e")
+	}
+	f.Fuzz(func(t *testing.T, s, sub string) {
+		if !utf8.ValidString(s) || !utf8.ValidString(sub) {
+			t.Skip("invalid UTF-8 never reaches the aligner")
+		}
+		got := FindLoose(s, sub)
+		rs := []rune(s)
+		o := NewRuneOffsets(s)
+		want, _ := loosen(sub)
+		prev := -1
+		for _, sp := range got {
+			if sp.Start <= prev || sp.Start < 0 || sp.End <= sp.Start || sp.End > len(rs) {
+				t.Fatalf("FindLoose(%q, %q): span %+v out of order or range", s, sub, sp)
+			}
+			if isSpace(rs[sp.Start]) || isSpace(rs[sp.End-1]) {
+				t.Fatalf("FindLoose(%q, %q): span %+v = %q starts or ends on white space", s, sub, sp, string(rs[sp.Start:sp.End]))
+			}
+			if !Boundary(s, o.Byte(sp.Start)) || !Boundary(s, o.Byte(sp.End)) {
+				t.Fatalf("FindLoose(%q, %q): span %+v not at word boundaries", s, sub, sp)
+			}
+			if m, _ := loosen(string(rs[sp.Start:sp.End])); m != want {
+				t.Fatalf("FindLoose(%q, %q): span %+v = %q is loosely %q, want %q", s, sub, sp, string(rs[sp.Start:sp.End]), m, want)
+			}
+			prev = sp.Start
+		}
+		if sub == "" || strings.TrimFunc(sub, isSpace) != sub || strings.ContainsAny(sub[:1]+sub[len(sub)-1:], "'`") {
+			return
+		}
+		loose := make(map[Span]bool, len(got))
+		for _, sp := range got {
+			loose[sp] = true
+		}
+		for _, sp := range Find(s, sub) {
+			if !loose[sp] {
+				t.Fatalf("FindLoose(%q, %q) = %v misses %+v, which Find finds", s, sub, got, sp)
+			}
+		}
+	})
+}
