@@ -142,3 +142,56 @@ func TestRequestSizes(t *testing.T) {
 		t.Error("an unknown profile is accepted")
 	}
 }
+
+// TestExamplesInPrompts: a schema's examples reach the extractors and the
+// calibrator, each in its own answer form, and not the mediator.
+func TestExamplesInPrompts(t *testing.T) {
+	s := testSchema(t)
+	s.Examples = []pipeline.Example{{Text: "Geoffrey Hinton moved to Canada .", Entities: []pipeline.ExampleEntity{
+		{Text: "Geoffrey Hinton", Label: "researcher"}, {Text: "Canada", Label: "country"}}}}
+	for _, whole := range []bool{true, false} {
+		sys := systemPrompts(s, whole)
+		for kind, want := range map[string]string{
+			KindAnchor:    `Entities: [{"text":"Geoffrey Hinton","label":"researcher"},{"text":"Canada","label":"country"}]`,
+			KindExplorer:  `Mentions: ["Geoffrey Hinton","Canada"]`,
+			KindCalibrate: `Labels: "Geoffrey Hinton" is researcher; "Canada" is country`,
+		} {
+			if !strings.Contains(sys[kind], "Sentence: Geoffrey Hinton moved to Canada .") || !strings.Contains(sys[kind], want) {
+				t.Errorf("%s (whole %v) system message lacks the example:\n%s", kind, whole, sys[kind])
+			}
+		}
+		if strings.Contains(sys[KindMediate], "moved to Canada") {
+			t.Errorf("the mediator is shown the schema's examples")
+		}
+	}
+}
+
+// TestLooseAlignment: a model that writes "People's" for the text's
+// "People 's" still places the mention, with the document's offsets.
+func TestLooseAlignment(t *testing.T) {
+	txt := "The People 's Party met Zoë Kravitz ."
+	docs := []pipeline.Document{{ID: "d", Text: txt}}
+	f := newFake(map[string]string{"Zoë Kravitz": "person"}, testArch)
+	f.hook = func(kind string, p pipeline.Prompt, _ int) (string, error, bool) {
+		switch kind {
+		case KindAnchor:
+			return `{"passages":[{"id":1,"entities":[{"text":"People's Party","label":"organisation"},{"text":"Zoë Kravitz","label":"person"},{"text":"Peoples","label":"person"}]}]}`, nil, true
+		}
+		return "", nil, false
+	}
+	b := newTest(t, f, Options{})
+	d, err := b.Discover(context.Background(), docs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range d.Mentions {
+		got = append(got, fmt.Sprintf("%q [%d,%d)", m.Text, m.Start, m.End))
+	}
+	if want := []string{`"People 's Party" [4,19)`, `"Zoë Kravitz" [24,35)`}; !reflect.DeepEqual(got, want) {
+		t.Errorf("mentions %v, want %v", got, want)
+	}
+	if s := b.Stats(); s.Loose != 1 || s.Unaligned != 1 {
+		t.Errorf("stats %+v: want one loose match and one string not found", s)
+	}
+}
