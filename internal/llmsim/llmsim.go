@@ -20,12 +20,27 @@
 // (see package pipeline/sam). Each passage of the input is matched to the
 // gold sentences it holds: whole, several joined by white space, or the
 // fragments of a sentence that a chunk boundary cut (a gold entity counts
-// when it lies wholly in the passage). With no noise the answers reproduce
-// the gold data: the extractors report the gold mentions with their
-// occurrence indexes, mediation an archetype compatible with the gold label
-// (the first of the label's archetypes, below), calibration the gold label
-// when it is a candidate, else the last candidate (zeroner lists the
-// fallback last). A mention that is not gold is misc and gets the fallback.
+// when it lies wholly in the passage).
+//
+// The answers are in zeroner's wire format of prompt version 2, keys in
+// its order. With no noise they reproduce the gold data. The anchor
+// reports the gold mentions of each passage as a flat list of entities,
+// {"text", "label"}, or {"text", "occurrence", "label"} when the string
+// occurs more than once in the passage (k-th word-boundary occurrence,
+// from 1); a label the request does not allow becomes misc, or its first
+// label. The explorer reports the same mentions as strings, or as {"text",
+// "occurrence"}. Mediation answers {"id", "text", "archetype"}: the text
+// echoes the mention, the archetype is one compatible with the gold label
+// (the first of the label's archetypes, below). Calibration answers {"id",
+// "text", "label"}: the gold label when it is allowed, else the fallback.
+// In narrowed mode (a mention with "candidates") the candidates are
+// allowed and the last of them is the fallback (zeroner lists it last). In
+// whole-schema mode (no candidates) the labels of the enum for "label" in
+// the request's JSON schema are allowed, or without one the labels of
+// Options.Schemas and of the gold data; the fallback is that of a schema
+// in Options.Schemas that holds every allowed label, else misc, else the
+// last label of the enum. The "likely" labels of a mention only steer
+// label noise. A mention that is not gold is misc and gets the fallback.
 //
 // The label -> archetype map is the Archetypes of the label in the schemas
 // given (Options.Schemas), else a fixed rule on the label's name (see
@@ -40,8 +55,9 @@
 // moves one of its boundaries by a token (Boundary), or proposes an
 // ordinary lower-case word that is no entity (AnchorSpurious,
 // ExplorerSpurious, per eligible word); mediation picks another archetype
-// (Archetype), calibration another candidate (Label), with low log
-// probabilities on that label's tokens.
+// (Archetype), calibration another allowed label (Label; in whole-schema
+// mode one of the mention's "likely" labels when it has another), with low
+// log probabilities on that label's tokens.
 //
 // # Service
 //
@@ -75,6 +91,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -167,11 +184,12 @@ type Stats struct {
 
 // Server is the test server, an http.Handler.
 type Server struct {
-	opt  Options
-	gold *gold
-	pins map[string][]pipeline.Archetype
-	mux  *http.ServeMux
-	sem  chan struct{} // nil without a cap
+	opt    Options
+	gold   *gold
+	pins   map[string][]pipeline.Archetype
+	labels []string // of the schemas and the gold data, sorted
+	mux    *http.ServeMux
+	sem    chan struct{} // nil without a cap
 
 	done      chan struct{}
 	closeOnce sync.Once
@@ -221,8 +239,16 @@ func New(opt Options) (*Server, error) {
 			if _, ok := s.pins[l.Name]; !ok && len(l.Archetypes) > 0 {
 				s.pins[l.Name] = l.Archetypes
 			}
+			s.labels = append(s.labels, l.Name)
 		}
 	}
+	for _, st := range s.gold.sents {
+		for _, e := range st.ents {
+			s.labels = append(s.labels, e.label)
+		}
+	}
+	slices.Sort(s.labels)
+	s.labels = slices.Compact(s.labels)
 	if opt.MaxConcurrent > 0 {
 		s.sem = make(chan struct{}, opt.MaxConcurrent)
 	}
