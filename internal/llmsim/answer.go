@@ -49,6 +49,7 @@ type chat struct {
 	system string
 	user   string
 	schema json.RawMessage
+	convo  string // a hash of every message, which seeds small-model faults
 }
 
 // answer is a model's reply with the byte ranges of its low-confidence
@@ -81,8 +82,8 @@ func payload(user string, v any) error {
 
 // reply answers a zeroner request; another request gets "{}".
 func (s *Server) reply(c chat) answer {
-	t := &turn{chat: c}
-	t.sch, _ = parseSchema(c.schema) // one it cannot read: as if there were none
+	t := &turn{chat: c, faults: map[string]int64{}}
+	t.sch, _ = parseSchema(c.schema) // one it cannot read: answer in the default order
 	var v object
 	var err error
 	switch c.kind {
@@ -100,16 +101,23 @@ func (s *Server) reply(c chat) answer {
 	if err != nil { // not zeroner's format after all: an empty object
 		return answer{content: "{}"}
 	}
-	var w writer
-	w.write(v)
+	w := writer{indent: s.opt.Small.Indent}
+	var order *schemaNode
+	if s.opt.Small.SchemaOrder {
+		order = t.sch
+	}
+	w.write(v, order, 0)
+	s.countSmall(t.faults)
 	return answer{content: w.b.String(), low: w.low}
 }
 
-// turn is one request being answered: its chat and its answer schema
-// (nil when it has none the simulator can read).
+// turn is one request being answered: its chat, its answer schema (nil
+// when it has none the simulator can read) and the small-model faults
+// injected into its answer.
 type turn struct {
 	chat
-	sch *schemaNode
+	sch    *schemaNode
+	faults map[string]int64
 }
 
 // pick is a mention an extractor reports.
@@ -142,7 +150,17 @@ func (s *Server) discover(t *turn) (object, error) {
 	for pi, p := range in.Passages {
 		r := s.rng(t.kind, p.Text)
 		picks := s.noisyPicks(items[pi], ents[pi], r, miss, spurious, labels)
-		res = append(res, passageOut(t.kind, p.ID, p.Text, picks, labels))
+		out := passageOut(t.kind, p.ID, p.Text, picks, labels)
+		if r, ok := s.slip(t, SmallEmptyMention, pi, s.opt.Small.EmptyMention); ok {
+			out = invalidMention(t, r, out, items[pi], picks, labels)
+		}
+		res = append(res, out)
+		if r, ok := s.slip(t, SmallRepeatID, pi, s.opt.Small.RepeatID); ok {
+			if again, ok := passageAgain(r, t.kind, p.ID, items[pi], picks, labels); ok {
+				res = append(res, again)
+				t.faults[SmallRepeatID]++
+			}
+		}
 	}
 	return object{{"passages", res}}, nil
 }
@@ -368,6 +386,7 @@ func (s *Server) mediate(t *turn) (object, error) {
 	}
 	res := []any{}
 	ents := s.golds(in)
+	n := 0
 	for pi, p := range in.Passages {
 		golds := ents[pi]
 		for _, m := range p.Mentions {
@@ -380,10 +399,16 @@ func (s *Server) mediate(t *turn) (object, error) {
 			if r.Float64() < s.opt.Noise.Archetype {
 				arch = pipeline.Archetype(other(r, archetypeNames, string(arch)))
 			}
-			res = append(res, object{{"id", m.ID}, {"text", m.Text}, {"archetype", string(arch)}})
+			o := object{{"id", m.ID}, {"text", m.Text}, {"archetype", string(arch)}}
+			res = append(res, o)
+			if r, ok := s.slip(t, SmallRepeatID, n, s.opt.Small.RepeatID); ok {
+				res = append(res, o.with("archetype", other(r, archetypeNames, string(arch))))
+				t.faults[SmallRepeatID]++
+			}
+			n++
 		}
 	}
-	return object{{"mentions", res}}, nil
+	return object{{"mentions", s.loseCount(t, res)}}, nil
 }
 
 // other picks a value of choices other than not, "" when there is none.
@@ -417,6 +442,7 @@ func (s *Server) calibrate(t *turn) (object, error) {
 	whole, fallback := s.wholeSchema(requestLabels)
 	res := []any{}
 	ents := s.golds(in)
+	n := 0
 	for pi, p := range in.Passages {
 		golds := ents[pi]
 		for _, m := range p.Mentions {
@@ -439,10 +465,22 @@ func (s *Server) calibrate(t *turn) (object, error) {
 				}
 				label, v = l, unsure(l)
 			}
-			res = append(res, object{{"id", m.ID}, {"text", m.Text}, {"label", v}})
+			if r, ok := s.slip(t, SmallOffLabel, n, s.opt.Small.OffLabel); ok {
+				v = s.offLabel(r, m, allowed, requestLabels)
+				t.faults[SmallOffLabel]++
+			}
+			o := object{{"id", m.ID}, {"text", m.Text}, {"label", v}}
+			res = append(res, o)
+			if r, ok := s.slip(t, SmallRepeatID, n, s.opt.Small.RepeatID); ok {
+				if l := other(r, allowed, label); l != "" {
+					res = append(res, o.with("label", l))
+					t.faults[SmallRepeatID]++
+				}
+			}
+			n++
 		}
 	}
-	return object{{"mentions", res}}, nil
+	return object{{"mentions", s.loseCount(t, res)}}, nil
 }
 
 // wholeSchema returns the labels a calibration in whole-schema mode may

@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
 
-// An answer is built as a tree of values before it is written: object
-// (keys in the order of wire format v2), []any, string, unsure (a string
-// the model is unsure of) and int.
+// An answer is built as a tree of values before it is written, so that one
+// writer can give it the key order and layout a model would: object (keys
+// in the order of wire format v2 unless the request's schema says
+// otherwise), []any, string, unsure (a string the model is unsure of) and
+// int.
 
 // member is one key and value of an object.
 type member struct {
@@ -21,37 +24,63 @@ type member struct {
 // object is a JSON object whose members are written in the order given.
 type object []member
 
+// get returns the value of key, nil if it has none.
+func (o object) get(key string) any {
+	for _, m := range o {
+		if m.key == key {
+			return m.val
+		}
+	}
+	return nil
+}
+
+// with returns a copy of o with key set to val (appended when o has no
+// such key).
+func (o object) with(key string, val any) object {
+	out := slices.Clone(o)
+	for i := range out {
+		if out[i].key == key {
+			out[i].val = val
+			return out
+		}
+	}
+	return append(out, member{key, val})
+}
+
 // unsure is a string the model chose with low confidence (a label changed
 // by noise): its tokens get low log probabilities.
 type unsure string
 
-// writer writes an answer tree as compact JSON. It records the byte ranges
-// of unsure strings.
+// writer writes an answer tree as JSON: compact, or indented by two spaces
+// as small open models often write it; with the keys of each object in the
+// order of the request's JSON schema when it has one to follow. It records
+// the byte ranges of unsure strings.
 type writer struct {
-	b   strings.Builder
-	low [][2]int
+	b      strings.Builder
+	indent bool
+	low    [][2]int
 }
 
-func (w *writer) write(v any) {
+// write writes v, whose schema is sch (nil: the default key order).
+func (w *writer) write(v any, sch *schemaNode, depth int) {
 	switch v := v.(type) {
 	case object:
-		w.b.WriteByte('{')
-		for i, m := range v {
-			if i > 0 {
-				w.b.WriteByte(',')
-			}
-			w.b.WriteString(quote(m.key))
-			w.b.WriteByte(':')
-			w.write(m.val)
-		}
-		w.b.WriteByte('}')
+		w.object(v, sch, depth)
 	case []any:
 		w.b.WriteByte('[')
-		for i, x := range v {
-			if i > 0 {
-				w.b.WriteByte(',')
+		if len(v) > 0 {
+			var items *schemaNode
+			if sch != nil {
+				items = sch.items
 			}
-			w.write(x)
+			for i, x := range v {
+				if i > 0 {
+					w.b.WriteByte(',')
+				}
+				w.newline(depth + 1)
+				w.write(x, items, depth+1)
+			}
+			w.newline(depth)
 		}
 		w.b.WriteByte(']')
 	case unsure:
@@ -65,6 +94,44 @@ func (w *writer) write(v any) {
 		w.b.WriteString(strconv.Itoa(v))
 	default:
 		panic(fmt.Sprintf("llmsim: cannot write %T", v)) // a bug in an answer's builder
+	}
+}
+
+func (w *writer) object(o object, sch *schemaNode, depth int) {
+	sch = sch.branch(o)
+	if sch != nil && len(sch.props) > 0 {
+		o = slices.Clone(o)
+		rank := func(key string) int {
+			if i := slices.Index(sch.props, key); i >= 0 {
+				return i
+			}
+			return len(sch.props) // keys the schema does not list go last
+		}
+		slices.SortStableFunc(o, func(a, b member) int { return rank(a.key) - rank(b.key) })
+	}
+	w.b.WriteByte('{')
+	for i, m := range o {
+		if i > 0 {
+			w.b.WriteByte(',')
+		}
+		w.newline(depth + 1)
+		w.b.WriteString(quote(m.key))
+		w.b.WriteByte(':')
+		if w.indent {
+			w.b.WriteByte(' ')
+		}
+		w.write(m.val, sch.prop(m.key), depth+1)
+	}
+	if len(o) > 0 {
+		w.newline(depth)
+	}
+	w.b.WriteByte('}')
+}
+
+func (w *writer) newline(depth int) {
+	if w.indent {
+		w.b.WriteByte('\n')
+		w.b.WriteString(strings.Repeat("  ", depth))
 	}
 }
 
@@ -220,6 +287,44 @@ func skipRest(dec *json.Decoder, t json.Token) error {
 			return err
 		}
 	}
+}
+
+// prop returns the schema of property key, nil if n does not list it.
+func (n *schemaNode) prop(key string) *schemaNode {
+	if n == nil {
+		return nil
+	}
+	return n.sub[key]
+}
+
+// branch resolves anyOf for an object: the branch that lists all of its
+// keys with the fewest others, else the one that lists most of them.
+func (n *schemaNode) branch(o object) *schemaNode {
+	if n == nil || len(n.anyOf) == 0 {
+		return n
+	}
+	var best *schemaNode
+	bestHit, bestExtra := -1, 0
+	for _, b := range n.anyOf {
+		b = b.branch(o)
+		if b == nil || b.sub == nil {
+			continue
+		}
+		hit := 0
+		for _, m := range o {
+			if _, ok := b.sub[m.key]; ok {
+				hit++
+			}
+		}
+		extra := len(b.props) - hit
+		if hit > bestHit || hit == bestHit && extra < bestExtra {
+			best, bestHit, bestExtra = b, hit, extra
+		}
+	}
+	if best == nil {
+		return n
+	}
+	return best
 }
 
 // lookup follows property names down from n, looking through array items

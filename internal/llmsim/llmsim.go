@@ -59,6 +59,29 @@
 // mode one of the mention's "likely" labels when it has another), with low
 // log probabilities on that label's tokens.
 //
+// # Small models
+//
+// Options.Small (a SmallModel; SmallModelPreset turns everything on) makes
+// the answers look like a small (7-8B) open model's: indented by two
+// spaces (Indent); cut at the request's max_tokens, or
+// max_completion_tokens, with finish reason "length" (MaxTokens); with
+// each object's keys in the order the request's JSON schema lists its
+// properties, read in order with encoding/json's Decoder.Token, through
+// "items" and "anyOf" (SchemaOrder). And with slips that a strict
+// structured-output server would not let through: a calibration label
+// that is not allowed (OffLabel: in narrowed mode a schema label outside
+// the candidates, in whole-schema mode no label at all, the mention's
+// archetype); an item (a mediated or calibrated mention, a discovered
+// passage) written twice with the same id, the second time with another
+// decision (RepeatID); ids that drift by one from a seeded point in a
+// mentions list longer than LoseCount, the last item sometimes left out;
+// an extra mention "" or with occurrence 0 in a discovered passage
+// (EmptyMention). Slips are drawn per item and seeded by the whole
+// conversation, not by the item alone as noise is: a request answers the
+// same every time, but a follow-up that asks again for some of its items,
+// or a re-ask, is answered independently. Stats.SmallModel counts the
+// slips and the answers cut at max_tokens by kind (SmallOffLabel, ...).
+//
 // # Service
 //
 // Latency is TTFT plus PerToken per completion token. At most MaxConcurrent
@@ -90,6 +113,7 @@ package llmsim
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"sync"
@@ -111,6 +135,9 @@ type Options struct {
 	Seed uint64
 	// Noise makes answers differ from the gold data.
 	Noise Noise
+	// Small makes answers look like a small open model's (see SmallModel
+	// and SmallModelPreset).
+	Small SmallModel
 
 	// TTFT is the time to the first token; PerToken the time per
 	// completion token.
@@ -171,7 +198,8 @@ type Faults struct {
 type Stats struct {
 	Requests         int64            `json:"requests"` // chat completions
 	ByKind           map[string]int64 `json:"by_kind"`
-	Faults           map[string]int64 `json:"faults"` // injected, by kind of fault
+	Faults           map[string]int64 `json:"faults"`      // injected, by kind of fault
+	SmallModel       map[string]int64 `json:"small_model"` // small-model faults injected, by kind (SmallOffLabel, ...)
 	Rejected         int64            `json:"rejected"`
 	InFlight         int64            `json:"in_flight"`
 	MaxInFlight      int64            `json:"max_in_flight"`
@@ -227,7 +255,7 @@ func New(opt Options) (*Server, error) {
 		done:     make(chan struct{}),
 		attempts: make(map[[32]byte]int),
 		systems:  make(map[[32]byte]bool),
-		stats:    Stats{ByKind: map[string]int64{}, Faults: map[string]int64{}},
+		stats:    Stats{ByKind: map[string]int64{}, Faults: map[string]int64{}, SmallModel: map[string]int64{}},
 	}
 	for _, p := range opt.Gold {
 		if err := s.gold.load(p); err != nil {
@@ -292,6 +320,14 @@ func (opt Options) check() error {
 		"archetype noise": n.Archetype, "label noise": n.Label} {
 		rate(name, v)
 	}
+	sm := opt.Small
+	for name, v := range map[string]float64{"off-label rate": sm.OffLabel, "repeated id rate": sm.RepeatID,
+		"empty mention rate": sm.EmptyMention} {
+		rate(name, v)
+	}
+	if sm.LoseCount < 0 {
+		errs = append(errs, fmt.Errorf("lose-count length %d is negative", sm.LoseCount))
+	}
 	f := opt.Faults
 	for name, v := range map[string]float64{"429 rate": f.RateLimit, "500 rate": f.ServerError,
 		"timeout rate": f.Timeout, "malformed rate": f.Malformed, "truncated rate": f.Truncated} {
@@ -323,14 +359,9 @@ func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.stats
-	st.ByKind = make(map[string]int64, len(s.stats.ByKind))
-	for k, v := range s.stats.ByKind {
-		st.ByKind[k] = v
-	}
-	st.Faults = make(map[string]int64, len(s.stats.Faults))
-	for k, v := range s.stats.Faults {
-		st.Faults[k] = v
-	}
+	st.ByKind = maps.Clone(s.stats.ByKind)
+	st.Faults = maps.Clone(s.stats.Faults)
+	st.SmallModel = maps.Clone(s.stats.SmallModel)
 	st.InFlight = s.inFlight.Load()
 	return st
 }
@@ -339,4 +370,16 @@ func (s *Server) count(f func(st *Stats)) {
 	s.mu.Lock()
 	f(&s.stats)
 	s.mu.Unlock()
+}
+
+// countSmall adds small-model faults to the counters.
+func (s *Server) countSmall(faults map[string]int64) {
+	if len(faults) == 0 {
+		return
+	}
+	s.count(func(st *Stats) {
+		for k, v := range faults {
+			st.SmallModel[k] += v
+		}
+	})
 }
