@@ -65,6 +65,12 @@ vectors), GET /v1/models, GET /stats (counters as JSON), and the Files and
 Batch APIs (/v1/files, /v1/batches) for batches of chat completions, done
 --batch-delay after their creation.
 
+With --small-model, or some of --indent, --honor-max-tokens, --schema-order,
+--off-label, --repeat-id, --lose-count and --empty-mention, it answers as a
+small (7-8B) open model often does: indented, cut at max_tokens, keys in the
+schema's order, with labels that are not allowed, repeated ids, ids that drift
+in long lists and empty mentions; /stats counts these under small_model.
+
 It prints its base URL (http://HOST:PORT) on the first line of standard output;
 point zeroner's LLM base URL at it. Rates are probabilities in [0, 1].
 
@@ -73,6 +79,15 @@ Flags:
 
 // run serves until ctx ends. ready, if not nil, receives the base URL.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready chan<- string) error {
+	opt, addr, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, opt, addr, stdout, stderr, ready)
+}
+
+// parseFlags reads the command line: the server's options and address.
+func parseFlags(args []string, stderr io.Writer) (llmsim.Options, string, error) {
 	fs := flag.NewFlagSet("llmsim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -113,21 +128,60 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready cha
 	fs.Float64Var(&opt.BatchExpire, "batch-expire", 0, "rate per batch submission: the batch expires with half its requests done")
 	fs.IntVar(&opt.EmbedDim, "embed-dim", 256, "embedding dimension when a request does not ask for one")
 	fs.Var(&models, "models", "model names listed by /v1/models (default llmsim)")
+	p := llmsim.SmallModelPreset()
+	small := fs.Bool("small-model", false, fmt.Sprintf("answer as a small (7-8B) model: --indent=%v --honor-max-tokens=%v --schema-order=%v --off-label %v --repeat-id %v --lose-count %d --empty-mention %v; those flags given override it",
+		p.Indent, p.MaxTokens, p.SchemaOrder, p.OffLabel, p.RepeatID, p.LoseCount, p.EmptyMention))
+	fs.BoolVar(&opt.Small.Indent, "indent", false, "pretty-print answers with two-space indentation")
+	fs.BoolVar(&opt.Small.MaxTokens, "honor-max-tokens", false, "cut an answer longer than the request's max_tokens there, finish reason length")
+	fs.BoolVar(&opt.Small.SchemaOrder, "schema-order", false, "write each object's keys in the order of the request's JSON schema")
+	fs.Float64Var(&opt.Small.OffLabel, "off-label", 0, "rate per calibrated mention: a label that is not allowed")
+	fs.Float64Var(&opt.Small.RepeatID, "repeat-id", 0, "rate per mediated or calibrated mention or discovered passage: written twice with the same id, the second time with another decision")
+	fs.IntVar(&opt.Small.LoseCount, "lose-count", 0, "in a mentions list longer than this, ids drift by one from a seeded point (0: never)")
+	fs.Float64Var(&opt.Small.EmptyMention, "empty-mention", 0, "rate per discovered passage: an extra mention \"\" or with occurrence 0")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return opt, "", err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
+		return opt, "", fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *small {
+		opt.Small = smallModel(fs, opt.Small)
 	}
 	opt.Gold, opt.Models = gold, models
 	for _, f := range schemaF {
 		s, err := loadSchema(f)
 		if err != nil {
-			return err
+			return opt, "", err
 		}
 		opt.Schemas = append(opt.Schemas, s)
 	}
-	return serve(ctx, opt, *addr, stdout, stderr, ready)
+	return opt, *addr, nil
+}
+
+// smallModel is the small-model preset with the small-model flags that
+// were given, so that "--small-model --lose-count 50" changes one rate of
+// the preset whatever the order of the flags.
+func smallModel(fs *flag.FlagSet, given llmsim.SmallModel) llmsim.SmallModel {
+	p := llmsim.SmallModelPreset()
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "indent":
+			p.Indent = given.Indent
+		case "honor-max-tokens":
+			p.MaxTokens = given.MaxTokens
+		case "schema-order":
+			p.SchemaOrder = given.SchemaOrder
+		case "off-label":
+			p.OffLabel = given.OffLabel
+		case "repeat-id":
+			p.RepeatID = given.RepeatID
+		case "lose-count":
+			p.LoseCount = given.LoseCount
+		case "empty-mention":
+			p.EmptyMention = given.EmptyMention
+		}
+	})
+	return p
 }
 
 // serve runs a test server with opt on addr until ctx ends.

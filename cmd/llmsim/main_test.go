@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/zeroner/zeroner/internal/llmsim"
 )
 
 func TestRun(t *testing.T) {
@@ -49,12 +52,46 @@ func TestHelp(t *testing.T) {
 	var out bytes.Buffer
 	err := run(context.Background(), []string{"--help"}, &out, &out, nil)
 	if err == nil || !strings.Contains(out.String(), "test double, not a") || !strings.Contains(out.String(), "-fault-429") ||
-		!strings.Contains(out.String(), "-batch-delay") {
+		!strings.Contains(out.String(), "-batch-delay") || !strings.Contains(out.String(), "-small-model") {
 		t.Errorf("err %v, help %s", err, out.String())
 	}
-	for _, args := range [][]string{{"--anchor-miss", "2"}, {"--batch-expire", "2"}, {"--batch-item-fail", "-1"}} {
+	for _, args := range [][]string{{"--anchor-miss", "2"}, {"--batch-expire", "2"}, {"--batch-item-fail", "-1"},
+		{"--off-label", "2"}, {"--lose-count", "-1"}, {"--small-model", "--repeat-id", "1.5"}} {
 		if err := run(context.Background(), args, &out, &out, nil); err == nil {
 			t.Errorf("%q is accepted", args)
+		}
+	}
+}
+
+func TestSmallModelFlags(t *testing.T) {
+	preset := llmsim.SmallModelPreset()
+	tests := []struct {
+		args []string
+		want llmsim.SmallModel
+	}{
+		{nil, llmsim.SmallModel{}},
+		{[]string{"--small-model"}, preset},
+		{[]string{"--indent", "--honor-max-tokens", "--schema-order", "--off-label", "0.1", "--repeat-id", "0.2", "--lose-count", "30", "--empty-mention", "0.3"},
+			llmsim.SmallModel{Indent: true, MaxTokens: true, SchemaOrder: true, OffLabel: 0.1, RepeatID: 0.2, LoseCount: 30, EmptyMention: 0.3}},
+		// Flags given override the preset, before it or after it.
+		{[]string{"--lose-count", "50", "--small-model", "--indent=false"}, func() llmsim.SmallModel {
+			p := preset
+			p.LoseCount, p.Indent = 50, false
+			return p
+		}()},
+		{[]string{"--repeat-id", "0", "--small-model"}, func() llmsim.SmallModel {
+			p := preset
+			p.RepeatID = 0
+			return p
+		}()},
+	}
+	for _, tt := range tests {
+		opt, _, err := parseFlags(tt.args, io.Discard)
+		if err != nil {
+			t.Fatalf("%q: %v", tt.args, err)
+		}
+		if opt.Small != tt.want {
+			t.Errorf("%q: %+v, want %+v", tt.args, opt.Small, tt.want)
 		}
 	}
 }

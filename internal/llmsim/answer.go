@@ -1,7 +1,6 @@
 package llmsim
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"hash/fnv"
@@ -50,6 +49,7 @@ type chat struct {
 	system string
 	user   string
 	schema json.RawMessage
+	convo  string // a hash of every message, which seeds small-model faults
 }
 
 // answer is a model's reply with the byte ranges of its low-confidence
@@ -80,34 +80,44 @@ func payload(user string, v any) error {
 	return json.Unmarshal([]byte(line), v)
 }
 
-func marshal(v any) string {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v) // only plain maps, slices and strings
-	return strings.TrimRight(buf.String(), "\n")
-}
-
 // reply answers a zeroner request; another request gets "{}".
 func (s *Server) reply(c chat) answer {
-	var a answer
+	t := &turn{chat: c, faults: map[string]int64{}}
+	t.sch, _ = parseSchema(c.schema) // one it cannot read: answer in the default order
+	var v object
 	var err error
 	switch c.kind {
 	case KindAnchor, KindExplorer:
-		a, err = s.discover(c)
+		v, err = s.discover(t)
 	case KindMediate:
-		a, err = s.mediate(c)
+		v, err = s.mediate(t)
 	case KindCalibrate:
-		a, err = s.calibrate(c)
+		v, err = s.calibrate(t)
 	case KindLabelMap:
-		a, err = s.labelMap(c)
+		v, err = s.labelMap(t)
 	default:
 		return answer{content: "{}"}
 	}
 	if err != nil { // not zeroner's format after all: an empty object
 		return answer{content: "{}"}
 	}
-	return a
+	w := writer{indent: s.opt.Small.Indent}
+	var order *schemaNode
+	if s.opt.Small.SchemaOrder {
+		order = t.sch
+	}
+	w.write(v, order, 0)
+	s.countSmall(t.faults)
+	return answer{content: w.b.String(), low: w.low}
+}
+
+// turn is one request being answered: its chat, its answer schema (nil
+// when it has none the simulator can read) and the small-model faults
+// injected into its answer.
+type turn struct {
+	chat
+	sch    *schemaNode
+	faults map[string]int64
 }
 
 // pick is a mention an extractor reports.
@@ -116,19 +126,19 @@ type pick struct {
 	label      string
 }
 
-func (s *Server) discover(c chat) (answer, error) {
+func (s *Server) discover(t *turn) (object, error) {
 	var in struct {
 		Passages []struct {
 			ID   int    `json:"id"`
 			Text string `json:"text"`
 		} `json:"passages"`
 	}
-	if err := payload(c.user, &in); err != nil {
-		return answer{}, err
+	if err := payload(t.user, &in); err != nil {
+		return nil, err
 	}
-	labels := allowedLabels(c)
+	labels := allowedLabels(t)
 	miss, spurious := s.opt.Noise.AnchorMiss, s.opt.Noise.AnchorSpurious
-	if c.kind == KindExplorer {
+	if t.kind == KindExplorer {
 		miss, spurious = s.opt.Noise.ExplorerMiss, s.opt.Noise.ExplorerSpurious
 	}
 	res := []any{}
@@ -138,11 +148,21 @@ func (s *Server) discover(c chat) (answer, error) {
 	}
 	ents := s.gold.entities(items)
 	for pi, p := range in.Passages {
-		r := s.rng(c.kind, p.Text)
+		r := s.rng(t.kind, p.Text)
 		picks := s.noisyPicks(items[pi], ents[pi], r, miss, spurious, labels)
-		res = append(res, discoverOut(c.kind, p.ID, p.Text, picks, labels))
+		out := passageOut(t.kind, p.ID, p.Text, picks, labels)
+		if r, ok := s.slip(t, SmallEmptyMention, pi, s.opt.Small.EmptyMention); ok {
+			out = invalidMention(t, r, out, items[pi], picks, labels)
+		}
+		res = append(res, out)
+		if r, ok := s.slip(t, SmallRepeatID, pi, s.opt.Small.RepeatID); ok {
+			if again, ok := passageAgain(r, t.kind, p.ID, items[pi], picks, labels); ok {
+				res = append(res, again)
+				t.faults[SmallRepeatID]++
+			}
+		}
 	}
-	return answer{content: marshal(map[string]any{"passages": res})}, nil
+	return object{{"passages", res}}, nil
 }
 
 // noisyPicks are the gold mentions of a passage as an extractor with the
@@ -172,32 +192,24 @@ func (s *Server) noisyPicks(it item, golds []span, r *rand.Rand, miss, spurious 
 	return picks
 }
 
-// discoverOut is a passage's answer: the explorer's mentions, or the
-// anchor's mentions grouped by label (a label the request does not allow
-// becomes misc, or its first label).
-func discoverOut(kind string, id int, text string, picks []pick, labels []string) any {
-	type group struct {
-		Label    string            `json:"label"`
-		Mentions []json.RawMessage `json:"mentions"`
-	}
-	type anchorOut struct {
-		ID       int     `json:"id"`
-		Entities []group `json:"entities"`
-	}
-	type explorerOut struct {
-		ID       int               `json:"id"`
-		Mentions []json.RawMessage `json:"mentions"`
-	}
-	a := anchorOut{ID: id, Entities: []group{}}
-	e := explorerOut{ID: id, Mentions: []json.RawMessage{}}
-	byLabel := map[string]int{} // index of a label's group
+// passageOut is a passage's answer: {"id", "mentions"} of the explorer,
+// whose mentions are strings or {"text", "occurrence"}, or {"id",
+// "entities"} of the anchor, whose entities are {"text", "label"} or
+// {"text", "occurrence", "label"}. A label the request does not allow
+// becomes misc, or its first label.
+func passageOut(kind string, id int, passage string, picks []pick, labels []string) object {
+	list := []any{}
 	for _, pk := range picks {
-		m, ok := mentionAt(text, pk.start, pk.end)
+		m, ok := mentionAt(passage, pk.start, pk.end)
 		if !ok {
 			continue
 		}
 		if kind == KindExplorer {
-			e.Mentions = append(e.Mentions, m)
+			if len(m) == 1 {
+				list = append(list, m[0].val) // a string that occurs once
+			} else {
+				list = append(list, m)
+			}
 			continue
 		}
 		l := pk.label
@@ -207,27 +219,28 @@ func discoverOut(kind string, id int, text string, picks []pick, labels []string
 				l = "misc"
 			}
 		}
-		k, ok := byLabel[l]
-		if !ok {
-			k = len(a.Entities)
-			byLabel[l] = k
-			a.Entities = append(a.Entities, group{Label: l})
-		}
-		a.Entities[k].Mentions = append(a.Entities[k].Mentions, m)
+		list = append(list, append(m, member{"label", l}))
 	}
 	if kind == KindExplorer {
-		return e
+		return object{{"id", id}, {"mentions", list}}
 	}
-	return a
+	return object{{"id", id}, {"entities", list}}
 }
 
-// mentionAt writes the mention at [start, end) of a passage as
-// {"text": ..., "occurrence": k}, k counting its word-boundary occurrences.
-func mentionAt(passage string, start, end int) (json.RawMessage, bool) {
+// mentionAt writes the mention at [start, end) of a passage as {"text"},
+// or as {"text", "occurrence": k} when the string occurs more than once,
+// k counting its word-boundary occurrences from 1. Leaving out the
+// occurrence of a string that occurs once is right whether a reader takes
+// it as the first occurrence or as every one.
+func mentionAt(passage string, start, end int) (object, bool) {
 	s := text.Slice(passage, start, end)
-	for k, o := range text.Find(passage, s) {
+	occ := text.Find(passage, s)
+	for k, o := range occ {
 		if o.Start == start && o.End == end {
-			return json.RawMessage(marshal(map[string]any{"text": s, "occurrence": k + 1})), true
+			if len(occ) == 1 {
+				return object{{"text", s}}, true
+			}
+			return object{{"text", s}, {"occurrence", k + 1}}, true
 		}
 	}
 	return nil, false
@@ -293,35 +306,13 @@ func generic(t string) bool {
 }
 
 // allowedLabels reads the labels an anchor answer may use: the label enum
-// of the answer schema, else the "- name: definition" lines after
-// "Labels:" in the system message.
-func allowedLabels(c chat) []string {
-	var sch struct {
-		Properties struct {
-			Passages struct {
-				Items struct {
-					Properties struct {
-						Entities struct {
-							Items struct {
-								Properties struct {
-									Label struct {
-										Enum []string `json:"enum"`
-									} `json:"label"`
-								} `json:"properties"`
-							} `json:"items"`
-						} `json:"entities"`
-					} `json:"properties"`
-				} `json:"items"`
-			} `json:"passages"`
-		} `json:"properties"`
-	}
-	var out []string
-	if json.Unmarshal(c.schema, &sch) == nil {
-		out = slices.Clone(sch.Properties.Passages.Items.Properties.Entities.Items.Properties.Label.Enum)
-	}
+// of the answer schema's entities, else the "- name: definition" lines
+// after "Labels:" in the system message.
+func allowedLabels(t *turn) []string {
+	out := slices.Clone(t.sch.enumAt("passages", "entities", "label"))
 	if len(out) == 0 {
 		in := false
-		for _, line := range strings.Split(c.system, "\n") {
+		for _, line := range strings.Split(t.system, "\n") {
 			switch {
 			case strings.HasPrefix(line, "Labels:"):
 				in = true
@@ -341,12 +332,17 @@ func allowedLabels(c chat) []string {
 	return out
 }
 
-// mentionRef is a mention of a mediation or calibration input.
+// mentionRef is a mention of a mediation or calibration input. A
+// calibration in narrowed mode lists its candidates; in whole-schema mode
+// it has none and may take any label of the request, the labels "likely"
+// for its archetype being a hint.
 type mentionRef struct {
 	ID         int      `json:"id"`
 	Text       string   `json:"text"`
 	Occurrence int      `json:"occurrence"`
+	Archetype  string   `json:"archetype"`
 	Candidates []string `json:"candidates"`
+	Likely     []string `json:"likely"`
 }
 
 type mentionInput struct {
@@ -381,17 +377,16 @@ func goldLabel(passage string, golds []span, m mentionRef) (string, [2]int) {
 	return "", [2]int{o.Start, o.End}
 }
 
-func (s *Server) mediate(c chat) (answer, error) {
+// mediate answers each mention's archetype: the first archetype of its
+// gold label, misc for a mention that is not gold.
+func (s *Server) mediate(t *turn) (object, error) {
 	var in mentionInput
-	if err := payload(c.user, &in); err != nil {
-		return answer{}, err
+	if err := payload(t.user, &in); err != nil {
+		return nil, err
 	}
-	type out struct {
-		ID        int    `json:"id"`
-		Archetype string `json:"archetype"`
-	}
-	res := []out{}
+	res := []any{}
 	ents := s.golds(in)
+	n := 0
 	for pi, p := range in.Passages {
 		golds := ents[pi]
 		for _, m := range p.Mentions {
@@ -402,75 +397,146 @@ func (s *Server) mediate(c chat) (answer, error) {
 			}
 			r := s.rng(KindMediate, p.Text, m.Text, strconv.Itoa(at[0]))
 			if r.Float64() < s.opt.Noise.Archetype {
-				others := slices.DeleteFunc(slices.Clone(pipeline.Archetypes), func(a pipeline.Archetype) bool { return a == arch })
-				arch = others[r.IntN(len(others))]
+				arch = pipeline.Archetype(other(r, archetypeNames, string(arch)))
 			}
-			res = append(res, out{m.ID, string(arch)})
+			o := object{{"id", m.ID}, {"text", m.Text}, {"archetype", string(arch)}}
+			res = append(res, o)
+			if r, ok := s.slip(t, SmallRepeatID, n, s.opt.Small.RepeatID); ok {
+				res = append(res, o.with("archetype", other(r, archetypeNames, string(arch))))
+				t.faults[SmallRepeatID]++
+			}
+			n++
 		}
 	}
-	return answer{content: marshal(map[string]any{"mentions": res})}, nil
+	return object{{"mentions", s.loseCount(t, res)}}, nil
 }
 
-// calibrate answers each mention's gold label when it is a candidate, else
-// the last candidate (zeroner lists the fallback last).
-func (s *Server) calibrate(c chat) (answer, error) {
-	var in mentionInput
-	if err := payload(c.user, &in); err != nil {
-		return answer{}, err
+// other picks a value of choices other than not, "" when there is none.
+func other(r *rand.Rand, choices []string, not string) string {
+	out := slices.DeleteFunc(slices.Clone(choices), func(c string) bool { return c == not })
+	if len(out) == 0 {
+		return ""
 	}
-	var w strings.Builder
-	var low [][2]int
-	w.WriteString(`{"mentions":[`)
-	n := 0
+	return out[r.IntN(len(out))]
+}
+
+// archetypeNames are the archetypes as strings.
+var archetypeNames = func() []string {
+	out := make([]string, len(pipeline.Archetypes))
+	for i, a := range pipeline.Archetypes {
+		out[i] = string(a)
+	}
+	return out
+}()
+
+// calibrate answers each mention's gold label when it is allowed, else the
+// fallback. In narrowed mode the allowed labels are the mention's
+// candidates and the fallback the last of them (zeroner lists it last);
+// in whole-schema mode they are the request's labels (see wholeSchema).
+func (s *Server) calibrate(t *turn) (object, error) {
+	var in mentionInput
+	if err := payload(t.user, &in); err != nil {
+		return nil, err
+	}
+	requestLabels := t.sch.enumAt("mentions", "label")
+	whole, fallback := s.wholeSchema(requestLabels)
+	res := []any{}
 	ents := s.golds(in)
+	n := 0
 	for pi, p := range in.Passages {
 		golds := ents[pi]
 		for _, m := range p.Mentions {
-			if len(m.Candidates) == 0 {
-				continue
+			allowed, fb := whole, fallback
+			if len(m.Candidates) > 0 {
+				allowed, fb = m.Candidates, m.Candidates[len(m.Candidates)-1]
 			}
 			label, at := goldLabel(p.Text, golds, m)
-			if !slices.Contains(m.Candidates, label) {
-				label = m.Candidates[len(m.Candidates)-1]
+			if !slices.Contains(allowed, label) {
+				label = fb
 			}
+			var v any = label
 			r := s.rng(KindCalibrate, p.Text, m.Text, strconv.Itoa(at[0]))
-			noisy := false
-			if len(m.Candidates) > 1 && r.Float64() < s.opt.Noise.Label {
-				others := slices.DeleteFunc(slices.Clone(m.Candidates), func(l string) bool { return l == label })
-				label, noisy = others[r.IntN(len(others))], true
+			if len(allowed) > 1 && r.Float64() < s.opt.Noise.Label {
+				// A model that errs mostly takes a label its archetype
+				// makes likely.
+				l := other(r, slices.DeleteFunc(slices.Clone(m.Likely), func(l string) bool { return !slices.Contains(allowed, l) }), label)
+				if l == "" {
+					l = other(r, allowed, label)
+				}
+				label, v = l, unsure(l)
 			}
-			if n > 0 {
-				w.WriteByte(',')
+			if r, ok := s.slip(t, SmallOffLabel, n, s.opt.Small.OffLabel); ok {
+				v = s.offLabel(r, m, allowed, requestLabels)
+				t.faults[SmallOffLabel]++
+			}
+			o := object{{"id", m.ID}, {"text", m.Text}, {"label", v}}
+			res = append(res, o)
+			if r, ok := s.slip(t, SmallRepeatID, n, s.opt.Small.RepeatID); ok {
+				if l := other(r, allowed, label); l != "" {
+					res = append(res, o.with("label", l))
+					t.faults[SmallRepeatID]++
+				}
 			}
 			n++
-			w.WriteString(`{"id":` + strconv.Itoa(m.ID) + `,"label":"`)
-			start := w.Len()
-			q := marshal(label)
-			w.WriteString(q[1 : len(q)-1])
-			if noisy {
-				low = append(low, [2]int{start, w.Len()})
-			}
-			w.WriteString(`"}`)
 		}
 	}
-	w.WriteString(`]}`)
-	return answer{content: w.String(), low: low}, nil
+	return object{{"mentions", s.loseCount(t, res)}}, nil
 }
 
-func (s *Server) labelMap(c chat) (answer, error) {
+// wholeSchema returns the labels a calibration in whole-schema mode may
+// answer, and its fallback. They are the request's labels (the enum of
+// its schema) when it has them: the fallback is then that of a schema
+// given to the server that holds them all, else misc if among them, else
+// the last of them. Without, they are the labels of the schemas and of
+// the gold data, with the first schema's fallback, else misc.
+func (s *Server) wholeSchema(requestLabels []string) ([]string, string) {
+	if len(requestLabels) == 0 {
+		fallback := "misc"
+		if len(s.opt.Schemas) > 0 && s.opt.Schemas[0].Fallback != "" {
+			fallback = s.opt.Schemas[0].Fallback
+		}
+		labels := s.labels
+		if !slices.Contains(labels, fallback) {
+			labels = append(slices.Clone(labels), fallback)
+		}
+		return labels, fallback
+	}
+	for _, sc := range s.opt.Schemas {
+		if slices.Contains(requestLabels, sc.Fallback) && !slices.ContainsFunc(requestLabels, func(l string) bool { return sc.Label(l) == nil }) {
+			return requestLabels, sc.Fallback
+		}
+	}
+	if slices.Contains(requestLabels, "misc") {
+		return requestLabels, "misc"
+	}
+	return requestLabels, requestLabels[len(requestLabels)-1]
+}
+
+// labelMap answers each label's archetypes, labels in alphabetical order.
+func (s *Server) labelMap(t *turn) (object, error) {
 	var in struct {
 		Labels []struct {
 			Name string `json:"name"`
 		} `json:"labels"`
 	}
-	if err := payload(c.user, &in); err != nil {
-		return answer{}, err
+	if err := payload(t.user, &in); err != nil {
+		return nil, err
 	}
-	res := map[string][]pipeline.Archetype{}
+	names := make([]string, 0, len(in.Labels))
 	for _, l := range in.Labels {
-		res[l.Name] = s.archetypes(l.Name)
+		names = append(names, l.Name)
 	}
-	return answer{content: marshal(map[string]any{"labels": res})}, nil
+	slices.Sort(names)
+	names = slices.Compact(names)
+	res := object{}
+	for _, l := range names {
+		as := []any{}
+		for _, a := range s.archetypes(l) {
+			as = append(as, string(a))
+		}
+		res = append(res, member{l, as})
+	}
+	return object{{"labels", res}}, nil
 }
 
 // tokens cuts an answer into tokens as a model might: runs of letters or

@@ -660,7 +660,7 @@ func (s *Server) answerChat(body []byte, created int64) (int, any, usage) {
 	if err != nil {
 		return http.StatusBadRequest, errorBody(http.StatusBadRequest, "invalid_request_error", err.Error()), usage{}
 	}
-	a := s.reply(c)
+	a, finish := s.limit(req, s.reply(c), "stop")
 	u := s.usageOf(req.Model, c, promptBytes, a)
-	return http.StatusOK, s.completion(req, a, "stop", u, created, chatID(sha256.Sum256(body))), u
+	return http.StatusOK, s.completion(req, a, finish, u, created, chatID(sha256.Sum256(body))), u
 }

@@ -20,12 +20,27 @@
 // (see package pipeline/sam). Each passage of the input is matched to the
 // gold sentences it holds: whole, several joined by white space, or the
 // fragments of a sentence that a chunk boundary cut (a gold entity counts
-// when it lies wholly in the passage). With no noise the answers reproduce
-// the gold data: the extractors report the gold mentions with their
-// occurrence indexes, mediation an archetype compatible with the gold label
-// (the first of the label's archetypes, below), calibration the gold label
-// when it is a candidate, else the last candidate (zeroner lists the
-// fallback last). A mention that is not gold is misc and gets the fallback.
+// when it lies wholly in the passage).
+//
+// The answers are in zeroner's wire format of prompt version 2, keys in
+// its order. With no noise they reproduce the gold data. The anchor
+// reports the gold mentions of each passage as a flat list of entities,
+// {"text", "label"}, or {"text", "occurrence", "label"} when the string
+// occurs more than once in the passage (k-th word-boundary occurrence,
+// from 1); a label the request does not allow becomes misc, or its first
+// label. The explorer reports the same mentions as strings, or as {"text",
+// "occurrence"}. Mediation answers {"id", "text", "archetype"}: the text
+// echoes the mention, the archetype is one compatible with the gold label
+// (the first of the label's archetypes, below). Calibration answers {"id",
+// "text", "label"}: the gold label when it is allowed, else the fallback.
+// In narrowed mode (a mention with "candidates") the candidates are
+// allowed and the last of them is the fallback (zeroner lists it last). In
+// whole-schema mode (no candidates) the labels of the enum for "label" in
+// the request's JSON schema are allowed, or without one the labels of
+// Options.Schemas and of the gold data; the fallback is that of a schema
+// in Options.Schemas that holds every allowed label, else misc, else the
+// last label of the enum. The "likely" labels of a mention only steer
+// label noise. A mention that is not gold is misc and gets the fallback.
 //
 // The label -> archetype map is the Archetypes of the label in the schemas
 // given (Options.Schemas), else a fixed rule on the label's name (see
@@ -40,8 +55,32 @@
 // moves one of its boundaries by a token (Boundary), or proposes an
 // ordinary lower-case word that is no entity (AnchorSpurious,
 // ExplorerSpurious, per eligible word); mediation picks another archetype
-// (Archetype), calibration another candidate (Label), with low log
-// probabilities on that label's tokens.
+// (Archetype), calibration another allowed label (Label; in whole-schema
+// mode one of the mention's "likely" labels when it has another), with low
+// log probabilities on that label's tokens.
+//
+// # Small models
+//
+// Options.Small (a SmallModel; SmallModelPreset turns everything on) makes
+// the answers look like a small (7-8B) open model's: indented by two
+// spaces (Indent); cut at the request's max_tokens, or
+// max_completion_tokens, with finish reason "length" (MaxTokens); with
+// each object's keys in the order the request's JSON schema lists its
+// properties, read in order with encoding/json's Decoder.Token, through
+// "items" and "anyOf" (SchemaOrder). And with slips that a strict
+// structured-output server would not let through: a calibration label
+// that is not allowed (OffLabel: in narrowed mode a schema label outside
+// the candidates, in whole-schema mode no label at all, the mention's
+// archetype); an item (a mediated or calibrated mention, a discovered
+// passage) written twice with the same id, the second time with another
+// decision (RepeatID); ids that drift by one from a seeded point in a
+// mentions list longer than LoseCount, the last item sometimes left out;
+// an extra mention "" or with occurrence 0 in a discovered passage
+// (EmptyMention). Slips are drawn per item and seeded by the whole
+// conversation, not by the item alone as noise is: a request answers the
+// same every time, but a follow-up that asks again for some of its items,
+// or a re-ask, is answered independently. Stats.SmallModel counts the
+// slips and the answers cut at max_tokens by kind (SmallOffLabel, ...).
 //
 // # Service
 //
@@ -74,7 +113,9 @@ package llmsim
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -94,6 +135,9 @@ type Options struct {
 	Seed uint64
 	// Noise makes answers differ from the gold data.
 	Noise Noise
+	// Small makes answers look like a small open model's (see SmallModel
+	// and SmallModelPreset).
+	Small SmallModel
 
 	// TTFT is the time to the first token; PerToken the time per
 	// completion token.
@@ -154,7 +198,8 @@ type Faults struct {
 type Stats struct {
 	Requests         int64            `json:"requests"` // chat completions
 	ByKind           map[string]int64 `json:"by_kind"`
-	Faults           map[string]int64 `json:"faults"` // injected, by kind of fault
+	Faults           map[string]int64 `json:"faults"`      // injected, by kind of fault
+	SmallModel       map[string]int64 `json:"small_model"` // small-model faults injected, by kind (SmallOffLabel, ...)
 	Rejected         int64            `json:"rejected"`
 	InFlight         int64            `json:"in_flight"`
 	MaxInFlight      int64            `json:"max_in_flight"`
@@ -167,11 +212,12 @@ type Stats struct {
 
 // Server is the test server, an http.Handler.
 type Server struct {
-	opt  Options
-	gold *gold
-	pins map[string][]pipeline.Archetype
-	mux  *http.ServeMux
-	sem  chan struct{} // nil without a cap
+	opt    Options
+	gold   *gold
+	pins   map[string][]pipeline.Archetype
+	labels []string // of the schemas and the gold data, sorted
+	mux    *http.ServeMux
+	sem    chan struct{} // nil without a cap
 
 	done      chan struct{}
 	closeOnce sync.Once
@@ -209,7 +255,7 @@ func New(opt Options) (*Server, error) {
 		done:     make(chan struct{}),
 		attempts: make(map[[32]byte]int),
 		systems:  make(map[[32]byte]bool),
-		stats:    Stats{ByKind: map[string]int64{}, Faults: map[string]int64{}},
+		stats:    Stats{ByKind: map[string]int64{}, Faults: map[string]int64{}, SmallModel: map[string]int64{}},
 	}
 	for _, p := range opt.Gold {
 		if err := s.gold.load(p); err != nil {
@@ -221,8 +267,16 @@ func New(opt Options) (*Server, error) {
 			if _, ok := s.pins[l.Name]; !ok && len(l.Archetypes) > 0 {
 				s.pins[l.Name] = l.Archetypes
 			}
+			s.labels = append(s.labels, l.Name)
 		}
 	}
+	for _, st := range s.gold.sents {
+		for _, e := range st.ents {
+			s.labels = append(s.labels, e.label)
+		}
+	}
+	slices.Sort(s.labels)
+	s.labels = slices.Compact(s.labels)
 	if opt.MaxConcurrent > 0 {
 		s.sem = make(chan struct{}, opt.MaxConcurrent)
 	}
@@ -266,6 +320,14 @@ func (opt Options) check() error {
 		"archetype noise": n.Archetype, "label noise": n.Label} {
 		rate(name, v)
 	}
+	sm := opt.Small
+	for name, v := range map[string]float64{"off-label rate": sm.OffLabel, "repeated id rate": sm.RepeatID,
+		"empty mention rate": sm.EmptyMention} {
+		rate(name, v)
+	}
+	if sm.LoseCount < 0 {
+		errs = append(errs, fmt.Errorf("lose-count length %d is negative", sm.LoseCount))
+	}
 	f := opt.Faults
 	for name, v := range map[string]float64{"429 rate": f.RateLimit, "500 rate": f.ServerError,
 		"timeout rate": f.Timeout, "malformed rate": f.Malformed, "truncated rate": f.Truncated} {
@@ -297,14 +359,9 @@ func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.stats
-	st.ByKind = make(map[string]int64, len(s.stats.ByKind))
-	for k, v := range s.stats.ByKind {
-		st.ByKind[k] = v
-	}
-	st.Faults = make(map[string]int64, len(s.stats.Faults))
-	for k, v := range s.stats.Faults {
-		st.Faults[k] = v
-	}
+	st.ByKind = maps.Clone(s.stats.ByKind)
+	st.Faults = maps.Clone(s.stats.Faults)
+	st.SmallModel = maps.Clone(s.stats.SmallModel)
 	st.InFlight = s.inFlight.Load()
 	return st
 }
@@ -313,4 +370,16 @@ func (s *Server) count(f func(st *Stats)) {
 	s.mu.Lock()
 	f(&s.stats)
 	s.mu.Unlock()
+}
+
+// countSmall adds small-model faults to the counters.
+func (s *Server) countSmall(faults map[string]int64) {
+	if len(faults) == 0 {
+		return
+	}
+	s.count(func(st *Stats) {
+		for k, v := range faults {
+			st.SmallModel[k] += v
+		}
+	})
 }

@@ -256,10 +256,11 @@ func TestChatAnswers(t *testing.T) {
 		payload any
 		want    string
 	}{
-		{KindAnchor, passages, `{"passages":[{"id":1,"entities":[{"label":"researcher","mentions":[{"occurrence":1,"text":"Geoffrey Hinton"}]},{"label":"university","mentions":[{"occurrence":1,"text":"Toronto"}]}]},{"id":2,"entities":[{"label":"organisation","mentions":[{"occurrence":1,"text":"Google"}]},{"label":"country","mentions":[{"occurrence":1,"text":"Canada"}]}]}]}`},
-		{KindExplorer, passages, `{"passages":[{"id":1,"mentions":[{"occurrence":1,"text":"Geoffrey Hinton"},{"occurrence":1,"text":"Toronto"}]},{"id":2,"mentions":[{"occurrence":1,"text":"Google"},{"occurrence":1,"text":"Canada"}]}]}`},
-		{KindMediate, mentions, `{"mentions":[{"id":1,"archetype":"organization"},{"id":2,"archetype":"location"},{"id":3,"archetype":"misc"}]}`},
-		{KindCalibrate, mentions, `{"mentions":[{"id":1,"label":"organisation"},{"id":2,"label":"country"},{"id":3,"label":"misc"}]}`},
+		// A string that occurs once has no occurrence; "Canada" occurs twice.
+		{KindAnchor, passages, `{"passages":[{"id":1,"entities":[{"text":"Geoffrey Hinton","label":"researcher"},{"text":"Toronto","label":"university"}]},{"id":2,"entities":[{"text":"Google","label":"organisation"},{"text":"Canada","occurrence":1,"label":"country"}]}]}`},
+		{KindExplorer, passages, `{"passages":[{"id":1,"mentions":["Geoffrey Hinton","Toronto"]},{"id":2,"mentions":["Google",{"text":"Canada","occurrence":1}]}]}`},
+		{KindMediate, mentions, `{"mentions":[{"id":1,"text":"Google","archetype":"organization"},{"id":2,"text":"Canada","archetype":"location"},{"id":3,"text":"Canada","archetype":"misc"}]}`},
+		{KindCalibrate, mentions, `{"mentions":[{"id":1,"text":"Google","label":"organisation"},{"id":2,"text":"Canada","label":"country"},{"id":3,"text":"Canada","label":"misc"}]}`},
 		{KindLabelMap, map[string]any{"labels": []any{map[string]any{"name": "researcher"}, map[string]any{"name": "country"}}}, `{"labels":{"country":["location"],"researcher":["person"]}}`},
 		{"nonsense", passages, `{}`},
 	}
@@ -285,12 +286,12 @@ func TestSchemaNameAndReask(t *testing.T) {
 	// The kind from the schema name, the labels from the schema; a re-ask
 	// appends the bad answer and a correction after the input.
 	p, _ := json.Marshal(passages)
-	schema := `{"type":"object","properties":{"passages":{"type":"array","items":{"type":"object","properties":{"id":{},"entities":{"type":"array","items":{"type":"object","properties":{"label":{"type":"string","enum":["person","misc"]}}}}}}}}}`
+	schema := anchorSchema("person", "misc")
 	body := fmt.Sprintf(`{"model":"m","messages":[{"role":"system","content":"Find names."},{"role":"user","content":%q},
 		{"role":"assistant","content":"oops"},{"role":"user","content":"That answer is invalid. Again."}],
 		"response_format":{"type":"json_schema","json_schema":{"name":"zeroner_anchor","schema":%s}}}`, "Input:\n"+string(p), schema)
 	r := ask(t, ts.URL, []byte(body))
-	want := `{"passages":[{"id":1,"entities":[{"label":"misc","mentions":[{"occurrence":1,"text":"Geoffrey Hinton"},{"occurrence":1,"text":"Toronto"}]}]},{"id":2,"entities":[{"label":"misc","mentions":[{"occurrence":1,"text":"Google"},{"occurrence":1,"text":"Canada"}]}]}]}`
+	want := `{"passages":[{"id":1,"entities":[{"text":"Geoffrey Hinton","label":"misc"},{"text":"Toronto","label":"misc"}]},{"id":2,"entities":[{"text":"Google","label":"misc"},{"text":"Canada","occurrence":1,"label":"misc"}]}]}`
 	if got := r.Choices[0].Message.Content; got != want {
 		t.Errorf("content %s\nwant %s", got, want)
 	}

@@ -33,10 +33,12 @@ type chatRequest struct {
 			Schema json.RawMessage `json:"schema"`
 		} `json:"json_schema"`
 	} `json:"response_format"`
-	Logprobs      bool `json:"logprobs"`
-	TopLogprobs   int  `json:"top_logprobs"`
-	Stream        bool `json:"stream"`
-	StreamOptions *struct {
+	Logprobs            bool `json:"logprobs"`
+	TopLogprobs         int  `json:"top_logprobs"`
+	MaxTokens           int  `json:"max_tokens"`
+	MaxCompletionTokens int  `json:"max_completion_tokens"`
+	Stream              bool `json:"stream"`
+	StreamOptions       *struct {
 		IncludeUsage bool `json:"include_usage"`
 	} `json:"stream_options"`
 }
@@ -90,9 +92,11 @@ func parseChat(body []byte) (chatRequest, chat, int, error) {
 	}
 	var c chat
 	promptBytes := 0
+	convo := sha256.New()
 	for _, m := range req.Messages {
 		t := contentText(m.Content)
 		promptBytes += len(t)
+		fmt.Fprintf(convo, "%s\x00%s\x00", m.Role, t)
 		switch m.Role {
 		case "system", "developer":
 			c.system += t
@@ -108,6 +112,7 @@ func parseChat(body []byte) (chatRequest, chat, int, error) {
 		schemaName = rf.JSONSchema.Name
 	}
 	c.kind = kindOf(schemaName, c.system)
+	c.convo = hex.EncodeToString(convo.Sum(nil)[:16])
 	return req, c, promptBytes, nil
 }
 
@@ -222,6 +227,7 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		a = answer{content: cutRunes(a.content, len(a.content)/2)}
 		finish = "length"
 	}
+	a, finish = s.limit(req, a, finish)
 
 	// Usage.
 	u := s.usageOf(req.Model, c, promptBytes, a)
@@ -245,6 +251,23 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, s.completion(req, a, finish, u, created, id))
+}
+
+// limit cuts an answer at the request's max_tokens (else
+// max_completion_tokens) when the server honours it (SmallModel.MaxTokens)
+// and the answer is longer, as a real server stops generating there; it
+// returns the answer and its finish reason.
+func (s *Server) limit(req chatRequest, a answer, finish string) (answer, string) {
+	n := req.MaxTokens
+	if req.MaxCompletionTokens > 0 {
+		n = req.MaxCompletionTokens
+	}
+	if !s.opt.Small.MaxTokens || n <= 0 || tokensOf(len(a.content)) <= int64(n) {
+		return a, finish
+	}
+	a.content = cutRunes(a.content, n*4)
+	s.countSmall(map[string]int64{SmallMaxTokens: 1})
+	return a, "length"
 }
 
 // acquire takes a place among the requests served at once (--max-concurrent):
