@@ -235,13 +235,24 @@ func devFiles(t *testing.T) []string {
 // failedDocs reads the documents listed in a run's stage failure tables.
 func failedDocs(t *testing.T, s blob.Store, sum activities.Summary) map[string]bool {
 	t.Helper()
+	failed := map[string]bool{}
+	for doc := range failureReasons(t, s, sum) {
+		failed[doc] = true
+	}
+	return failed
+}
+
+// failureReasons reads the run's failures tables: a reason per failed
+// document (the last one listed).
+func failureReasons(t *testing.T, s blob.Store, sum activities.Summary) map[string]string {
+	t.Helper()
 	ctx := context.Background()
 	runDir := strings.TrimSuffix(sum.Outputs.Summary, "run.json")
 	objs, err := s.List(ctx, runDir+"stages/")
 	if err != nil {
 		t.Fatal(err)
 	}
-	failed := map[string]bool{}
+	failed := map[string]string{}
 	for _, o := range objs {
 		if !strings.Contains(o.URI, "/failures-") {
 			continue
@@ -259,7 +270,7 @@ func failedDocs(t *testing.T, s blob.Store, sum activities.Summary) map[string]b
 			if row.Reason == "" {
 				t.Errorf("failure of %s has no reason", row.Object)
 			}
-			failed[row.Object] = true
+			failed[row.Object] = row.Reason
 		}
 	}
 	return failed

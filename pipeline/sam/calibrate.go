@@ -198,7 +198,7 @@ func (b *Backend) Calibrate(ctx context.Context, docs []pipeline.Document, ms []
 		return hint[mi]
 	}
 	st := mentionStage{name: "calibrate"}
-	st.request = func(mis []int) call { return b.calibrateCall(&p, mis, hint, whole, st.request) }
+	st.request = func(mis []int, note string) call { return b.calibrateCall(&p, mis, note, hint, whole, st.request) }
 	st.answer = func(c call, ans pipeline.Answer) (map[int]decision, []string, error) {
 		items, probs, err := parseItems(ans.Content, "label")
 		if err != nil {
@@ -226,9 +226,9 @@ func (b *Backend) Calibrate(ctx context.Context, docs []pipeline.Document, ms []
 	return res, nil
 }
 
-// calibrateCall asks for the labels of mentions mis; again builds its
-// halves.
-func (b *Backend) calibrateCall(p *prepared, mis []int, hint [][]string, whole bool, again func(mis []int) call) call {
+// calibrateCall asks for the labels of mentions mis, with a follow-up's
+// note; again builds its halves.
+func (b *Backend) calibrateCall(p *prepared, mis []int, note string, hint [][]string, whole bool, again func(mis []int, note string) call) call {
 	in, group, echo := p.passagesOf(mis, func(m *mentionIn, mi int) {
 		m.Archetype = string(p.ms[mi].Archetype)
 		if whole {
@@ -250,7 +250,7 @@ func (b *Backend) calibrateCall(p *prepared, mis []int, hint [][]string, whole b
 		prompt: pipeline.Prompt{
 			Model:      b.opt.Calibrate,
 			System:     b.system[KindCalibrate],
-			User:       calibrateUser(b.schema, in, whole),
+			User:       calibrateUser(b.schema, note, in, whole),
 			Schema:     mentionsSchema(len(mis), "label", labels),
 			SchemaName: SchemaName(KindCalibrate),
 			LogProbs:   b.opt.LogProbs,
@@ -262,7 +262,7 @@ func (b *Backend) calibrateCall(p *prepared, mis []int, hint [][]string, whole b
 		},
 		group: group,
 		mis:   mis,
-		split: func() []call { return halves(mis, again) },
+		split: func() []call { return halves(mis, note, again) },
 	}
 }
 

@@ -21,8 +21,9 @@ import (
 type mentionStage struct {
 	name string // "mediate" or "calibrate", as Failures name the stage
 	// request builds the call that asks about mentions mis (prepared
-	// indexes, sorted).
-	request func(mis []int) call
+	// indexes, sorted); note, for a follow-up, says why they are asked
+	// again.
+	request func(mis []int, note string) call
 	// answer reads a valid answer of call c: decisions by prepared mention
 	// index, and the problems of the items it dropped or repaired.
 	answer func(c call, ans pipeline.Answer) (map[int]decision, []string, error)
@@ -43,7 +44,7 @@ func (b *Backend) decide(ctx context.Context, st mentionStage, p *prepared, docs
 		final := round >= b.opt.FollowUps
 		var calls []call
 		for _, g := range b.mentionGroups(p, todo) {
-			calls = append(calls, st.request(g))
+			calls = append(calls, st.request(g, followUpNote(round, g, why)))
 		}
 		calls, outs := b.ask(ctx, calls)
 		status, err := b.settle(ctx, st.name, calls, outs, p.ps, docs, res, !final)
@@ -56,7 +57,7 @@ func (b *Backend) decide(ctx context.Context, st mentionStage, p *prepared, docs
 			case again:
 				missing = append(missing, c.mis...)
 				for _, mi := range c.mis {
-					why[mi] = "the answer never validated"
+					why[mi] = "the answer was not valid JSON of the form asked"
 				}
 			case answered:
 				ds, probs, err := st.answer(c, outs[i].ans)
@@ -64,17 +65,18 @@ func (b *Backend) decide(ctx context.Context, st mentionStage, p *prepared, docs
 					return nil, err
 				}
 				b.problems(c.kind, probs)
-				reason := "left out of the answer"
-				if len(probs) > 0 {
-					reason = "the answer's items had problems, e.g. " + probs[0]
-				}
 				for _, mi := range c.mis {
 					if d, ok := ds[mi]; ok {
 						got[mi] = d
 						continue
 					}
 					missing = append(missing, mi)
-					why[mi] = reason
+					why[mi] = "left out of the answer"
+					for _, pr := range probs { // a problem names its item's text
+						if strings.Contains(pr, fmt.Sprintf("(%q)", p.ms[mi].Text)) {
+							why[mi] = pr
+						}
+					}
 				}
 			}
 		}
@@ -91,6 +93,26 @@ func (b *Backend) decide(ctx context.Context, st mentionStage, p *prepared, docs
 		todo = missing
 	}
 	return got, nil
+}
+
+// followUpNote tells the model why mentions mis are asked again (none in
+// the first round). It names the round, so that a follow-up is never the
+// same request as the one before it (which the response cache would
+// answer with the same answer).
+func followUpNote(round int, mis []int, why map[int]string) string {
+	if round == 0 {
+		return ""
+	}
+	seen := make(map[string]bool)
+	var reasons []string
+	for _, mi := range mis {
+		if r := why[mi]; r != "" && !seen[r] && len(reasons) < 3 {
+			seen[r] = true
+			reasons = append(reasons, r)
+		}
+	}
+	return fmt.Sprintf("Follow-up %d: these mentions are asked again because an earlier answer did not give a valid answer for them (%s). "+
+		"Answer for every mention below, with its id, its text copied, and a value from the allowed list.", round, strings.Join(reasons, "; "))
 }
 
 // missingFailures records, per document, the mentions that no answer
@@ -200,10 +222,10 @@ func (p *prepared) mentionIn(id, pi, mi int) mentionIn {
 }
 
 // halves splits a mention call's mentions in two, or returns nil for one.
-func halves(mis []int, request func(mis []int) call) []call {
+func halves(mis []int, note string, request func(mis []int, note string) call) []call {
 	if len(mis) < 2 {
 		return nil
 	}
 	h := len(mis) / 2
-	return []call{request(mis[:h]), request(mis[h:])}
+	return []call{request(mis[:h], note), request(mis[h:], note)}
 }

@@ -100,7 +100,7 @@ func (b *Backend) Mediate(ctx context.Context, docs []pipeline.Document, ms []pi
 		todo[i] = i
 	}
 	st := mentionStage{name: "mediate"}
-	st.request = func(mis []int) call { return b.mediateCall(&p, mis, st.request) }
+	st.request = func(mis []int, note string) call { return b.mediateCall(&p, mis, note, st.request) }
 	st.answer = func(c call, ans pipeline.Answer) (map[int]decision, []string, error) {
 		items, probs, err := parseItems(ans.Content, "archetype")
 		if err != nil {
@@ -125,16 +125,16 @@ func (b *Backend) Mediate(ctx context.Context, docs []pipeline.Document, ms []pi
 	return res, nil
 }
 
-// mediateCall asks for the archetypes of mentions mis; again builds its
-// halves.
-func (b *Backend) mediateCall(p *prepared, mis []int, again func(mis []int) call) call {
+// mediateCall asks for the archetypes of mentions mis, with a follow-up's
+// note; again builds its halves.
+func (b *Backend) mediateCall(p *prepared, mis []int, note string, again func(mis []int, note string) call) call {
 	in, group, echo := p.passagesOf(mis, nil)
 	return call{
 		kind: KindMediate,
 		prompt: pipeline.Prompt{
 			Model:      b.opt.Mediate,
 			System:     b.system[KindMediate],
-			User:       mediateUser(in),
+			User:       mediateUser(note, in),
 			Schema:     mentionsSchema(len(mis), "archetype", archetypeNames()),
 			SchemaName: SchemaName(KindMediate),
 			MaxTokens:  answerTokens(KindMediate, echo, len(group), len(mis)),
@@ -145,6 +145,6 @@ func (b *Backend) mediateCall(p *prepared, mis []int, again func(mis []int) call
 		},
 		group: group,
 		mis:   mis,
-		split: func() []call { return halves(mis, again) },
+		split: func() []call { return halves(mis, note, again) },
 	}
 }

@@ -217,17 +217,28 @@ func discoverUser(ps []passageIn) string {
 	}{ps})
 }
 
-func mediateUser(ps []mentionPassageIn) string {
-	return "Passages and the mentions to classify, as JSON:\n" + marshal(struct {
+// noted puts a follow-up's note before a user message.
+func noted(note, user string) string {
+	if note == "" {
+		return user
+	}
+	return note + "\n\n" + user
+}
+
+func mediateUser(note string, ps []mentionPassageIn) string {
+	return noted(note, "Passages and the mentions to classify, as JSON:\n"+marshal(struct {
 		Passages []mentionPassageIn `json:"passages"`
-	}{ps})
+	}{ps}))
 }
 
 // calibrateUser is a calibrate request's input. Narrowed calibration
 // defines the archetypes and candidate labels in use here; whole-schema
 // calibration has every label's definition in its system message.
-func calibrateUser(s *pipeline.Schema, ps []mentionPassageIn, whole bool) string {
+func calibrateUser(s *pipeline.Schema, note string, ps []mentionPassageIn, whole bool) string {
 	var w strings.Builder
+	if note != "" {
+		w.WriteString(note + "\n\n")
+	}
 	if !whole {
 		arch := make(map[string]bool)
 		cand := make(map[string]bool)
@@ -322,7 +333,7 @@ func closed(fs ...field) fields {
 	}
 	return fields{
 		{"type", "object"},
-		{"properties", fs},
+		{"properties", fields(fs)},
 		{"required", required},
 		{"additionalProperties", false},
 	}

@@ -18,13 +18,14 @@ type call struct {
 	group  []int // indexes into the stage's passages
 	mis    []int // mediate and calibrate: the prepared mentions asked, by id - 1
 	// split returns the request as two smaller ones, or nil when it cannot
-	// be made smaller; it is called when the answer was cut off at the
-	// token limit.
+	// be split; it is called when the answer was cut off at the token
+	// limit.
 	split func() []call
 }
 
 // outcome is a call's answer or error. A split call's answer was cut off
-// and its halves were asked instead; only its cost counts.
+// and its halves (or itself with a larger budget) were asked instead; only
+// its cost counts.
 type outcome struct {
 	ans   pipeline.Answer
 	err   error
@@ -33,8 +34,10 @@ type outcome struct {
 
 // ask runs the calls, at most Concurrency at a time. A call whose answer
 // is cut off at the token limit is split in two and both halves asked,
-// recursively, until it cannot be split; the halves are appended to the
-// calls returned, after the cut call (marked split).
+// recursively; one that cannot be split (one sentence, one mention) is
+// asked again with twice the answer budget, up to maxAnswerTokens. The
+// calls asked again are appended to the calls returned, after the cut call
+// (marked split).
 func (b *Backend) ask(ctx context.Context, calls []call) ([]call, []outcome) {
 	var all []call
 	var outs []outcome
@@ -42,12 +45,24 @@ func (b *Backend) ask(ctx context.Context, calls []call) ([]call, []outcome) {
 		os := b.askAll(ctx, calls)
 		var next []call
 		for i, c := range calls {
-			if errors.Is(os[i].err, pipeline.ErrCutOff) && c.split != nil && ctx.Err() == nil {
+			if !errors.Is(os[i].err, pipeline.ErrCutOff) || ctx.Err() != nil {
+				continue
+			}
+			if c.split != nil {
 				if halves := c.split(); len(halves) > 1 {
 					os[i].split = true
 					next = append(next, halves...)
 					b.count(func(s *Stats) { s.Splits++ })
+					continue
 				}
+			}
+			if c.prompt.MaxTokens > 0 && c.prompt.MaxTokens < maxAnswerTokens {
+				os[i].split = true
+				bigger := c
+				bigger.prompt.MaxTokens = min(2*c.prompt.MaxTokens, maxAnswerTokens)
+				bigger.split = nil
+				next = append(next, bigger)
+				b.count(func(s *Stats) { s.Splits++ })
 			}
 		}
 		all, outs = append(all, calls...), append(outs, os...)
@@ -55,6 +70,10 @@ func (b *Backend) ask(ctx context.Context, calls []call) ([]call, []outcome) {
 	}
 	return all, outs
 }
+
+// maxAnswerTokens bounds the budget of an answer that cannot be split:
+// one sentence, or one mention.
+const maxAnswerTokens = 4096
 
 func (b *Backend) askAll(ctx context.Context, calls []call) []outcome {
 	outs := make([]outcome, len(calls))
@@ -84,10 +103,10 @@ func (b *Backend) askAll(ctx context.Context, calls []call) []outcome {
 
 // Call statuses after settle.
 const (
-	answered = iota // a valid answer
-	failed          // failed, and a Failure is recorded for its documents
-	again           // its answer never validated: its items are asked again
-	superseded      // cut off and split: its halves are further on
+	answered   = iota // a valid answer
+	failed            // failed, and a Failure is recorded for its documents
+	again             // its answer never validated: its items are asked again
+	superseded        // cut off and split: its halves are further on
 )
 
 // settle books a stage call's outcomes into res: each call's usage shared

@@ -22,7 +22,8 @@
 // user message. Each request's max_tokens is sized from the answer it
 // expects (answerTokens); an answer cut off at the limit anyway is asked
 // again in two halves, recursively, down to one passage of one sentence, or
-// one mention.
+// one mention, which is asked again with twice the budget (up to 4,096
+// tokens).
 //
 // # Wire format
 //
@@ -266,7 +267,7 @@ type Stats struct {
 	Omitted        int64 // mentions still without an answer after the follow-ups
 	Problems       int64 // answer items dropped or repaired (unknown or repeated id, empty mention, bad label)
 	FollowUps      int64 // mentions asked again after an answer left them out or got them wrong
-	Splits         int64 // requests split in two after a cut-off answer
+	Splits         int64 // requests split in two, or given a larger budget, after a cut-off answer
 	LabelMapErrors int64 // label -> archetype maps that never validated (all labels are candidates then)
 	// UnalignedExamples are the first few unaligned strings, as
 	// "extractor: \"string\"", and ProblemExamples the first few problems.

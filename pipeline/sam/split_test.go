@@ -195,3 +195,43 @@ func TestLooseAlignment(t *testing.T) {
 		t.Errorf("stats %+v: want one loose match and one string not found", s)
 	}
 }
+
+// TestSchemas: each answer schema is a JSON schema whose item objects list
+// "id" first, then "text", then the decision, all required.
+func TestSchemas(t *testing.T) {
+	type object struct {
+		Properties map[string]json.RawMessage `json:"properties"`
+		Required   []string                   `json:"required"`
+	}
+	for name, tt := range map[string]struct {
+		schema json.RawMessage
+		list   string
+		want   []string
+	}{
+		"anchor":    {anchorSchema([]string{"person", "misc"}, 3), "passages", []string{"id", "entities"}},
+		"explorer":  {explorerSchema(3), "passages", []string{"id", "mentions"}},
+		"mediate":   {mentionsSchema(3, "archetype", archetypeNames()), "mentions", []string{"id", "text", "archetype"}},
+		"calibrate": {mentionsSchema(3, "label", []string{"person", "misc"}), "mentions", []string{"id", "text", "label"}},
+	} {
+		var top object
+		if err := json.Unmarshal(tt.schema, &top); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var list struct{ Items object }
+		if err := json.Unmarshal(top.Properties[tt.list], &list); err != nil {
+			t.Fatalf("%s: %s: %v", name, tt.schema, err)
+		}
+		if !reflect.DeepEqual(list.Items.Required, tt.want) || len(list.Items.Properties) != len(tt.want) {
+			t.Errorf("%s: item properties %v, required %v; want %v", name, list.Items.Properties, list.Items.Required, tt.want)
+		}
+		// Written in that order.
+		at := -1
+		for _, k := range tt.want {
+			i := strings.Index(string(tt.schema), `"`+k+`":`)
+			if i < at {
+				t.Errorf("%s: %q before the key that precedes it: %s", name, k, tt.schema)
+			}
+			at = i
+		}
+	}
+}
