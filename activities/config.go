@@ -80,7 +80,7 @@ type LLMConfig struct {
 	MentionsPerRequest int    `json:"mentions_per_request,omitempty"`
 	RequestTokens      int    `json:"request_tokens,omitempty"`
 	// Calibration is whole (every label offered) or narrowed; FollowUps
-	// bounds re-asks of missing answer items (0: the backend's default, 2;
+	// bounds re-asks of missing answer items (0: the backend's default, 3;
 	// negative: none).
 	Calibration string `json:"calibration,omitempty"`
 	FollowUps   int    `json:"follow_ups,omitempty"`

@@ -73,7 +73,7 @@ func (l *llmFlags) register(fs *flag.FlagSet, env Env) {
 	fs.IntVar(&l.mentions, "llm-mentions-per-request", 0, "mentions of one mediate or calibrate request at most (0: the profile's)")
 	fs.IntVar(&l.requestTokens, "llm-request-tokens", 0, "text of one request at most, in tokens estimated as bytes/4 (0: the profile's)")
 	fs.StringVar(&l.calibration, "llm-calibration", sam.CalibrateWhole, "calibration: whole (every label offered, the archetype's labels as a hint) or narrowed (only the labels of the mention's archetype)")
-	fs.IntVar(&l.followUps, "llm-follow-ups", 2, "times the mentions an answer left out or got wrong are asked again in requests of their own (0: none)")
+	fs.IntVar(&l.followUps, "llm-follow-ups", 3, "times the mentions an answer left out or got wrong are asked again in requests of their own (0: none)")
 	fs.DurationVar(&l.timeout, "llm-timeout", llm.DefaultTimeout, "timeout of one request")
 	fs.IntVar(&l.concurrency, "llm-concurrency", llm.DefaultMaxConcurrent, "requests in flight at most, per worker process")
 	fs.IntVar(&l.rpm, "llm-rpm", 0, "requests per minute at most, per worker process (0: no limit)")

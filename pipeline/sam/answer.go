@@ -392,16 +392,57 @@ func archetypeOf(v string) (string, error) {
 	return string(a), nil
 }
 
-// labelAmong checks a calibrate decision against the labels allowed; case
-// and white space around it are forgiven.
+// labelAmong checks a calibrate decision against the labels allowed. What
+// a model gets slightly wrong is forgiven: case, white space, separators
+// ("political party" for politicalparty) and a near spelling
+// ("organization" for organisation: one edit, to a label of six letters
+// or more, the only one that near).
 func labelAmong(v string, allowed []string) (string, error) {
-	t := strings.TrimSpace(v)
+	key := func(s string) string {
+		return strings.Map(func(r rune) rune {
+			if unicode.IsSpace(r) || r == '_' || r == '-' {
+				return -1
+			}
+			return unicode.ToLower(r)
+		}, s)
+	}
+	k := key(v)
+	near, best := "", 2
 	for _, l := range allowed {
-		if strings.EqualFold(t, l) {
+		switch d := editDistance(k, key(l)); {
+		case d == 0:
 			return l, nil
+		case d < best && len(l) >= 6:
+			near, best = l, d
+		case d == best:
+			near = "" // two labels as near: no guess
 		}
 	}
+	if near != "" {
+		return near, nil
+	}
 	return "", fmt.Errorf("label %q is not among %v", v, allowed)
+}
+
+// editDistance is the Levenshtein distance of two strings, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			sub := prev[j-1]
+			if a[i-1] != b[j-1] {
+				sub++
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, sub)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // short is raw JSON cut for a message.

@@ -131,25 +131,12 @@ func (b *Backend) candidates(compat map[string]map[pipeline.Archetype]bool, a pi
 	return append(out, b.fallback)
 }
 
-// likely lists the labels other than the fallback that the label map ties
-// to archetype a, in schema order: whole-schema calibration's hint (none
-// for an invalid archetype).
-func (b *Backend) likely(compat map[string]map[pipeline.Archetype]bool, a pipeline.Archetype) []string {
-	var out []string
-	for _, l := range b.schema.Labels {
-		if l.Name != b.fallback && a.Valid() && compat[l.Name][a] {
-			out = append(out, l.Name)
-		}
-	}
-	return out
-}
-
 // Calibrate gives each mention a label of the schema.
 //
 // Whole-schema calibration (the default) asks about every mention, with
-// every label allowed: the mention's archetype and the labels the label map
-// ties to it are given as hints, so the calibrator can repair an archetype
-// error. Narrowed calibration offers only those labels and the fallback; a
+// every label allowed: the mention's archetype and the archetypes the label
+// map ties to each label are given as hints, so the calibrator can repair
+// an archetype error. Narrowed calibration offers only those labels and the fallback; a
 // mention with the fallback as its only candidate gets it without a
 // request, with score 1. Either way a mention that no answer decides, or
 // whose request failed, gets the fallback with score 0, and a mention
@@ -173,8 +160,9 @@ func (b *Backend) Calibrate(ctx context.Context, docs []pipeline.Document, ms []
 	b.book(&res, docs, docShares(&p), u)
 
 	whole := b.opt.Calibration == CalibrateWhole
+	system := calibrateSystem(b.schema, whole, compat)
 	names := b.schema.Names()
-	hint := make([][]string, len(p.ms)) // whole: the likely labels; narrowed: the candidates
+	cands := make([][]string, len(p.ms)) // narrowed: each mention's candidates
 	var todo []int
 	for i := range p.ms {
 		m := &p.ms[i]
@@ -183,11 +171,11 @@ func (b *Backend) Calibrate(ctx context.Context, docs []pipeline.Document, ms []
 			m.Archetype = pipeline.Misc
 		}
 		m.Label, m.Score = b.fallback, 0
-		if whole {
-			hint[i] = b.likely(compat, a)
-		} else if hint[i] = b.candidates(compat, a); len(hint[i]) == 1 {
-			m.Score = 1
-			continue
+		if !whole {
+			if cands[i] = b.candidates(compat, a); len(cands[i]) == 1 {
+				m.Score = 1
+				continue
+			}
 		}
 		todo = append(todo, i)
 	}
@@ -195,10 +183,10 @@ func (b *Backend) Calibrate(ctx context.Context, docs []pipeline.Document, ms []
 		if whole {
 			return names
 		}
-		return hint[mi]
+		return cands[mi]
 	}
 	st := mentionStage{name: "calibrate"}
-	st.request = func(mis []int, note string) call { return b.calibrateCall(&p, mis, note, hint, whole, st.request) }
+	st.request = func(mis []int, note string) call { return b.calibrateCall(&p, mis, note, system, cands, st.request) }
 	st.answer = func(c call, ans pipeline.Answer) (map[int]decision, []string, error) {
 		items, probs, err := parseItems(ans.Content, "label")
 		if err != nil {
@@ -226,30 +214,28 @@ func (b *Backend) Calibrate(ctx context.Context, docs []pipeline.Document, ms []
 	return res, nil
 }
 
-// calibrateCall asks for the labels of mentions mis, with a follow-up's
-// note; again builds its halves.
-func (b *Backend) calibrateCall(p *prepared, mis []int, note string, hint [][]string, whole bool, again func(mis []int, note string) call) call {
+// calibrateCall asks for the labels of mentions mis (cands are the
+// candidates of narrowed calibration), with a follow-up's note; again
+// builds its halves.
+func (b *Backend) calibrateCall(p *prepared, mis []int, note, system string, cands [][]string, again func(mis []int, note string) call) call {
+	whole := b.opt.Calibration == CalibrateWhole
 	in, group, echo := p.passagesOf(mis, func(m *mentionIn, mi int) {
 		m.Archetype = string(p.ms[mi].Archetype)
-		if whole {
-			m.Likely = hint[mi]
-		} else {
-			m.Candidates = hint[mi]
-		}
+		m.Candidates = cands[mi] // nil for whole-schema calibration
 	})
 	labels := b.schema.Names()
 	if !whole {
-		cands := make([][]string, len(mis))
+		asked := make([][]string, len(mis))
 		for k, mi := range mis {
-			cands[k] = hint[mi]
+			asked[k] = cands[mi]
 		}
-		labels = b.labelsAmong(cands)
+		labels = b.labelsAmong(asked)
 	}
 	return call{
 		kind: KindCalibrate,
 		prompt: pipeline.Prompt{
 			Model:      b.opt.Calibrate,
-			System:     b.system[KindCalibrate],
+			System:     system,
 			User:       calibrateUser(b.schema, note, in, whole),
 			Schema:     mentionsSchema(len(mis), "label", labels),
 			SchemaName: SchemaName(KindCalibrate),

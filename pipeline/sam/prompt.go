@@ -75,9 +75,9 @@ func examples(w *strings.Builder, s *pipeline.Schema, kind string) {
 	w.WriteString("Names that are not entities of these labels are not annotated, even when capitalised.\n")
 }
 
-// systemPrompts builds the static part of every request kind for schema s.
-// whole is the calibrator that sees every label (Options.Calibration).
-func systemPrompts(s *pipeline.Schema, whole bool) map[string]string {
+// systemPrompts builds the static part of every request kind for schema s
+// but calibrate, whose prompt depends on the label map (calibrateSystem).
+func systemPrompts(s *pipeline.Schema) map[string]string {
 	out := make(map[string]string)
 	var w strings.Builder
 
@@ -128,21 +128,26 @@ func systemPrompts(s *pipeline.Schema, whole bool) map[string]string {
 	out[KindMediate] = w.String()
 	w.Reset()
 
+	fmt.Fprintf(&w, "[zeroner:%s]\n", KindLabelMap)
+	w.WriteString("You relate the labels of an entity schema to archetypes, broad kinds of things that hold in every domain. " +
+		"For each label, list every archetype whose entities can carry that label; a label may fit several archetypes, and a label " +
+		"whose entities can be of any kind fits all of them.\n\nArchetypes:\n")
+	archetypeList(&w, pipeline.Archetypes)
+	w.WriteString("\nAnswer with a single JSON object and nothing else, in this form:\n" +
+		`{"labels": {"<label>": ["<archetype>", "<archetype>"]}}` + "\n" +
+		"Answer for every label given.\n")
+	out[KindLabelMap] = w.String()
+	return out
+}
+
+// calibrateSystem is the calibrator's static prompt. The whole-schema
+// calibrator sees every label's definition, each with the archetypes the
+// label map ties it to (compat), as a hint; the narrowed one is given the
+// definitions of each request's candidates with the passages.
+func calibrateSystem(s *pipeline.Schema, whole bool, compat map[string]map[pipeline.Archetype]bool) string {
+	var w strings.Builder
 	fmt.Fprintf(&w, "[zeroner:%s]\n", KindCalibrate)
-	if whole {
-		fmt.Fprintf(&w, "You give entity mentions their labels in the target schema %q. "+
-			"Each mention comes with its archetype, a broad kind that an earlier step gave it, and the labels that usually go with that archetype. "+
-			"Both are hints and may be wrong: decide from the label definitions and the passage.\n\nLabels:\n", s.Name)
-		labelList(&w, s.Labels)
-		examples(&w, s, KindCalibrate)
-		fmt.Fprintf(&w, "\nRules:\n"+
-			"- Choose the most specific label the mention satisfies: a scientist gets a label for researchers rather than one for people in general, a country a label for countries rather than one for places.\n"+
-			"- Any label of the schema may be chosen, also one that is not among the likely labels when the passage shows that it fits better. %q is for a mention that no other label fits.\n"+
-			"- Answer for every mention, once, in the order given: its id, its text copied, then its label exactly as listed.\n"+
-			dataRule+"\n\n"+
-			"Answer with a single JSON object and nothing else, in this form:\n"+
-			`{"mentions": [{"id": 1, "text": "<mention>", "label": "<label>"}]}`+"\n", s.Fallback)
-	} else {
+	if !whole {
 		fmt.Fprintf(&w, "You give entity mentions their labels in the target schema %q. "+
 			"Each mention comes with its archetype, a broad kind, and the candidate labels it may take. "+
 			"The definitions of the archetypes and candidate labels in use are given with the passages.\n", s.Name)
@@ -155,20 +160,33 @@ func systemPrompts(s *pipeline.Schema, whole bool) map[string]string {
 			dataRule+"\n\n"+
 			"Answer with a single JSON object and nothing else, in this form:\n"+
 			`{"mentions": [{"id": 1, "text": "<mention>", "label": "<label>"}]}`+"\n", s.Fallback)
+		return w.String()
 	}
-	out[KindCalibrate] = w.String()
-	w.Reset()
-
-	fmt.Fprintf(&w, "[zeroner:%s]\n", KindLabelMap)
-	w.WriteString("You relate the labels of an entity schema to archetypes, broad kinds of things that hold in every domain. " +
-		"For each label, list every archetype whose entities can carry that label; a label may fit several archetypes, and a label " +
-		"whose entities can be of any kind fits all of them.\n\nArchetypes:\n")
-	archetypeList(&w, pipeline.Archetypes)
-	w.WriteString("\nAnswer with a single JSON object and nothing else, in this form:\n" +
-		`{"labels": {"<label>": ["<archetype>", "<archetype>"]}}` + "\n" +
-		"Answer for every label given.\n")
-	out[KindLabelMap] = w.String()
-	return out
+	fmt.Fprintf(&w, "You give entity mentions their labels in the target schema %q. "+
+		"Each mention comes with its archetype, a broad kind that an earlier step gave it, and each label below with the archetypes its entities usually have. "+
+		"Both are hints and may be wrong: decide from the label definitions and the passage.\n\nLabels:\n", s.Name)
+	for _, l := range s.Labels {
+		var as []string
+		for _, a := range pipeline.Archetypes {
+			if compat[l.Name][a] {
+				as = append(as, string(a))
+			}
+		}
+		if l.Name == s.Fallback || len(as) == 0 || len(as) == len(pipeline.Archetypes) {
+			fmt.Fprintf(&w, "- %s: %s\n", l.Name, l.Description)
+			continue
+		}
+		fmt.Fprintf(&w, "- %s (usually %s): %s\n", l.Name, strings.Join(as, ", "), l.Description)
+	}
+	examples(&w, s, KindCalibrate)
+	fmt.Fprintf(&w, "\nRules:\n"+
+		"- Choose the most specific label the mention satisfies: a scientist gets a label for researchers rather than one for people in general, a country a label for countries rather than one for places.\n"+
+		"- Any label of the schema may be chosen, also one whose usual archetypes differ from the mention's when the passage shows that it fits better. %q is for a mention that no other label fits.\n"+
+		"- Answer for every mention, once, in the order given: its id, its text copied, then its label exactly as listed.\n"+
+		dataRule+"\n\n"+
+		"Answer with a single JSON object and nothing else, in this form:\n"+
+		`{"mentions": [{"id": 1, "text": "<mention>", "label": "<label>"}]}`+"\n", s.Fallback)
+	return w.String()
 }
 
 // marshal writes v as one line of JSON without HTML escaping, so the text
@@ -196,7 +214,6 @@ type mentionIn struct {
 	Occurrence int      `json:"occurrence,omitempty"`
 	Archetype  string   `json:"archetype,omitempty"`
 	Candidates []string `json:"candidates,omitempty"` // narrowed calibration: the labels allowed
-	Likely     []string `json:"likely,omitempty"`     // whole-schema calibration: the label map's hint
 }
 
 type mentionPassageIn struct {

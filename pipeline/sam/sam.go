@@ -34,11 +34,13 @@
 //
 //	anchor, explorer: {"passages":[{"id":1,"text":"..."}]}
 //	mediate:          {"passages":[{"text":"...","mentions":[{"id":1,"text":"...","occurrence":2}]}]}
-//	calibrate:        {"passages":[{"text":"...","mentions":[{"id":1,"text":"...","occurrence":2,"archetype":"person","likely":["researcher","person"]}]}]}
+//	calibrate:        {"passages":[{"text":"...","mentions":[{"id":1,"text":"...","occurrence":2,"archetype":"person"}]}]}
 //	label-map:        {"labels":[{"name":"...","description":"..."}]}
 //
-// Narrowed calibration gives "candidates" (the labels allowed) instead of
-// "likely" (a hint; any label of the schema may be answered). "occurrence"
+// Whole-schema calibration lists every label in its system message, each
+// with the archetypes the label map ties it to, as a hint; any label may be
+// answered. Narrowed calibration gives each mention "candidates", the labels
+// allowed, and their definitions with the passages. "occurrence"
 // (1-based, among the word-boundary occurrences of the string in the
 // passage, see text.Find) is given when the string occurs more than once.
 // The answers, with keys in this order (the JSON schemas list them so:
@@ -139,7 +141,7 @@ type Options struct {
 	// PassagesPerRequest caps the passages of one request. Default 32.
 	PassagesPerRequest int
 	// MentionsPerRequest caps the mentions of one mediate or calibrate
-	// request. Default 64.
+	// request. Default 96.
 	MentionsPerRequest int
 	// ChunkTokens is the largest passage; longer documents are cut into
 	// chunks of sentences. Default and maximum RequestTokens.
@@ -149,7 +151,7 @@ type Options struct {
 	ChunkOverlap int
 	// FollowUps bounds how often the mentions that an answer left out or
 	// got wrong are asked again, in smaller requests of their own. Default
-	// 2; negative for none.
+	// 3; negative for none.
 	FollowUps int
 
 	// Calibration is CalibrateWhole (the default: the calibrator sees every
@@ -180,10 +182,10 @@ func (o Options) withDefaults() Options {
 		o.PassagesPerRequest = 32
 	}
 	if o.MentionsPerRequest <= 0 {
-		o.MentionsPerRequest = 64
+		o.MentionsPerRequest = 96
 	}
 	if o.FollowUps == 0 {
-		o.FollowUps = 2
+		o.FollowUps = 3
 	}
 	if o.FollowUps < 0 {
 		o.FollowUps = 0
@@ -214,7 +216,7 @@ const (
 
 // Profiles size requests for a kind of model (Profile).
 const (
-	// ProfileLarge packs up to 1,500 tokens of text, 32 passages and 64
+	// ProfileLarge packs up to 1,500 tokens of text, 32 passages and 96
 	// mentions into a request: for hosted models with long outputs, and
 	// the default, since it spends the fewest tokens on instructions.
 	ProfileLarge = "large"
@@ -229,7 +231,7 @@ const (
 func Profile(name string) (Options, error) {
 	switch name {
 	case "", ProfileLarge:
-		return Options{RequestTokens: 1500, PassagesPerRequest: 32, MentionsPerRequest: 64}, nil
+		return Options{RequestTokens: 1500, PassagesPerRequest: 32, MentionsPerRequest: 96}, nil
 	case ProfileSmall:
 		return Options{RequestTokens: 400, PassagesPerRequest: 8, MentionsPerRequest: 16}, nil
 	}
@@ -359,7 +361,7 @@ func New(s *pipeline.Schema, m pipeline.LLM, opt Options) (*Backend, error) {
 		b.voters = append(b.voters, Gazetteer)
 	}
 	slices.Sort(b.voters)
-	b.system = systemPrompts(s, opt.Calibration == CalibrateWhole)
+	b.system = systemPrompts(s)
 	b.initCompat()
 	return b, nil
 }

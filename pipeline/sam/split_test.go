@@ -150,7 +150,8 @@ func TestExamplesInPrompts(t *testing.T) {
 	s.Examples = []pipeline.Example{{Text: "Geoffrey Hinton moved to Canada .", Entities: []pipeline.ExampleEntity{
 		{Text: "Geoffrey Hinton", Label: "researcher"}, {Text: "Canada", Label: "country"}}}}
 	for _, whole := range []bool{true, false} {
-		sys := systemPrompts(s, whole)
+		sys := systemPrompts(s)
+		sys[KindCalibrate] = calibrateSystem(s, whole, nil)
 		for kind, want := range map[string]string{
 			KindAnchor:    `Entities: [{"text":"Geoffrey Hinton","label":"researcher"},{"text":"Canada","label":"country"}]`,
 			KindExplorer:  `Mentions: ["Geoffrey Hinton","Canada"]`,
@@ -163,6 +164,30 @@ func TestExamplesInPrompts(t *testing.T) {
 		if strings.Contains(sys[KindMediate], "moved to Canada") {
 			t.Errorf("the mediator is shown the schema's examples")
 		}
+	}
+}
+
+// TestCalibrateSystem: the whole-schema calibrator sees every label's
+// definition and the label map's archetypes as a hint; the narrowed one
+// is given definitions with the passages.
+func TestCalibrateSystem(t *testing.T) {
+	s := testSchema(t)
+	b := newTest(t, newFake(testLex, testArch), Options{})
+	compat, _, err := b.labelMap(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole := calibrateSystem(s, true, compat)
+	for _, l := range s.Labels {
+		if !strings.Contains(whole, "- "+l.Name) || !strings.Contains(whole, l.Description) {
+			t.Errorf("whole-schema prompt lacks %s", l.Name)
+		}
+	}
+	if !strings.Contains(whole, "- researcher (usually person): ") || strings.Contains(whole, "- misc (usually") {
+		t.Errorf("whole-schema prompt hints:\n%s", whole)
+	}
+	if narrowed := calibrateSystem(s, false, compat); strings.Contains(narrowed, s.Labels[0].Description) {
+		t.Errorf("narrowed prompt carries definitions:\n%s", narrowed)
 	}
 }
 
@@ -233,5 +258,31 @@ func TestSchemas(t *testing.T) {
 			}
 			at = i
 		}
+	}
+}
+
+func TestLabelAmong(t *testing.T) {
+	labels := []string{"organisation", "politicalparty", "person", "misc", "location", "election"}
+	for _, tt := range []struct{ in, want string }{
+		{"organisation", "organisation"},
+		{"Organization", "organisation"},
+		{"political party", "politicalparty"},
+		{"political_party", "politicalparty"},
+		{"persons", "person"},
+		{"misc.", ""}, // a short label is not guessed at
+		{"election s", "election"},
+		{"polticalpary", ""}, // two edits
+		{"locations", "location"},
+		{"weapon", ""},
+		{"", ""},
+	} {
+		got, err := labelAmong(tt.in, labels)
+		if got != tt.want || (err == nil) != (tt.want != "") {
+			t.Errorf("labelAmong(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+	// Two labels as near: no guess.
+	if got, err := labelAmong("abcdeg", []string{"abcdef", "abcdeh"}); err == nil {
+		t.Errorf("an ambiguous near label became %q", got)
 	}
 }

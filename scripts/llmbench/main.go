@@ -1,11 +1,10 @@
 // Command llmbench measures the SAM-NER backend's cost and LLM-bound
 // efficiency through the real job (embedded Temporal server, worker,
-// activities, io/llm client) against the LLM test server, on the five
-// CrossNER dev splits run as five concurrent jobs:
+// activities, io/llm client) against the LLM test server:
 //
-//   - requests and tokens per sentence, zeroner's batched protocol against
-//     one sentence per request (the reference protocol's shape: four
-//     requests per sentence);
+//   - requests, prompt and completion characters per sentence on CrossNER
+//     politics dev for the default protocol and its variants, against
+//     SAM-NER's own request sizes there (METHODS.md);
 //   - efficiency at each capacity: the ideal time (requests x latency /
 //     capacity) over the measured wall time, the test server answering
 //     after a fixed latency and serving at most capacity requests at once.
@@ -68,24 +67,44 @@ func main() {
 	}
 	defer b.stop()
 
-	fmt.Printf("CrossNER dev, 5 domains, %d sentences\n\n", b.sentences)
-	fmt.Println("protocol                           requests/sentence  tokens/sentence  (prompt + completion)")
-	var ref float64
+	// SAM-NER's own request sizes on CrossNER politics dev (541
+	// sentences), rebuilt from its templates (METHODS.md, section 5):
+	// prompt characters per sentence for its four one-sentence requests,
+	// and its prompt and completion tokens (GPT-4o tokenizer).
+	const (
+		refChars      = 6003
+		refPrompt     = 1226
+		refCompletion = 250
+	)
+	fmt.Printf("CrossNER politics dev, %d sentences, against SAM-NER's protocol (%d prompt characters, %d + %d tokens a sentence)\n\n",
+		b.count["politics"], refChars, refPrompt, refCompletion)
+	fmt.Println("protocol                         requests/sent.  prompt chars/sent.  completion chars/sent.  prompt share  token share")
 	for _, p := range []struct {
-		name     string
-		passages int
-	}{{"one sentence per request (ref.)", 1}, {"zeroner default (batched)", 0}} {
-		r, err := b.run(ctx, llmsim.Options{}, p.passages, 16)
+		name string
+		llm  activities.LLMConfig
+	}{
+		{"default (large, whole schema)", activities.LLMConfig{}},
+		{"narrowed calibration", activities.LLMConfig{Calibration: "narrowed"}},
+		{"small profile", activities.LLMConfig{Profile: "small"}},
+		{"small profile, indented answers", activities.LLMConfig{Profile: "small"}},
+	} {
+		opt := llmsim.Options{}
+		if strings.Contains(p.name, "indented") {
+			opt.Small.Indent = true
+		}
+		r, err := b.run(ctx, opt, p.llm, []string{"politics"}, 1000)
 		if err != nil {
 			log.Fatal(err)
 		}
-		n := float64(b.sentences)
-		tok := float64(r.usage.PromptTokens+r.usage.CompletionTokens) / n
-		if p.passages == 1 {
-			ref = tok
-		}
-		fmt.Printf("%-34s %17.2f %16.0f  (%.0f + %.0f)  %.0f%% of ref.\n", p.name, float64(r.usage.Requests)/n, tok,
-			float64(r.usage.PromptTokens)/n, float64(r.usage.CompletionTokens)/n, 100*tok/ref)
+		n := float64(b.count["politics"])
+		// The test server counts a token as 4 bytes; the text is ASCII but
+		// for a few names, so 4 bytes a token is 4 characters.
+		prompt, completion := 4*float64(r.usage.PromptTokens)/n, 4*float64(r.usage.CompletionTokens)/n
+		// SAM-NER's tokens in characters, at its prompt's characters per
+		// token (6,003 / 1,226).
+		perToken := float64(refChars) / refPrompt
+		fmt.Printf("%-32s %14.2f %19.0f %23.0f %12.0f%% %11.0f%%\n", p.name, float64(r.usage.Requests)/n, prompt, completion,
+			100*prompt/refChars, 100*(prompt+completion)/(perToken*(refPrompt+refCompletion)))
 	}
 
 	if *cpuprofile != "" {
@@ -105,7 +124,8 @@ func main() {
 		if err != nil {
 			log.Fatalf("-capacities: %v", err)
 		}
-		r, err := b.run(ctx, llmsim.Options{TTFT: *latency, MaxConcurrent: capacity}, *passages, capacity)
+		r, err := b.run(ctx, llmsim.Options{TTFT: *latency, MaxConcurrent: capacity},
+			activities.LLMConfig{MaxConcurrent: capacity, PassagesPerRequest: *passages}, domains, 20)
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -116,13 +136,13 @@ func main() {
 }
 
 type bench struct {
-	dir       string
-	store     blob.Store
-	client    client.Client
-	stopAll   func()
-	schemas   []*pipeline.Schema
-	sentences int
-	runs      int
+	dir     string
+	store   blob.Store
+	client  client.Client
+	stopAll func()
+	schemas []*pipeline.Schema
+	count   map[string]int // sentences of each domain's dev split
+	runs    int
 }
 
 // newBench starts the embedded server and a worker sized for LLM-bound work.
@@ -146,7 +166,8 @@ func newBench(ctx context.Context, dir string) (*bench, error) {
 	if err := w.Start(); err != nil {
 		return nil, err
 	}
-	b := &bench{dir: dir, store: store, client: cl, stopAll: func() { w.Stop(); cl.Close(); stopServer() }}
+	b := &bench{dir: dir, store: store, client: cl, stopAll: func() { w.Stop(); cl.Close(); stopServer() },
+		count: make(map[string]int)}
 	for _, d := range domains {
 		data, err := os.ReadFile(filepath.Join("schemas", "crossner-"+d+".yaml"))
 		if err != nil {
@@ -161,7 +182,7 @@ func newBench(ctx context.Context, dir string) (*bench, error) {
 		if err != nil {
 			return nil, err
 		}
-		err = corpus.ReadBIO(f, d, corpus.Options{}, func(corpus.Doc) error { b.sentences++; return nil })
+		err = corpus.ReadBIO(f, d, corpus.Options{}, func(corpus.Doc) error { b.count[d]++; return nil })
 		f.Close()
 		if err != nil {
 			return nil, err
@@ -186,9 +207,9 @@ type result struct {
 	wall  time.Duration
 }
 
-// run annotates the five dev splits as five concurrent jobs against a fresh
-// test server, with a fresh response cache, and measures them.
-func (b *bench) run(ctx context.Context, opt llmsim.Options, passages, concurrency int) (result, error) {
+// run annotates dev splits as concurrent jobs against a fresh test server,
+// with a fresh response cache, and measures them.
+func (b *bench) run(ctx context.Context, opt llmsim.Options, llm activities.LLMConfig, ds []string, shardSize int) (result, error) {
 	for _, d := range domains {
 		opt.Gold = append(opt.Gold, b.data(d))
 	}
@@ -208,8 +229,9 @@ func (b *bench) run(ctx context.Context, opt llmsim.Options, passages, concurren
 		wg   sync.WaitGroup
 		err1 error
 	)
+	llm.BaseURL, llm.Model = hs.URL+"/v1", "llmsim"
 	start := time.Now()
-	for _, d := range domains {
+	for _, d := range ds {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -217,10 +239,8 @@ func (b *bench) run(ctx context.Context, opt llmsim.Options, passages, concurren
 			corpusURI, _ := blob.Normalize(b.data(d))
 			cfg := activities.Config{
 				Job: fmt.Sprintf("bench-%d-%s", b.runs, d), Corpus: corpusURI, Schema: schema, Output: blob.Join(out, d),
-				Backend: activities.BackendSpec{Name: "sam", Cache: blob.Join(out, d, "cache"), LLM: activities.LLMConfig{
-					BaseURL: hs.URL + "/v1", Model: "llmsim", MaxConcurrent: concurrency, PassagesPerRequest: passages,
-				}},
-				Reader: activities.Reader{Format: corpus.FormatBIO}, ShardSize: 20, Window: 64,
+				Backend: activities.BackendSpec{Name: "sam", Cache: blob.Join(out, d, "cache"), LLM: llm},
+				Reader:  activities.Reader{Format: corpus.FormatBIO}, ShardSize: shardSize, Window: 64,
 			}
 			wr, err := b.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: workflows.WorkflowID(cfg.Job), TaskQueue: workflows.TaskQueue},
 				workflows.AnnotateCorpus, workflows.CorpusState{Config: cfg})
