@@ -146,46 +146,40 @@ func systemPrompts(s *pipeline.Schema) map[string]string {
 // definitions of each request's candidates with the passages.
 func calibrateSystem(s *pipeline.Schema, whole bool, compat map[string]map[pipeline.Archetype]bool) string {
 	var w strings.Builder
-	fmt.Fprintf(&w, "[zeroner:%s]\n", KindCalibrate)
-	if !whole {
-		fmt.Fprintf(&w, "You give entity mentions their labels in the target schema %q. "+
-			"Each mention comes with its archetype, a broad kind, and the candidate labels it may take. "+
-			"The definitions of the archetypes and candidate labels in use are given with the passages.\n", s.Name)
-		examples(&w, s, KindCalibrate)
-		fmt.Fprintf(&w, "\nRules:\n"+
-			"- Choose the most specific candidate the mention satisfies: a scientist gets a label for researchers rather than one for people in general, a country a label for countries rather than one for places.\n"+
-			"- Choose only among that mention's candidates. %q is the fallback for a mention that no other candidate fits.\n"+
-			"- Judge by the label definitions and by what the passage says about the mention, not by the archetype alone.\n"+
-			"- Answer for every mention, once, in the order given: its id, its text copied, then its label exactly as listed.\n"+
-			dataRule+"\n\n"+
-			"Answer with a single JSON object and nothing else, in this form:\n"+
-			`{"mentions": [{"id": 1, "text": "<mention>", "label": "<label>"}]}`+"\n", s.Fallback)
-		return w.String()
-	}
-	fmt.Fprintf(&w, "You give entity mentions their labels in the target schema %q. "+
-		"Each mention comes with its archetype, a broad kind that an earlier step gave it, and each label below with the archetypes its entities usually have. "+
-		"Both are hints and may be wrong: decide from the label definitions and the passage.\n\nLabels:\n", s.Name)
-	for _, l := range s.Labels {
-		var as []string
-		for _, a := range pipeline.Archetypes {
-			if compat[l.Name][a] {
-				as = append(as, string(a))
+	fmt.Fprintf(&w, "[zeroner:%s]\nYou give entity mentions their labels in the target schema %q. ", KindCalibrate, s.Name)
+	kind, choice := "candidate", fmt.Sprintf(
+		"- Choose only among that mention's candidates. %q is the fallback for a mention that no other candidate fits.\n"+
+			"- Judge by the label definitions and by what the passage says about the mention, not by the archetype alone.\n", s.Fallback)
+	if whole {
+		kind, choice = "label", fmt.Sprintf(
+			"- Any label of the schema may be chosen, also one whose usual archetypes differ from the mention's when the passage shows that it fits better. %q is for a mention that no other label fits.\n", s.Fallback)
+		w.WriteString("Each mention comes with its archetype, a broad kind that an earlier step gave it, and each label below with the archetypes its entities usually have. " +
+			"Both are hints and may be wrong: decide from the label definitions and the passage.\n\nLabels:\n")
+		for _, l := range s.Labels {
+			var as []string
+			for _, a := range pipeline.Archetypes {
+				if compat[l.Name][a] {
+					as = append(as, string(a))
+				}
 			}
+			if l.Name == s.Fallback || len(as) == 0 || len(as) == len(pipeline.Archetypes) {
+				fmt.Fprintf(&w, "- %s: %s\n", l.Name, l.Description)
+				continue
+			}
+			fmt.Fprintf(&w, "- %s (usually %s): %s\n", l.Name, strings.Join(as, ", "), l.Description)
 		}
-		if l.Name == s.Fallback || len(as) == 0 || len(as) == len(pipeline.Archetypes) {
-			fmt.Fprintf(&w, "- %s: %s\n", l.Name, l.Description)
-			continue
-		}
-		fmt.Fprintf(&w, "- %s (usually %s): %s\n", l.Name, strings.Join(as, ", "), l.Description)
+	} else {
+		w.WriteString("Each mention comes with its archetype, a broad kind, and the candidate labels it may take. " +
+			"The definitions of the archetypes and candidate labels in use are given with the passages.\n")
 	}
 	examples(&w, s, KindCalibrate)
 	fmt.Fprintf(&w, "\nRules:\n"+
-		"- Choose the most specific label the mention satisfies: a scientist gets a label for researchers rather than one for people in general, a country a label for countries rather than one for places.\n"+
-		"- Any label of the schema may be chosen, also one whose usual archetypes differ from the mention's when the passage shows that it fits better. %q is for a mention that no other label fits.\n"+
+		"- Choose the most specific %s the mention satisfies: a scientist gets a label for researchers rather than one for people in general, a country a label for countries rather than one for places.\n"+
+		"%s"+
 		"- Answer for every mention, once, in the order given: its id, its text copied, then its label exactly as listed.\n"+
 		dataRule+"\n\n"+
 		"Answer with a single JSON object and nothing else, in this form:\n"+
-		`{"mentions": [{"id": 1, "text": "<mention>", "label": "<label>"}]}`+"\n", s.Fallback)
+		`{"mentions": [{"id": 1, "text": "<mention>", "label": "<label>"}]}`+"\n", kind, choice)
 	return w.String()
 }
 
