@@ -42,22 +42,22 @@ func (b *Backend) ask(ctx context.Context, calls []call) ([]call, []outcome) {
 	var all []call
 	var outs []outcome
 	for len(calls) > 0 {
-		os := b.askAll(ctx, calls)
+		got := b.askAll(ctx, calls)
 		var next []call
 		for i, c := range calls {
-			if !errors.Is(os[i].err, pipeline.ErrCutOff) || ctx.Err() != nil {
+			if !errors.Is(got[i].err, pipeline.ErrCutOff) || ctx.Err() != nil {
 				continue
 			}
 			if c.split != nil {
 				if halves := c.split(); len(halves) > 1 {
-					os[i].split = true
+					got[i].split = true
 					next = append(next, halves...)
 					b.count(func(s *Stats) { s.Splits++ })
 					continue
 				}
 			}
 			if c.prompt.MaxTokens > 0 && c.prompt.MaxTokens < maxAnswerTokens {
-				os[i].split = true
+				got[i].split = true
 				bigger := c
 				bigger.prompt.MaxTokens = min(2*c.prompt.MaxTokens, maxAnswerTokens)
 				bigger.split = nil
@@ -65,7 +65,7 @@ func (b *Backend) ask(ctx context.Context, calls []call) ([]call, []outcome) {
 				b.count(func(s *Stats) { s.Splits++ })
 			}
 		}
-		all, outs = append(all, calls...), append(outs, os...)
+		all, outs = append(all, calls...), append(outs, got...)
 		calls = next
 	}
 	return all, outs
