@@ -18,12 +18,13 @@ const (
 
 // MarshalBinary returns the model as a versioned artefact: the header
 // (magic, format version), the table's bits and the epochs trained, the
-// entity types, the lexicons, the transition weights, the non-zero rows of
-// the weight table in row order, and a CRC-32 of all that. The same model
+// entity types, the lexicons, the precomputed vocabulary, the transition
+// weights, the rows of the
+// weight table that have a non-zero weight, in row order (row, count, then
+// class and weight pairs), and a CRC-32 of all that. The same model
 // gives the same bytes.
 func (m *Model) MarshalBinary() ([]byte, error) {
-	k := m.cls.n()
-	b := make([]byte, 0, 64+4*len(m.trans)+(4+4*k)*(len(m.w)/k))
+	b := make([]byte, 0, 64+4*len(m.trans)+6*len(m.w))
 	b = append(b, magic...)
 	b = binary.LittleEndian.AppendUint32(b, formatVersion)
 	b = append(b, byte(m.bits))
@@ -44,17 +45,30 @@ func (m *Model) MarshalBinary() ([]byte, error) {
 			b = appendString(b, e)
 		}
 	}
+	b = binary.AppendUvarint(b, uint64(len(m.words)))
+	for _, w := range m.words {
+		b = appendString(b, w)
+	}
 	for _, v := range m.trans {
 		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(v))
 	}
-	b = binary.AppendUvarint(b, uint64(len(m.w)/k))
-	for r, o := range m.rows {
-		if o == 0 {
+	rows := 0
+	for r := range len(m.off) - 1 {
+		if m.off[r] != m.off[r+1] {
+			rows++
+		}
+	}
+	b = binary.AppendUvarint(b, uint64(rows))
+	for r := range len(m.off) - 1 {
+		ws := m.w[m.off[r]:m.off[r+1]]
+		if len(ws) == 0 {
 			continue
 		}
 		b = binary.LittleEndian.AppendUint32(b, uint32(r))
-		for _, v := range m.w[int(o-1)*k : int(o)*k] {
-			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(v))
+		b = append(b, byte(len(ws)))
+		for _, w := range ws {
+			b = append(b, byte(w.class))
+			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(w.w))
 		}
 	}
 	return binary.LittleEndian.AppendUint32(b, crc32.ChecksumIEEE(b)), nil
@@ -97,6 +111,10 @@ func Unmarshal(data []byte) (*Model, error) {
 			lex[i].Entries[j] = r.string()
 		}
 	}
+	m.words = make([]string, r.count(len(r.b)))
+	for i := range m.words {
+		m.words[i] = r.string()
+	}
 	if r.err != nil {
 		return nil, r.err
 	}
@@ -116,20 +134,32 @@ func Unmarshal(data []byte) (*Model, error) {
 		m.trans[i] = r.float()
 	}
 	m.tt = transpose(m.trans, k, nil)
-	n := r.count(len(r.b) / (4 + 4*k))
-	m.rows = make([]uint32, 1<<m.bits)
-	m.w = make([]float32, 0, n*k)
+	m.spread = spread(m.trans, k)
+	n := r.count(len(r.b) / 11) // a row, its count and one weight at least
+	rows := 1 << m.bits
+	m.off = make([]uint32, rows+1)
 	last := -1
 	for range n {
 		row := int(r.uint32())
-		if r.err == nil && (row <= last || row >= len(m.rows)) {
+		if r.err == nil && (row <= last || row >= rows) {
 			return nil, fmt.Errorf("student: model row %d out of order or range", row)
 		}
-		last = row
-		for range k {
-			m.w = append(m.w, r.float())
+		for j := last + 1; j <= row; j++ {
+			m.off[j] = uint32(len(m.w))
 		}
-		m.rows[row] = uint32(len(m.w) / k)
+		last = row
+		prev := -1
+		for range int(r.byte()) {
+			c, v := int(r.byte()), r.float()
+			if r.err == nil && (c <= prev || c >= k) {
+				return nil, fmt.Errorf("student: model row %d: class %d out of order or range", row, c)
+			}
+			prev = c
+			m.w = append(m.w, weight{uint32(c), v})
+		}
+	}
+	for j := last + 1; j <= rows; j++ {
+		m.off[j] = uint32(len(m.w))
 	}
 	if r.err == nil && len(r.b) != 0 {
 		r.err = fmt.Errorf("student: %d bytes after the model", len(r.b))
@@ -137,6 +167,7 @@ func Unmarshal(data []byte) (*Model, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
+	m.precompute()
 	return m, nil
 }
 

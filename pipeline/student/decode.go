@@ -14,11 +14,12 @@ type decoder struct {
 	em     []float32 // filled by the caller
 	bp     []uint8
 	path   []uint8
+	cand   []uint8 // the classes viterbi tries as predecessors
 	dp, nx []float32
 }
 
 func newDecoder(k int) *decoder {
-	return &decoder{k: k, dp: make([]float32, k), nx: make([]float32, k)}
+	return &decoder{k: k, dp: make([]float32, k), nx: make([]float32, k), cand: make([]uint8, 0, k)}
 }
 
 // reset sizes the buffers for n tokens and zeroes em.
@@ -37,7 +38,15 @@ func (d *decoder) reset(n int) {
 // viterbi fills d.path with the best sequence whose I-t classes each
 // follow B-t or I-t; tt is the transitions transposed (see transpose).
 // Ties go to the lower class.
-func (d *decoder) viterbi(tt []float32) []uint8 {
+//
+// O and B-t may follow any class, which makes Viterbi quadratic in the
+// classes. But a class whose score is far below the best one's cannot be
+// the best predecessor of anything: with spread at least the range of any
+// column of transition weights, a class more than spread below the best
+// loses to it for every next class. Only the others are tried, in class
+// order, so the result is that of trying all; an infinite spread tries
+// all.
+func (d *decoder) viterbi(tt []float32, spread float32) []uint8 {
 	k, n := d.k, len(d.path)
 	if n == 0 {
 		return d.path
@@ -49,8 +58,21 @@ func (d *decoder) viterbi(tt []float32) []uint8 {
 			dp[c] = d.em[c] + tt[c*(k+1)+k]
 		}
 	}
+	cand := d.cand[:0]
 	for i := 1; i < n; i++ {
 		em, bp := d.em[i*k:(i+1)*k], d.bp[i*k:(i+1)*k]
+		top := dp[0]
+		for _, p := range dp[1:] {
+			if p > top { // not max: no NaN to care for
+				top = p
+			}
+		}
+		cand = cand[:0]
+		for j, p := range dp {
+			if p >= top-spread {
+				cand = append(cand, uint8(j))
+			}
+		}
 		for c := range k {
 			from := tt[c*(k+1) : c*(k+1)+k]
 			best, arg := negInf, 0
@@ -63,10 +85,9 @@ func (d *decoder) viterbi(tt []float32) []uint8 {
 					best, arg = v, c
 				}
 			} else {
-				from = from[:len(dp)]
-				for j, p := range dp {
-					if v := p + from[j]; v > best {
-						best, arg = v, j
+				for _, j := range cand {
+					if v := dp[j] + from[j]; v > best {
+						best, arg = v, int(j)
 					}
 				}
 			}
@@ -74,6 +95,7 @@ func (d *decoder) viterbi(tt []float32) []uint8 {
 		}
 		dp, nx = nx, dp
 	}
+	d.cand = cand
 	best := 0
 	for c := range k {
 		if dp[c] > dp[best] {
@@ -85,6 +107,23 @@ func (d *decoder) viterbi(tt []float32) []uint8 {
 		best = int(d.bp[i*k+best])
 	}
 	return d.path
+}
+
+// spread is a bound for viterbi: the widest range of the transition
+// weights into a class that may follow any class, with room for rounding.
+func spread(trans []float32, k int) float32 {
+	var s float32
+	for c := range k {
+		if c > 0 && c%2 == 0 {
+			continue
+		}
+		lo, hi := trans[c], trans[c]
+		for j := range k {
+			lo, hi = min(lo, trans[j*k+c]), max(hi, trans[j*k+c])
+		}
+		s = max(s, hi-lo)
+	}
+	return s*1.001 + 1e-3
 }
 
 // transpose returns the transitions (k+1)×k, trans[j*k+c] for class j

@@ -157,9 +157,26 @@ type tokInfo struct {
 	pre, suf        [4]uint64 // of the lower-cased form
 }
 
-// info computes a token's hashes; rs is a buffer for its lower-cased code
-// points, returned.
+// info computes a token's hashes, with its affixes; rs is a buffer for its
+// lower-cased code points, returned.
 func info(s string, rs []rune) (tokInfo, []rune) {
+	t, rs := basicInfo(s, rs)
+	t.setAffixes(rs)
+	return t, rs
+}
+
+// setAffixes hashes the affixes of the token whose lower-cased code points
+// are rs: those shorter than the word, a whole word being kLower's.
+func (t *tokInfo) setAffixes(rs []rune) {
+	t.affixes = uint8(min(max(len(rs)-1, 0), 4))
+	for m := 1; m <= int(t.affixes); m++ {
+		t.pre[m-1] = fnvRunes(rs[:m])
+		t.suf[m-1] = fnvRunes(rs[len(rs)-m:])
+	}
+}
+
+// basicInfo computes a token's hashes but its affixes.
+func basicInfo(s string, rs []rune) (tokInfo, []rune) {
 	rs = rs[:0]
 	raw, shape := uint64(fnvOffset), uint64(fnvOffset)
 	last := rune(-1)
@@ -188,12 +205,6 @@ func info(s string, rs []rune) (tokInfo, []rune) {
 	}
 	raw = fnvString(raw, s)
 	t := tokInfo{raw: raw, low: fnvRunes(rs), shape: shape}
-	// Affixes shorter than the word: a whole word is kLower's.
-	t.affixes = uint8(min(max(len(rs)-1, 0), 4))
-	for m := 1; m <= int(t.affixes); m++ {
-		t.pre[m-1] = fnvRunes(rs[:m])
-		t.suf[m-1] = fnvRunes(rs[len(rs)-m:])
-	}
 	switch {
 	case letters == 0:
 		t.cap = capNone
@@ -263,44 +274,74 @@ func (x *extractor) sentence(toks []text.Token) {
 	}
 	for i := range toks {
 		ti := &x.toks[i]
-		f := x.feats
-		f = append(f,
-			x.row(kBias, 0),
-			x.row(kWord, ti.raw),
-			x.row(kLower, ti.low),
-			x.row(kShape, ti.shape),
-			x.row(kCap, uint64(ti.cap)*2+b2u(i == 0)),
-		)
-		for m := range int(ti.affixes) {
-			f = append(f, x.row(kPre1+kind(m), ti.pre[m]), x.row(kSuf1+kind(m), ti.suf[m]))
+		f := append(x.feats, x.row(kBias, 0), x.row(kCap, capValue(ti.cap, i == 0)))
+		f = x.ownRows(f, ti)
+		for _, o := range offsets {
+			f = x.neighbourRows(f, o, low(i+o), shape(i+o))
 		}
-		lm1, lp1 := low(i-1), low(i+1)
-		sm1, sp1 := shape(i-1), shape(i+1)
-		f = append(f,
-			x.row(kLowerM2, low(i-2)),
-			x.row(kLowerM1, lm1),
-			x.row(kLowerP1, lp1),
-			x.row(kLowerP2, low(i+2)),
-			x.row(kShapeM2, shape(i-2)),
-			x.row(kShapeM1, sm1),
-			x.row(kShapeP1, sp1),
-			x.row(kShapeP2, shape(i+2)),
-			x.row(kBigramL, pair(lm1, ti.low)),
-			x.row(kBigramR, pair(ti.low, lp1)),
-			x.row(kShape3, pair(pair(sm1, ti.shape), sp1)),
-		)
+		f = x.pairRows(f, low(i-1), ti.low, low(i+1), shape(i-1), ti.shape, shape(i+1))
 		if x.lex != nil {
-			for p, mask := range x.pos[i] {
-				for mask != 0 {
-					l := uint64(bits.TrailingZeros32(mask))
-					mask &= mask - 1
-					f = append(f, x.row(kLex, l<<2|uint64(p)))
-				}
-			}
+			f = x.lexRows(f, x.pos[i])
 		}
 		x.feats = f
 		x.off = append(x.off, int32(len(f)))
 	}
+}
+
+// offsets are where a token's neighbour features look.
+var offsets = [4]int{-2, -1, 1, 2}
+
+// neighbourKinds[j] are the lower-cased form and shape templates of the
+// token at offsets[j].
+var neighbourKinds = [4][2]kind{{kLowerM2, kShapeM2}, {kLowerM1, kShapeM1}, {kLowerP1, kShapeP1}, {kLowerP2, kShapeP2}}
+
+func capValue(cap uint8, first bool) uint64 { return uint64(cap)*2 + b2u(first) }
+
+// ownRows appends the rows of a token's features that depend on it alone:
+// its text, lower-cased form, shape and affixes.
+func (x *extractor) ownRows(f []uint32, t *tokInfo) []uint32 {
+	f = append(f, x.row(kWord, t.raw), x.row(kLower, t.low), x.row(kShape, t.shape))
+	for m := range int(t.affixes) {
+		f = append(f, x.row(kPre1+kind(m), t.pre[m]), x.row(kSuf1+kind(m), t.suf[m]))
+	}
+	return f
+}
+
+// neighbourRows appends the rows of a token's features that depend on its
+// neighbour at offset o, whose lower-cased form and shape hash to low and
+// shape.
+func (x *extractor) neighbourRows(f []uint32, o int, low, shape uint64) []uint32 {
+	ks := neighbourKinds[o+2-b2i(o > 0)]
+	return append(f, x.row(ks[0], low), x.row(ks[1], shape))
+}
+
+// pairRows appends the rows of the features of a token (low, shape) and
+// its neighbours before (lowM, shapeM) and after (lowP, shapeP).
+func (x *extractor) pairRows(f []uint32, lowM, low, lowP, shapeM, shape, shapeP uint64) []uint32 {
+	return append(f,
+		x.row(kBigramL, pair(lowM, low)),
+		x.row(kBigramR, pair(low, lowP)),
+		x.row(kShape3, pair(pair(shapeM, shape), shapeP)),
+	)
+}
+
+// lexRows appends the rows of a token's lexicon matches.
+func (x *extractor) lexRows(f []uint32, pos [numPos]uint32) []uint32 {
+	for p, mask := range pos {
+		for mask != 0 {
+			l := uint64(bits.TrailingZeros32(mask))
+			mask &= mask - 1
+			f = append(f, x.row(kLex, l<<2|uint64(p)))
+		}
+	}
+	return f
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func b2u(b bool) uint64 {

@@ -64,6 +64,10 @@ type Options struct {
 	Seed uint64
 	// Lexicons give the lexicon features; the model keeps them.
 	Lexicons []Lexicon
+	// Vocab is how many of the most frequent words of the examples have
+	// their scores precomputed for speed, numParts×classes float32 each;
+	// default 16384. It changes no tag.
+	Vocab int
 }
 
 // Limits of the model's shape: classes index a byte, and rows a uint32.
@@ -80,8 +84,11 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Bits == 0 {
 		o.Bits = 18
 	}
-	if o.Epochs < 0 {
-		return o, fmt.Errorf("student: %d epochs", o.Epochs)
+	if o.Vocab == 0 {
+		o.Vocab = 1 << 14
+	}
+	if o.Epochs < 0 || o.Vocab < 0 {
+		return o, fmt.Errorf("student: %d epochs, vocabulary of %d", o.Epochs, o.Vocab)
 	}
 	if o.Bits < minBits || o.Bits > maxBits {
 		return o, fmt.Errorf("student: %d bits, want %d to %d", o.Bits, minBits, maxBits)

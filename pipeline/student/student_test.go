@@ -287,3 +287,30 @@ func TestTagAllocations(t *testing.T) {
 		t.Errorf("%v allocations for %d tokens, %v for %d", b, len(text.Tokenize(long)), a, len(text.Tokenize(short)))
 	}
 }
+
+// The precomputed word vectors give the scores the features give one by
+// one, for words in the vocabulary and outside it.
+func TestPrecomputedScores(t *testing.T) {
+	es := synth(1, 200)
+	for _, vocab := range []int{1, 10, 1 << 14} {
+		m := train(t, es, Options{Bits: 12, Vocab: vocab, Lexicons: []Lexicon{{"city", []string{"Paris", "New York"}}}})
+		tg := m.Tagger()
+		k := m.cls.n()
+		for _, s := range []string{"Alan Turing visited Paris in 1950 .", "Unseen", "New York , said Grace Hopper of IBM"} {
+			toks := text.Tokenize(s)
+			tg.scores(toks)
+			x := newExtractor(m.bits, m.lex)
+			x.sentence(toks)
+			for i := range toks {
+				want := make([]float32, k)
+				m.addRows(want, x.feats[x.off[i]:x.off[i+1]])
+				got := tg.d.em[i*k : (i+1)*k]
+				for c := range k {
+					if d := got[c] - want[c]; d > 1e-3 || d < -1e-3 {
+						t.Fatalf("vocabulary %d, %q token %d class %s: score %v, features give %v", vocab, s, i, m.cls.name(c), got[c], want[c])
+					}
+				}
+			}
+		}
+	}
+}

@@ -8,10 +8,11 @@ import (
 // allocated per token. It is not safe for concurrent use; a model can
 // serve one Tagger per goroutine.
 type Tagger struct {
-	m    *Model
-	x    *extractor
-	d    *decoder
-	toks []text.Token
+	m     *Model
+	x     *extractor
+	d     *decoder
+	toks  []text.Token
+	vocab []int32 // per token of a sentence, its word's vector or -1
 }
 
 // Tagger returns a new tagger of m.
@@ -38,24 +39,8 @@ func (t *Tagger) Tag(s string) ([]Span, []float64) {
 // sentence tags one sentence and appends its spans and their scores.
 func (t *Tagger) sentence(toks []text.Token, spans []Span, scores []float64) ([]Span, []float64) {
 	m, d := t.m, t.d
-	k, n := d.k, len(toks)
-	t.x.sentence(toks)
-	d.reset(n)
-	for i := range n {
-		em := d.em[i*k : (i+1)*k]
-		for _, r := range t.x.feats[t.x.off[i]:t.x.off[i+1]] {
-			o := int(m.rows[r])
-			if o == 0 {
-				continue
-			}
-			w := m.w[(o-1)*k : o*k]
-			em := em[:len(w)]
-			for c, v := range w {
-				em[c] += v
-			}
-		}
-	}
-	path := d.viterbi(m.tt)
+	t.scores(toks)
+	path := d.viterbi(m.tt, m.spread)
 	open := -1 // index in spans of the span being read
 	var sum float64
 	var count int

@@ -3,6 +3,7 @@ package student
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 
 	"github.com/zeroner/zeroner/pipeline/text"
@@ -15,12 +16,17 @@ type Model struct {
 	bits   int
 	epochs int // what it was trained with, for the record
 	lex    *lexicon
-	// rows maps a table row to 1 + the offset/k of its weights in w; 0 is
-	// a row whose weights are all zero, kept out of w.
-	rows  []uint32
-	w     []float32
-	trans []float32 // (k+1)×k: trans[j*k+c] is class j then c, j == k the start
-	tt    []float32 // trans transposed, for the decoder
+	// The table, sparse: row r's non-zero weights are w[off[r]:off[r+1]].
+	// A perceptron's feature mostly has weight for the few classes it
+	// was confused between, and tagging is bound by reading the table.
+	off     []uint32
+	w       []weight
+	nonzero []uint64  // bitmap of the rows with weights
+	trans   []float32 // (k+1)×k: trans[j*k+c] is class j then c, j == k the start
+	tt      []float32 // trans transposed, for the decoder
+	spread  float32   // of trans, for the decoder
+	words   []string  // the vocabulary whose vectors are precomputed, sorted
+	pre     precomputed
 }
 
 // Types returns the entity types the model tags, sorted.
@@ -28,6 +34,12 @@ func (m *Model) Types() []string { return append([]string(nil), m.cls.types...) 
 
 // Bits returns the log2 of the model's weight table rows.
 func (m *Model) Bits() int { return m.bits }
+
+// weight is a non-zero weight of a table row.
+type weight struct {
+	class uint32
+	w     float32
+}
 
 // sentence is a training sentence: tokens [lo, hi) of the examples, whose
 // gold classes are gold[lo:hi].
@@ -159,8 +171,9 @@ func Train(ctx context.Context, examples []Example, opt Options) (*Model, error)
 			t.learn(x, d, c.gold[s.lo:s.hi])
 		}
 	}
-	m := &Model{cls: cls, bits: opt.Bits, epochs: opt.Epochs, lex: lex}
+	m := &Model{cls: cls, bits: opt.Bits, epochs: opt.Epochs, lex: lex, words: vocabulary(c, opt.Vocab)}
 	t.average(m)
+	m.precompute()
 	return m, nil
 }
 
@@ -205,7 +218,7 @@ func (t *trainer) learn(x *extractor, d *decoder, gold []uint8) {
 			}
 		}
 	}
-	path := d.viterbi(t.tt)
+	path := d.viterbi(t.tt, float32(math.Inf(1)))
 	prevG, prevP := k, k
 	for i := range n {
 		g, p := int(gold[i]), int(path[i])
@@ -236,22 +249,20 @@ func (t *trainer) add(w []int32, u []int64, i int, v int32) {
 func (t *trainer) average(m *Model) {
 	k, T := t.k, float64(max(t.step, 1))
 	avg := func(w int32, u int64) float32 { return float32((float64(w)*(T+1) - float64(u)) / T) }
-	m.rows = make([]uint32, len(t.w)/k)
-	row := make([]float32, k)
-	for r := range m.rows {
-		zero := true
+	rows := len(t.w) / k
+	m.off = make([]uint32, rows+1)
+	for r := range rows {
 		for c := range k {
-			row[c] = avg(t.w[r*k+c], t.u[r*k+c])
-			zero = zero && row[c] == 0
+			if v := avg(t.w[r*k+c], t.u[r*k+c]); v != 0 {
+				m.w = append(m.w, weight{uint32(c), v})
+			}
 		}
-		if !zero {
-			m.w = append(m.w, row...)
-			m.rows[r] = uint32(len(m.w) / k)
-		}
+		m.off[r+1] = uint32(len(m.w))
 	}
 	m.trans = make([]float32, len(t.tw))
 	for i := range t.tw {
 		m.trans[i] = avg(t.tw[i], t.tu[i])
 	}
 	m.tt = transpose(m.trans, k, nil)
+	m.spread = spread(m.trans, k)
 }
