@@ -35,6 +35,20 @@ func (m *Model) Types() []string { return append([]string(nil), m.cls.types...) 
 // Bits returns the log2 of the model's weight table rows.
 func (m *Model) Bits() int { return m.bits }
 
+// Epochs returns the number of passes the model was trained with.
+func (m *Model) Epochs() int { return m.epochs }
+
+// TrainingBytes is the memory Train holds for its weights with opt over
+// types entity types (the examples and their tokens come on top).
+func TrainingBytes(opt Options, types int) int64 {
+	opt, err := opt.withDefaults()
+	if err != nil {
+		return 0
+	}
+	k := int64(1 + 2*types)
+	return (int64(1)<<opt.Bits)*k*12 + (k+1)*k*12
+}
+
 // weight is a non-zero weight of a table row.
 type weight struct {
 	class uint32

@@ -25,6 +25,7 @@ import (
 	"github.com/zeroner/zeroner/internal/dataset"
 	"github.com/zeroner/zeroner/io/corpus"
 	"github.com/zeroner/zeroner/pipeline/eval"
+	"github.com/zeroner/zeroner/pipeline/rules"
 	"github.com/zeroner/zeroner/pipeline/student"
 )
 
@@ -32,29 +33,39 @@ var domains = []string{"ai", "literature", "music", "politics", "science"}
 
 func main() {
 	var (
-		split  = flag.String("eval", "dev", "dev: train on train, score dev; test: train on train+dev, score test")
+		split  = flag.String("eval", "dev", "dev: train on train, score dev; test: train on train+dev, score test; agree: agreement with the rules backend on generated documents")
+		schema = flag.String("schema", "crossner-politics", "with -eval agree: the teacher's schema")
+		docs   = flag.Int("docs", 8000, "with -eval agree: train documents")
+		held   = flag.Int("heldout", 2000, "with -eval agree: held-out documents")
+		disj   = flag.Bool("disjoint", false, "with -eval agree: draw held-out documents from other sentences than train documents")
 		epochs = flag.Int("epochs", 0, "training epochs (0: the package default)")
 		bits   = flag.Int("bits", 0, "log2 of the weight table's rows (0: the package default)")
 		seed   = flag.Uint64("seed", 1, "seed of the example order")
-		lexDir = flag.String("lexicons", "pipeline/rules/lexicon", `folder of lexicon files (name.txt, entries separated by "|"), or "" for none`)
+		useLex = flag.Bool("lexicons", true, "give the student the rules backend's lexicons, as distill does")
 	)
 	flag.Parse()
-	if *split != "dev" && *split != "test" {
-		log.Fatalf("-eval %q: want dev or test", *split)
+	if *split != "dev" && *split != "test" && *split != "agree" {
+		log.Fatalf("-eval %q: want dev, test or agree", *split)
 	}
 	ctx := context.Background()
 	var lex []student.Lexicon
-	if *lexDir != "" {
-		var err error
-		if lex, err = readLexicons(*lexDir); err != nil {
-			log.Fatal(err)
+	if *useLex {
+		for _, l := range rules.Lexicons() {
+			lex = append(lex, student.Lexicon(l))
 		}
 	}
 	opt := student.Options{Epochs: *epochs, Bits: *bits, Seed: *seed, Lexicons: lex}
-	fmt.Printf("student: epochs %d, bits %d, seed %d, %d lexicons; train on %s, score %s\n\n",
-		*epochs, *bits, *seed, len(lex), map[string]string{"dev": "train", "test": "train+dev"}[*split], *split)
-	fmt.Println("| domain | training sentences | entities | types | train time | model bytes | strict P | strict R | **strict F1 (misc kept)** | strict F1 (misc dropped) | span F1 |")
-	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	if *split == "agree" {
+		name := fmt.Sprintf("epochs %d, bits %d, %d lexicons", *epochs, *bits, len(lex)) // 0: the default
+		agree(ctx, agreeSetup{schema: *schema, train: *docs, heldOut: *held, disjoint: *disj, seed: *seed,
+			studentOpts: []student.Options{opt}, studentOptNames: []string{name}})
+		fmt.Printf("peak RSS of the process: %s\n", peakRSS())
+		return
+	}
+	fmt.Printf("student: seed %d, %d lexicons; train on %s, score %s\n\n",
+		*seed, len(lex), map[string]string{"dev": "train", "test": "train+dev"}[*split], *split)
+	fmt.Println("| domain | training sentences | entities | types | epochs | bits | train time | training weights | model bytes | strict P | strict R | **strict F1 (misc kept)** | strict F1 (misc dropped) | span F1 |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	var rs []eval.Results
 	var trainTime time.Duration
 	for _, d := range domains {
@@ -77,11 +88,12 @@ func main() {
 		}
 		r := score(d, m, test)
 		rs = append(rs, r)
-		fmt.Printf("| %s | %d | %d | %d | %.1f s | %d | %.1f | %.1f | **%.1f** | %.1f | %.1f |\n", d, len(train), entities(train), len(m.Types()),
-			took.Seconds(), len(b), r.Strict.P, r.Strict.R, r.Strict.F1, r.StrictNoMisc.F1, r.Span.F1)
+		fmt.Printf("| %s | %d | %d | %d | %d | %d | %.1f s | %.0f MB | %d | %.1f | %.1f | **%.1f** | %.1f | %.1f |\n", d, len(train), entities(train), len(m.Types()),
+			m.Epochs(), m.Bits(), took.Seconds(), float64(student.TrainingBytes(opt, len(m.Types())))/1e6, len(b),
+			r.Strict.P, r.Strict.R, r.Strict.F1, r.StrictNoMisc.F1, r.Span.F1)
 	}
 	a := eval.Mean("avg", rs)
-	fmt.Printf("| **CrossNER-5 avg** | | | | %.1f s in all | | %.1f | %.1f | **%.1f** | %.1f | %.1f |\n\n",
+	fmt.Printf("| **CrossNER-5 avg** | | | | | | %.1f s in all | | | %.1f | %.1f | **%.1f** | %.1f | %.1f |\n\n",
 		trainTime.Seconds(), a.Strict.P, a.Strict.R, a.Strict.F1, a.StrictNoMisc.F1, a.Span.F1)
 	fmt.Printf("peak RSS of the process: %s\n", peakRSS())
 }
@@ -113,7 +125,10 @@ func mustRead(domain, split string) []student.Example {
 	if err != nil {
 		log.Fatal(err)
 	}
-	path := filepath.Join(dir, "crossner", domain, split+".txt")
+	return mustReadPath(filepath.Join(dir, "crossner", domain, split+".txt"))
+}
+
+func mustReadPath(path string) []student.Example {
 	f, err := os.Open(path)
 	if err != nil {
 		log.Fatal(err)
@@ -139,35 +154,6 @@ func entities(es []student.Example) (n int) {
 		n += len(e.Spans)
 	}
 	return n
-}
-
-// readLexicons reads the rules backend's lexicon files: "#" comments,
-// entries separated by "|" or new lines.
-func readLexicons(dir string) ([]student.Lexicon, error) {
-	files, err := filepath.Glob(filepath.Join(dir, "*.txt"))
-	if err != nil || len(files) == 0 {
-		return nil, fmt.Errorf("lexicons in %s: none found (%v); run from the repository root", dir, err)
-	}
-	var out []student.Lexicon
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return nil, err
-		}
-		l := student.Lexicon{Name: strings.TrimSuffix(filepath.Base(f), ".txt")}
-		for _, line := range strings.Split(string(data), "\n") {
-			if strings.HasPrefix(line, "#") {
-				continue
-			}
-			for _, e := range strings.Split(line, "|") {
-				if e = strings.TrimSpace(e); e != "" {
-					l.Entries = append(l.Entries, e)
-				}
-			}
-		}
-		out = append(out, l)
-	}
-	return out, nil
 }
 
 // peakRSS is the process's peak resident set (Linux), or "unknown".
