@@ -10,14 +10,24 @@ import (
 )
 
 // DistillInput is a distill job: a share of the corpus is annotated with the
-// configured backend, and the rest with an SAE-NER map estimated from it.
+// configured backend (the teacher), and the rest with a student trained on
+// it.
 type DistillInput struct {
 	Config activities.Config `json:"config"`
 	// Every: one shard in Every is annotated by the backend (1/share).
 	Every int `json:"every"`
-	// HoldoutEvery: one sampled shard in HoldoutEvery is kept out of the
-	// estimate to measure agreement (0: none).
+	// HoldoutEvery: one sampled shard in HoldoutEvery is kept out of
+	// training to measure agreement (0: none).
 	HoldoutEvery int `json:"holdout_every"`
+	// Student is activities.StudentPerceptron or StudentMap; "" is the map,
+	// as before there was a choice.
+	Student string `json:"student,omitempty"`
+}
+
+// identity is the input's part of the run's identity (Config.Distill).
+func (in DistillInput) identity() string {
+	s := activities.Sample{Student: in.Student}.StudentName()
+	return fmt.Sprintf("every=%d holdout=%d student=%s", max(in.Every, 1), in.HoldoutEvery, s)
 }
 
 // DistillSummary is what a distill run did.
@@ -30,12 +40,14 @@ type DistillSummary struct {
 }
 
 // Distill annotates a sample of the corpus with the configured backend,
-// estimates a feature -> type map from it, tags the other shards with the map
-// at CPU speed, reports agreement on a held-out part of the sample, and
-// finalizes the run like AnnotateCorpus. Every step is idempotent. It does not
-// continue as new: keep it to a few thousand shards.
+// trains the student on it, tags the other shards with the student at CPU
+// speed, reports agreement on a held-out part of the sample, and finalizes
+// the run like AnnotateCorpus. Every step is idempotent, and training is
+// deterministic. It does not continue as new: keep it to a few thousand
+// shards.
 func Distill(ctx workflow.Context, in DistillInput) (DistillSummary, error) {
 	cfg := in.Config
+	cfg.Distill = in.identity()
 	t := activities.Timings{Started: workflow.Now(ctx).UTC()}
 	var plan activities.Plan
 	if err := workflow.ExecuteActivity(withOptions(ctx, 10*time.Minute, 0), activities.PlanActivity, cfg).Get(ctx, &plan); err != nil {
@@ -50,7 +62,7 @@ func Distill(ctx workflow.Context, in DistillInput) (DistillSummary, error) {
 		return DistillSummary{}, fmt.Errorf("shard: %w", err)
 	}
 	t.Sharded = workflow.Now(ctx).UTC()
-	s := activities.Sample{Shards: sh.Shards, Every: max(in.Every, 1), HoldoutEvery: in.HoldoutEvery}
+	s := activities.Sample{Shards: sh.Shards, Every: max(in.Every, 1), HoldoutEvery: in.HoldoutEvery, Student: in.Student}
 	run := plan.Run
 	var out DistillSummary
 	var failed []activities.ShardFailure
@@ -74,15 +86,16 @@ func Distill(ctx workflow.Context, in DistillInput) (DistillSummary, error) {
 
 	ectx := withOptions(ctx, time.Hour, time.Minute)
 	if err := workflow.ExecuteActivity(ectx, activities.EstimateActivity, run, s).Get(ctx, &out.Estimate); err != nil {
-		return DistillSummary{}, fmt.Errorf("estimate: %w", err)
+		return DistillSummary{}, fmt.Errorf("train the %s student: %w", s.StudentName(), err)
 	}
 
-	// The rest, with the map.
+	// The rest, with the student.
 	tctx := withOptions(ctx, 30*time.Minute, 20*time.Second)
 	next = 0
 	slide(ctx, &next, sh.Shards, window, func(shard int) bool { return !s.Sampled(shard) }, never, func(shard int) workflow.Future {
 		out.Tagged++
-		return workflow.ExecuteActivity(tctx, activities.TagActivity, activities.ShardTask{Run: run, Shard: shard, Backend: cfg.Backend})
+		task := activities.TagTask{ShardTask: activities.ShardTask{Run: run, Shard: shard, Backend: cfg.Backend}, Student: in.Student}
+		return workflow.ExecuteActivity(tctx, activities.TagActivity, task)
 	}, fail)
 	if err := workflow.ExecuteActivity(ectx, activities.AgreeActivity, run, s).Get(ctx, &out.Agreement); err != nil {
 		return DistillSummary{}, fmt.Errorf("agreement: %w", err)

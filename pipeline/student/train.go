@@ -35,6 +35,9 @@ func (m *Model) Types() []string { return append([]string(nil), m.cls.types...) 
 // Bits returns the log2 of the model's weight table rows.
 func (m *Model) Bits() int { return m.bits }
 
+// Weights returns the number of the model's non-zero feature weights.
+func (m *Model) Weights() int { return len(m.w) }
+
 // Epochs returns the number of passes the model was trained with.
 func (m *Model) Epochs() int { return m.epochs }
 
