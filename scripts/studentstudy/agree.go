@@ -34,8 +34,7 @@ type agreeSetup struct {
 	train, heldOut  int
 	disjoint        bool
 	seed            uint64
-	studentOpts     []student.Options
-	studentOptNames []string
+	studentOpts []student.Options
 }
 
 func agree(ctx context.Context, s agreeSetup) {
@@ -86,7 +85,7 @@ func agree(ctx context.Context, s agreeSetup) {
 
 	fmt.Println("| student | train time | model bytes | held-out strict P | strict R | **strict F1** | span F1 | tag tokens/s (wall, one goroutine) |")
 	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|")
-	for i, opt := range s.studentOpts {
+	for _, opt := range s.studentOpts {
 		start := time.Now()
 		m, err := student.Train(ctx, train, opt)
 		if err != nil {
@@ -102,7 +101,8 @@ func agree(ctx context.Context, s agreeSetup) {
 		}
 		rate := float64(heldToks) / time.Since(start).Seconds()
 		res := agreement(held, pred)
-		fmt.Printf("| perceptron %s | %.1f s | %d | %.1f | %.1f | **%.1f** | %.1f | %.0f |\n", s.studentOptNames[i], took.Seconds(), len(b),
+		fmt.Printf("| perceptron (epochs %d, bits %d, %d lexicons) | %.1f s | %d | %.1f | %.1f | **%.1f** | %.1f | %.0f |\n",
+			m.Epochs(), m.Bits(), len(opt.Lexicons), took.Seconds(), len(b),
 			res.Strict.P, res.Strict.R, res.Strict.F1, res.Span.F1, rate)
 	}
 

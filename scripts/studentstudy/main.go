@@ -56,9 +56,8 @@ func main() {
 	}
 	opt := student.Options{Epochs: *epochs, Bits: *bits, Seed: *seed, Lexicons: lex}
 	if *split == "agree" {
-		name := fmt.Sprintf("epochs %d, bits %d, %d lexicons", *epochs, *bits, len(lex)) // 0: the default
 		agree(ctx, agreeSetup{schema: *schema, train: *docs, heldOut: *held, disjoint: *disj, seed: *seed,
-			studentOpts: []student.Options{opt}, studentOptNames: []string{name}})
+			studentOpts: []student.Options{opt}})
 		fmt.Printf("peak RSS of the process: %s\n", peakRSS())
 		return
 	}
