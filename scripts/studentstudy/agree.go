@@ -30,11 +30,11 @@ import (
 // the benchmark, where a held-out sentence has mostly been seen in
 // training.
 type agreeSetup struct {
-	schema          string
-	train, heldOut  int
-	disjoint        bool
-	seed            uint64
-	studentOpts []student.Options
+	schema         string
+	train, heldOut int
+	disjoint       bool
+	seed           uint64
+	studentOpts    []student.Options
 }
 
 func agree(ctx context.Context, s agreeSetup) {
