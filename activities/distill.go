@@ -78,4 +78,17 @@ type Agreement struct {
 	Docs     int     `json:"docs"`
 	StrictF1 float64 `json:"strict_f1"`
 	SpanF1   float64 `json:"span_f1"`
+	// StrictCI and SpanCI are 95% confidence intervals of the F1s, by a
+	// seeded bootstrap over the held-out documents (pipeline/eval's
+	// BootstrapF1). They take documents as independent, which those of a
+	// few shards are not quite: read them as a lower bound of the
+	// uncertainty.
+	StrictCI *Interval `json:"strict_f1_ci,omitempty"`
+	SpanCI   *Interval `json:"span_f1_ci,omitempty"`
+}
+
+// Interval is a confidence interval of a score, in percent.
+type Interval struct {
+	Lo float64 `json:"lo"`
+	Hi float64 `json:"hi"`
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"syscall"
 	"testing"
@@ -73,10 +74,13 @@ func TestDistill(t *testing.T) {
 			if ag.Docs != 40 || ag.StrictF1 <= 0 || ag.StrictF1 > 100 || ag.SpanF1 < ag.StrictF1 {
 				t.Errorf("agreement %+v: want 40 held-out documents and 0 < strict F1 <= span F1 <= 100", ag)
 			}
+			if ci := ag.StrictCI; ci == nil || ci.Lo > ag.StrictF1 || ci.Hi < ag.StrictF1 || ci.Hi-ci.Lo <= 0 {
+				t.Errorf("agreement's strict interval %+v: want one around %.1f", ci, ag.StrictF1)
+			}
 			agreement[name] = ag.StrictF1
 			run := activities.Run{ID: sum.RunID, URI: blob.Join(cfg.Output, "runs", sum.RunID)}
 			var saved activities.Agreement
-			if err := (runs.Store{Store: store}).ReadJSON(ctx, runs.Dir(run).Agreement(want), &saved); err != nil || saved != ag {
+			if err := (runs.Store{Store: store}).ReadJSON(ctx, runs.Dir(run).Agreement(want), &saved); err != nil || !reflect.DeepEqual(saved, ag) {
 				t.Errorf("saved agreement %+v (%v), want %+v", saved, err, ag)
 			}
 			by := map[string]int{}
@@ -92,7 +96,7 @@ func TestDistill(t *testing.T) {
 			if want == activities.StudentPerceptron {
 				sameTags(ctx, t, store, run, 1)
 			}
-			t.Logf("estimate %+v, agreement %+v, mentions by extractor %v", e, ag, by)
+			t.Logf("estimate %+v, agreement %+v (strict interval %+v), mentions by extractor %v", e, ag, *ag.StrictCI, by)
 		})
 	}
 	if agreement["perceptron"] <= agreement["map"] {

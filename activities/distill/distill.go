@@ -172,10 +172,20 @@ func (a *Activities) Agree(ctx context.Context, run activities.Run, s activities
 		if err != nil {
 			return activities.Agreement{}, fmt.Errorf("agreement of %s: %w", run.ID, err)
 		}
-		ag = activities.Agreement{Docs: r.Docs, StrictF1: r.Strict.F1, SpanF1: r.Span.F1}
+		strict, span, err := eval.BootstrapF1(scored, bootstrapResamples, 1, 0.95)
+		if err != nil {
+			return activities.Agreement{}, fmt.Errorf("agreement of %s: %w", run.ID, err)
+		}
+		ag = activities.Agreement{Docs: r.Docs, StrictF1: r.Strict.F1, SpanF1: r.Span.F1,
+			StrictCI: &activities.Interval{Lo: strict.Lo, Hi: strict.Hi}, SpanCI: &activities.Interval{Lo: span.Lo, Hi: span.Hi}}
 	}
 	return ag, a.deps.Store.WriteJSON(ctx, runs.Dir(run).Agreement(s.StudentName()), ag)
 }
+
+// bootstrapResamples is how many resamples give the agreement's intervals:
+// enough for the 2.5th and 97.5th percentiles to settle, cheap since a
+// resample sums counts.
+const bootstrapResamples = 2000
 
 // annotated returns a shard's documents and its calibrated mentions by
 // document.

@@ -113,13 +113,23 @@ func distillCmd(ctx context.Context, args []string, env Env) error {
 	if !sum.UpToDate {
 		fmt.Fprintf(env.Stdout, "  distill    %d shards by the backend, %d by the %s\n", sum.Sampled, sum.Tagged, studentNote(sum.Estimate))
 		if sum.Agreement.Docs > 0 {
-			fmt.Fprintf(env.Stdout, "  agreement  strict F1 %.1f, span F1 %.1f with the backend on %d held-out documents\n",
-				sum.Agreement.StrictF1, sum.Agreement.SpanF1, sum.Agreement.Docs)
+			fmt.Fprintf(env.Stdout, "  agreement  %s with the backend on %d held-out documents\n", agreementNote(sum.Agreement), sum.Agreement.Docs)
 		} else if held > 0 {
 			fmt.Fprintf(env.Stdout, "  agreement  not measured: %s\n", noHoldout(sum.Shards, sum.Docs, in.Every, in.HoldoutEvery, f.shardSize))
 		}
 	}
 	return outcome(sum.Summary)
+}
+
+// agreementNote gives the agreement's F1s, with their intervals when known.
+func agreementNote(a activities.Agreement) string {
+	f1 := func(name string, v float64, ci *activities.Interval) string {
+		if ci == nil {
+			return fmt.Sprintf("%s F1 %.1f", name, v)
+		}
+		return fmt.Sprintf("%s F1 %.1f (95%% CI %.1f-%.1f)", name, v, ci.Lo, ci.Hi)
+	}
+	return f1("strict", a.StrictF1, a.StrictCI) + ", " + f1("span", a.SpanF1, a.SpanCI)
 }
 
 // studentNote says what student tagged a distill run's shards and what it

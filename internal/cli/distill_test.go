@@ -40,3 +40,14 @@ func TestStudentNote(t *testing.T) {
 		}
 	}
 }
+
+func TestAgreementNote(t *testing.T) {
+	a := activities.Agreement{Docs: 40, StrictF1: 64.5, SpanF1: 80.15}
+	if got, want := agreementNote(a), "strict F1 64.5, span F1 80.2"; got != want {
+		t.Errorf("without intervals: %q, want %q", got, want)
+	}
+	a.StrictCI, a.SpanCI = &activities.Interval{Lo: 58.04, Hi: 70.96}, &activities.Interval{Lo: 75, Hi: 85}
+	if got, want := agreementNote(a), "strict F1 64.5 (95% CI 58.0-71.0), span F1 80.2 (95% CI 75.0-85.0)"; got != want {
+		t.Errorf("with intervals: %q, want %q", got, want)
+	}
+}
