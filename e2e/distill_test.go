@@ -104,6 +104,32 @@ func TestDistill(t *testing.T) {
 	}
 }
 
+// --sample-docs: at least 100 of the 541 documents, in shards of 20: 6
+// shards, one in 5 (0, 5, ..., 25), of which 10 and 25 are held out.
+func TestDistillSampleDocs(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	store, root := localStore(t)
+	data, _ := blob.Normalize(dataset.Path(t, "crossner", "politics", "dev.txt"))
+	put(t, store, blob.Join(root, "s.yaml"), schemaFile(t))
+	h := newHarness(t, store, nil)
+	cfg := activities.Config{Job: "distill-docs", Corpus: data, Schema: blob.Join(root, "s.yaml"), Output: blob.Join(root, "out"),
+		Backend: activities.BackendSpec{Name: "rules"}, Reader: activities.Reader{Format: corpus.FormatBIO}, ShardSize: 20, Window: 4}
+	wr, err := h.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "distill-docs", TaskQueue: queue}, workflows.Distill,
+		workflows.DistillInput{Config: cfg, Every: 4, SampleDocs: 100, HoldoutEvery: 3, Student: activities.StudentPerceptron})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum workflows.DistillSummary
+	if err := wr.Get(ctx, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if sum.Every != 5 || sum.Sampled != 6 || sum.Tagged != 22 || sum.Estimate.Docs != 80 || sum.Agreement.Docs != 40 {
+		t.Errorf("summary %+v, estimate %+v, agreement %+v: want one shard in 5, 6 sampled, 22 tagged, 80 documents to train on and 40 held out",
+			sum.Summary, sum.Estimate, sum.Agreement)
+	}
+}
+
 // sameTags reads a run's student artefact back (Unmarshal) and checks that
 // it tags a shard the run tagged exactly as the run did.
 func sameTags(ctx context.Context, t *testing.T, store blob.Store, run activities.Run, shard int) {

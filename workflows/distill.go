@@ -16,6 +16,10 @@ type DistillInput struct {
 	Config activities.Config `json:"config"`
 	// Every: one shard in Every is annotated by the backend (1/share).
 	Every int `json:"every"`
+	// SampleDocs, when set, replaces Every: the backend annotates at
+	// least that many documents (at the corpus's mean shard size), in
+	// shards spread evenly over the corpus.
+	SampleDocs int64 `json:"sample_docs,omitempty"`
 	// HoldoutEvery: one sampled shard in HoldoutEvery is kept out of
 	// training to measure agreement (0: none).
 	HoldoutEvery int `json:"holdout_every"`
@@ -27,12 +31,31 @@ type DistillInput struct {
 // identity is the input's part of the run's identity (Config.Distill).
 func (in DistillInput) identity() string {
 	s := activities.Sample{Student: in.Student}.StudentName()
+	if in.SampleDocs > 0 {
+		return fmt.Sprintf("sample_docs=%d holdout=%d student=%s", in.SampleDocs, in.HoldoutEvery, s)
+	}
 	return fmt.Sprintf("every=%d holdout=%d student=%s", max(in.Every, 1), in.HoldoutEvery, s)
+}
+
+// every is one shard in how many the backend annotates, given the
+// sharding.
+func (in DistillInput) every(sh activities.Sharding) int {
+	if in.SampleDocs <= 0 || sh.Docs <= 0 || sh.Shards <= 0 {
+		return max(in.Every, 1)
+	}
+	// The shards it takes at the corpus's mean shard size, rounded up,
+	// and the widest spacing that samples that many.
+	need := (in.SampleDocs*int64(sh.Shards) + sh.Docs - 1) / sh.Docs
+	if need <= 1 {
+		return sh.Shards
+	}
+	return max(1, int((int64(sh.Shards)-1)/(need-1)))
 }
 
 // DistillSummary is what a distill run did.
 type DistillSummary struct {
 	activities.Summary
+	Every     int                      `json:"every"` // one shard in Every was sampled
 	Sampled   int                      `json:"sampled_shards"`
 	Tagged    int                      `json:"tagged_shards"`
 	Estimate  activities.EstimateStats `json:"estimate"`
@@ -62,9 +85,9 @@ func Distill(ctx workflow.Context, in DistillInput) (DistillSummary, error) {
 		return DistillSummary{}, fmt.Errorf("shard: %w", err)
 	}
 	t.Sharded = workflow.Now(ctx).UTC()
-	s := activities.Sample{Shards: sh.Shards, Every: max(in.Every, 1), HoldoutEvery: in.HoldoutEvery, Student: in.Student}
+	s := activities.Sample{Shards: sh.Shards, Every: in.every(sh), HoldoutEvery: in.HoldoutEvery, Student: in.Student}
 	run := plan.Run
-	var out DistillSummary
+	out := DistillSummary{Every: s.Every}
 	var failed []activities.ShardFailure
 
 	// The sample, with the configured backend.

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"math"
 	"time"
@@ -28,9 +29,10 @@ func noHoldout(shards int, docs int64, every, holdout, size int) string {
 	return msg
 }
 
-const distillHelp = `Usage: distill --corpus URI --schema URI [--out URI] [--sample 0.1] [--holdout 0.2] [--student perceptron|map] [run flags]
+const distillHelp = `Usage: distill --corpus URI --schema URI [--out URI] [--sample 0.1 | --sample-docs N] [--holdout 0.2] [--student perceptron|map] [run flags]
 
-Annotates a sample of the corpus (one shard in 1/--sample) with the
+Annotates a sample of the corpus (one shard in 1/--sample, or shards
+spread over the corpus holding at least --sample-docs documents) with the
 configured backend, the teacher (an LLM with --llm-base-url, else the rules
 backend), trains a student on it, tags every other shard with the student
 at CPU speed, and reports the student's agreement with the teacher on a
@@ -56,10 +58,12 @@ func distillCmd(ctx context.Context, args []string, env Env) error {
 	var (
 		f            runFlags
 		sample, held float64
+		sampleDocs   int64
 		student      string
 	)
 	f.register(fs, env)
 	fs.Float64Var(&sample, "sample", 0.1, "share of the corpus annotated by the backend, in (0, 1]")
+	fs.Int64Var(&sampleDocs, "sample-docs", 0, "documents annotated by the backend, instead of --sample: at least that many, in shards spread over the corpus")
 	fs.Float64Var(&held, "holdout", 0.2, "share of the sample kept out of training to measure agreement, in [0, 1)")
 	fs.StringVar(&student, "student", activities.StudentPerceptron, "what learns from the sample and tags the rest: perceptron or map")
 	if err := parseFlags(fs, args); err != nil {
@@ -70,6 +74,14 @@ func distillCmd(ctx context.Context, args []string, env Env) error {
 	}
 	if err := activities.CheckStudent(student); err != nil {
 		return usageError(fmt.Errorf("--student: %w", err))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	switch {
+	case sampleDocs < 0:
+		return usageError(fmt.Errorf("--sample-docs %d must be positive", sampleDocs))
+	case sampleDocs > 0 && set["sample"]:
+		return usageError(fmt.Errorf("give --sample or --sample-docs, not both"))
 	}
 	if f.job == "" {
 		cfg, err := f.settings()
@@ -82,7 +94,7 @@ func distillCmd(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
-	in := workflows.DistillInput{Config: cfg, Every: int(math.Round(1 / sample)), Student: student}
+	in := workflows.DistillInput{Config: cfg, Every: int(math.Round(1 / sample)), SampleDocs: sampleDocs, Student: student}
 	if held > 0 {
 		in.HoldoutEvery = max(int(math.Round(1/held)), 2)
 	}
@@ -115,7 +127,7 @@ func distillCmd(ctx context.Context, args []string, env Env) error {
 		if sum.Agreement.Docs > 0 {
 			fmt.Fprintf(env.Stdout, "  agreement  %s with the backend on %d held-out documents\n", agreementNote(sum.Agreement), sum.Agreement.Docs)
 		} else if held > 0 {
-			fmt.Fprintf(env.Stdout, "  agreement  not measured: %s\n", noHoldout(sum.Shards, sum.Docs, in.Every, in.HoldoutEvery, f.shardSize))
+			fmt.Fprintf(env.Stdout, "  agreement  not measured: %s\n", noHoldout(sum.Shards, sum.Docs, max(sum.Every, 1), in.HoldoutEvery, f.shardSize))
 		}
 	}
 	return outcome(sum.Summary)

@@ -356,6 +356,8 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{[]string{"batch", "resume"}, "zeroner batch: want: batch resume JOB"},
 		{[]string{"review"}, "zeroner review: give the run's folder"},
 		{[]string{"distill", "--sample", "2"}, "zeroner distill: --sample 2 must be in (0, 1]"},
+		{[]string{"distill", "--sample", "0.2", "--sample-docs", "5000"}, "zeroner distill: give --sample or --sample-docs, not both"},
+		{[]string{"distill", "--sample-docs", "-3"}, "zeroner distill: --sample-docs -3 must be positive"},
 		{[]string{"distill", "--student", "crf"}, `zeroner distill: --student: unknown student "crf" (want perceptron or map)`},
 		{[]string{"export", "--run", "r", "--out", "o", "--format", "xml"}, `zeroner export: --format "xml": want`},
 		{[]string{"export", "--run", "r", "--out", "o", "--dev-share", "2"}, "zeroner export: --dev-share 2: want 0 to 1"},
