@@ -18,12 +18,14 @@ const (
 func Students() []string { return []string{StudentPerceptron, StudentMap} }
 
 // Sample says which shards of a distill run the configured backend annotates
-// (every Every-th), which of those are held out from training to measure
-// agreement (every HoldoutEvery-th sampled shard; 0: none), and which
-// student learns from the others.
+// (every Every-th from Start on: a systematic sample, which gives each
+// stretch of the corpus, and so each object, its share), which of those are
+// held out from training to measure agreement (every HoldoutEvery-th
+// sampled shard; 0: none), and which student learns from the others.
 type Sample struct {
 	Shards       int `json:"shards"`
 	Every        int `json:"every"`
+	Start        int `json:"start,omitempty"` // below Every
 	HoldoutEvery int `json:"holdout_every"`
 	// Student is StudentPerceptron or StudentMap; "" is the map, as in
 	// distill runs from before there was a choice.
@@ -31,11 +33,13 @@ type Sample struct {
 }
 
 // Sampled reports whether shard is annotated by the configured backend.
-func (s Sample) Sampled(shard int) bool { return s.Every > 0 && shard%s.Every == 0 }
+func (s Sample) Sampled(shard int) bool {
+	return s.Every > 0 && shard >= s.Start && (shard-s.Start)%s.Every == 0
+}
 
-// Holdout reports whether a sampled shard is held out from estimation.
+// Holdout reports whether a sampled shard is held out from training.
 func (s Sample) Holdout(shard int) bool {
-	return s.Sampled(shard) && s.HoldoutEvery > 0 && (shard/s.Every)%s.HoldoutEvery == s.HoldoutEvery-1
+	return s.Sampled(shard) && s.HoldoutEvery > 0 && ((shard-s.Start)/s.Every)%s.HoldoutEvery == s.HoldoutEvery-1
 }
 
 // StudentName returns the sample's student, StudentMap for "".

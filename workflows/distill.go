@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"hash/fnv"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
@@ -37,25 +38,42 @@ func (in DistillInput) identity() string {
 	return fmt.Sprintf("every=%d holdout=%d student=%s", max(in.Every, 1), in.HoldoutEvery, s)
 }
 
-// every is one shard in how many the backend annotates, given the
-// sharding.
-func (in DistillInput) every(sh activities.Sharding) int {
+// spacing is one shard in how many the backend annotates, given the
+// sharding, and how many shards the sample must hold at least (with
+// SampleDocs; 1 otherwise).
+func (in DistillInput) spacing(sh activities.Sharding) (every, need int) {
 	if in.SampleDocs <= 0 || sh.Docs <= 0 || sh.Shards <= 0 {
-		return max(in.Every, 1)
+		return max(in.Every, 1), 1
 	}
 	// The shards it takes at the corpus's mean shard size, rounded up,
 	// and the widest spacing that samples that many.
-	need := (in.SampleDocs*int64(sh.Shards) + sh.Docs - 1) / sh.Docs
-	if need <= 1 {
-		return sh.Shards
+	n := min((in.SampleDocs*int64(sh.Shards)+sh.Docs-1)/sh.Docs, int64(sh.Shards))
+	if n <= 1 {
+		return sh.Shards, 1
 	}
-	return max(1, int((int64(sh.Shards)-1)/(need-1)))
+	return max(1, (sh.Shards-1)/int(n-1)), int(n)
+}
+
+// sampleStart is the first sampled shard: one of the first every, drawn
+// from the run's id (the same run, the same start), so that a corpus
+// whose objects or orderings repeat with the spacing is not always
+// sampled at the same point of each (the first shard of every object).
+// It stays low enough for the sample to hold need shards.
+func sampleStart(runID string, shards, every, need int) int {
+	hi := min(every-1, shards-1-(need-1)*every)
+	if hi <= 0 {
+		return 0
+	}
+	h := fnv.New64a()
+	h.Write([]byte(runID))
+	return int(h.Sum64() % uint64(hi+1))
 }
 
 // DistillSummary is what a distill run did.
 type DistillSummary struct {
 	activities.Summary
-	Every     int                      `json:"every"` // one shard in Every was sampled
+	Every     int                      `json:"every"` // one shard in Every was sampled,
+	Start     int                      `json:"start"` // from this one on
 	Sampled   int                      `json:"sampled_shards"`
 	Tagged    int                      `json:"tagged_shards"`
 	Estimate  activities.EstimateStats `json:"estimate"`
@@ -85,9 +103,14 @@ func Distill(ctx workflow.Context, in DistillInput) (DistillSummary, error) {
 		return DistillSummary{}, fmt.Errorf("shard: %w", err)
 	}
 	t.Sharded = workflow.Now(ctx).UTC()
-	s := activities.Sample{Shards: sh.Shards, Every: in.every(sh), HoldoutEvery: in.HoldoutEvery, Student: in.Student}
 	run := plan.Run
-	out := DistillSummary{Every: s.Every}
+	every, need := in.spacing(sh)
+	s := activities.Sample{Shards: sh.Shards, Every: every, HoldoutEvery: in.HoldoutEvery, Student: in.Student}
+	if workflow.GetVersion(ctx, "distill-sample-start", workflow.DefaultVersion, 1) == 1 {
+		// Runs begun before sampled from shard 0: they go on doing so.
+		s.Start = sampleStart(run.ID, sh.Shards, every, need)
+	}
+	out := DistillSummary{Every: s.Every, Start: s.Start}
 	var failed []activities.ShardFailure
 
 	// The sample, with the configured backend.

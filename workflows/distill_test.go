@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/zeroner/zeroner/activities"
@@ -41,7 +42,7 @@ func TestDistillEvery(t *testing.T) {
 		{DistillInput{SampleDocs: 30}, activities.Sharding{}, 1, 0},                                   // nothing sharded
 	}
 	for _, tt := range tests {
-		got := tt.in.every(tt.sh)
+		got, need := tt.in.spacing(tt.sh)
 		if got != tt.want {
 			t.Errorf("every(%+v, %+v) = %d, want %d", tt.in, tt.sh, got, tt.want)
 			continue
@@ -50,8 +51,39 @@ func TestDistillEvery(t *testing.T) {
 			continue
 		}
 		sampled := int64((tt.sh.Shards + got - 1) / got)
+		if tt.in.SampleDocs > 0 && sampled < int64(need) {
+			t.Errorf("%+v: %d shards sampled from shard 0, want %d at least", tt.in, sampled, need)
+		}
 		if docs := sampled * tt.sh.Docs / int64(tt.sh.Shards); docs != tt.approx || (tt.in.SampleDocs > 0 && docs < min(tt.in.SampleDocs, tt.sh.Docs)) {
 			t.Errorf("%+v: %d shards sampled, about %d documents; want %d", tt.in, sampled, docs, tt.approx)
 		}
+	}
+}
+
+// Wherever the sample starts, it holds the shards it needs, and the same
+// run starts at the same shard.
+func TestSampleStart(t *testing.T) {
+	seen := map[int]bool{}
+	for _, tt := range []struct{ shards, every, need int }{{100, 10, 1}, {100, 24, 5}, {55, 9, 7}, {28, 5, 6}, {3, 10, 1}, {1, 1, 1}} {
+		for i := range 50 {
+			id := fmt.Sprintf("job-%03d", i)
+			start := sampleStart(id, tt.shards, tt.every, tt.need)
+			s := activities.Sample{Shards: tt.shards, Every: tt.every, Start: start}
+			n := 0
+			for shard := range tt.shards {
+				if s.Sampled(shard) {
+					n++
+				}
+			}
+			if start < 0 || start >= max(tt.every, 1) || n < tt.need || start != sampleStart(id, tt.shards, tt.every, tt.need) {
+				t.Fatalf("%+v, run %s: start %d samples %d shards", tt, id, start, n)
+			}
+			if tt.shards == 100 && tt.every == 10 {
+				seen[start] = true
+			}
+		}
+	}
+	if len(seen) < 5 {
+		t.Errorf("starts over 50 runs at a spacing of 10: %v; want them spread", seen)
 	}
 }

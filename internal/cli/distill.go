@@ -123,7 +123,8 @@ func distillCmd(ctx context.Context, args []string, env Env) error {
 	elapsed := time.Since(start)
 	printSummary(env.Stdout, sum.Summary, elapsed)
 	if !sum.UpToDate {
-		fmt.Fprintf(env.Stdout, "  distill    %d shards by the backend, %d by the %s\n", sum.Sampled, sum.Tagged, studentNote(sum.Estimate))
+		fmt.Fprintf(env.Stdout, "  distill    %d shards by the backend (one in %d from shard %d), %d by the %s\n",
+			sum.Sampled, max(sum.Every, 1), sum.Start, sum.Tagged, studentNote(sum.Estimate))
 		if sum.Agreement.Docs > 0 {
 			fmt.Fprintf(env.Stdout, "  agreement  %s with the backend on %d held-out documents\n", agreementNote(sum.Agreement), sum.Agreement.Docs)
 		} else if held > 0 {
