@@ -43,11 +43,13 @@ func (s Sample) Holdout(shard int) bool {
 }
 
 // StudentName returns the sample's student, StudentMap for "".
-func (s Sample) StudentName() string {
-	if s.Student == "" {
+func (s Sample) StudentName() string { return studentName(s.Student) }
+
+func studentName(s string) string {
+	if s == "" {
 		return StudentMap
 	}
-	return s.Student
+	return s
 }
 
 // CheckStudent returns an error for a student that is not one of Students.
@@ -65,6 +67,9 @@ type TagTask struct {
 	ShardTask
 	Student string `json:"student,omitempty"` // as Sample.Student
 }
+
+// StudentName returns the task's student, StudentMap for "".
+func (t TagTask) StudentName() string { return studentName(t.Student) }
 
 // EstimateStats describes a trained student.
 type EstimateStats struct {

@@ -114,7 +114,7 @@ func (a *Activities) Tag(ctx context.Context, t activities.TagTask) (activities.
 	} else if !blob.IsNotExist(err) {
 		return activities.StageStats{}, err
 	}
-	b, err := a.studentBackend(ctx, t.Run, activities.Sample{Student: t.Student}.StudentName())
+	b, err := a.studentBackend(ctx, t.Run, t.StudentName())
 	if err != nil {
 		return activities.StageStats{}, err
 	}
