@@ -35,6 +35,11 @@ type Config struct {
 	// Tried lists the runs this job execution reopened already: Plan does
 	// not reopen them again, so a failure that persists ends the job.
 	Tried []string `json:"tried,omitempty"`
+	// Distill, in a distill job, says how it samples and which student
+	// learns (Distill workflow's input in words, such as "every=10
+	// holdout=5 student=perceptron"). It is part of the run's identity: a
+	// run with another sample or student is another run. Empty for run.
+	Distill string `json:"distill,omitempty"`
 }
 
 // Version is part of every run's identity: bump it when a change to the code

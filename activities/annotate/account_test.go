@@ -338,6 +338,7 @@ func TestAccountingSettings(t *testing.T) {
 	}{
 		{"backend", func(c *activities.Config) { c.Backend.Name = "other" }, "3 objects were annotated with backend rules; this run uses other"},
 		{"reader", func(c *activities.Config) { c.Reader.TextField = "text"; c.Reader.IDField = "id" }, "3 objects were annotated with reader settings"},
+		{"distill", func(c *activities.Config) { c.Distill = "every=4 holdout=0 student=perceptron" }, `3 objects were annotated with distill settings ""`},
 	} {
 		cfg := f.cfg
 		tt.change(&cfg)
@@ -362,6 +363,7 @@ func TestSettingsChange(t *testing.T) {
 		{runs.Settings{Hash: "h0", Version: "1", Backend: "rules", Schema: "s0", Reader: "r1"}, "schema s0"},
 		{runs.Settings{Hash: "h0", Version: "0", Backend: "rules", Schema: "s1", Reader: "r1"}, "zeroner annotation version 0"},
 		{runs.Settings{Hash: "h0", Version: "1", Backend: "rules", Schema: "s1", Reader: "r0"}, "reader settings r0"},
+		{runs.Settings{Hash: "h0", Version: "1", Backend: "rules", Schema: "s1", Reader: "r1", Distill: "student=map"}, `distill settings "student=map"; this run uses ""`},
 		{runs.Settings{Hash: "h0", Version: "1", Backend: "rules", Schema: "s1", Reader: "r1"}, "other model settings"},
 	}
 	for _, tt := range tests {

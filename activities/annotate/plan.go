@@ -184,9 +184,14 @@ func (a *Activities) createRun(ctx context.Context, cfg activities.Config, s *pi
 	}
 	// Everything that changes the outputs goes into the run id; the window
 	// does not, so a job can be resumed with a different width.
+	parts := [][]byte{[]byte(activities.Version), manifest, []byte(s.Hash()), cfg.Backend.Identity(),
+		fmt.Appendf(nil, "%d %+v", cfg.ShardSize, cfg.Reader)}
+	if cfg.Distill != "" {
+		// Only then, so that plain runs keep their ids.
+		parts = append(parts, []byte("distill "+cfg.Distill))
+	}
 	h := sha256.New()
-	for _, part := range [][]byte{[]byte(activities.Version), manifest, []byte(s.Hash()), cfg.Backend.Identity(),
-		fmt.Appendf(nil, "%d %+v", cfg.ShardSize, cfg.Reader)} {
+	for _, part := range parts {
 		h.Write(part)
 		h.Write([]byte{0})
 	}

@@ -30,8 +30,14 @@ func settingsOf(cfg activities.Config, s *pipeline.Schema) runs.Settings {
 		st.Version += "/prompts-" + sam.PromptVersion
 		st.Models = modelsOf(cfg.Backend.LLM)
 	}
+	parts := []string{st.Version, st.Backend, string(cfg.Backend.Identity()), st.Schema, st.Reader}
+	if cfg.Distill != "" {
+		// Only then, so that plain runs keep their settings.
+		st.Distill = cfg.Distill
+		parts = append(parts, "distill "+cfg.Distill)
+	}
 	h := sha256.New()
-	for _, part := range []string{st.Version, st.Backend, string(cfg.Backend.Identity()), st.Schema, st.Reader} {
+	for _, part := range parts {
 		h.Write([]byte(part))
 		h.Write([]byte{0})
 	}

@@ -1,6 +1,7 @@
-// Package distill holds the activities of distillation: estimate the SAE-NER
-// feature map from the annotated sample, tag the rest of the corpus with it,
-// and measure its agreement with the teacher on held-out shards.
+// Package distill holds the activities of distillation: train a student
+// (pipeline/student's perceptron, or SAE-NER's feature map) on the sample
+// the teacher annotated, tag the rest of the corpus with it, and measure
+// its agreement with the teacher on held-out shards.
 package distill
 
 import "github.com/zeroner/zeroner/internal/wire"

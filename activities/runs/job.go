@@ -82,6 +82,7 @@ type Settings struct {
 	Models  string `json:"models,omitempty"`
 	Schema  string `json:"schema"`
 	Reader  string `json:"reader"`
+	Distill string `json:"distill,omitempty"` // a distill job's sample and student
 }
 
 // Same reports whether two listings are of the same version of an object.
@@ -123,6 +124,8 @@ func (s Settings) Change(earlier Settings) string {
 	case earlier.Reader != s.Reader:
 		was, now := differing(earlier.Reader, s.Reader)
 		return fmt.Sprintf("reader settings %s; this run uses %s", was, now)
+	case earlier.Distill != s.Distill:
+		return fmt.Sprintf("distill settings %q; this run uses %q", earlier.Distill, s.Distill)
 	}
 	return "other model settings (decoding, extractors or voting)"
 }

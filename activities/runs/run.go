@@ -124,8 +124,18 @@ func (r Dir) SpillDir(table string) string { return r.path("finalize", table) + 
 // SAEMap is the feature -> type map a distill run estimated.
 func (r Dir) SAEMap() string { return r.path("sae", "map.parquet") }
 
-// Agreement is a distill run's agreement with its teacher (sae/agreement.json).
-func (r Dir) Agreement() string { return r.path("sae", "agreement.json") }
+// StudentModel is the perceptron student a distill run trained
+// (pipeline/student's artefact).
+func (r Dir) StudentModel() string { return r.path("student", "model.bin") }
+
+// Agreement is a distill run's agreement with its teacher: the map's
+// sae/agreement.json, or the perceptron's student/agreement.json.
+func (r Dir) Agreement(student string) string {
+	if student == activities.StudentPerceptron {
+		return r.path("student", "agreement.json")
+	}
+	return r.path("sae", "agreement.json")
+}
 
 // BatchStats records the batch rounds of a stage of a shard.
 func (r Dir) BatchStats(stage string, shard int) string {

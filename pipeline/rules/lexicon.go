@@ -2,6 +2,8 @@ package rules
 
 import (
 	"embed"
+	"io/fs"
+	"path"
 	"strings"
 	"sync"
 
@@ -165,6 +167,27 @@ var lex = sync.OnceValue(func() *lexicon {
 	}
 	return l
 })
+
+// Lexicon is one of the backend's word lists: a file of pipeline/rules/lexicon.
+type Lexicon struct {
+	Name    string // the file's name without ".txt"
+	Entries []string
+}
+
+// Lexicons returns the backend's word lists, by file name, for other
+// taggers to use as features. Each call returns a new copy.
+func Lexicons() []Lexicon {
+	files, err := fs.Glob(lexFiles, "lexicon/*.txt")
+	if err != nil {
+		panic("rules: " + err.Error()) // a constant pattern
+	}
+	out := make([]Lexicon, len(files))
+	for i, f := range files {
+		name := strings.TrimSuffix(path.Base(f), ".txt")
+		out[i] = Lexicon{Name: name, Entries: readEntries(name)}
+	}
+	return out
+}
 
 // readEntries reads a lexicon file: entries separated by "|" or new lines,
 // "#" starts a comment line.
