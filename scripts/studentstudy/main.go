@@ -8,6 +8,10 @@
 //
 //	go run ./scripts/studentstudy -eval dev
 //	go run ./scripts/studentstudy -eval test
+//
+// -eval teacher -predictions DIR trains on an LLM teacher's annotations
+// of a dev sample (the predictions of "starter eval --out DIR") and
+// scores the sentences each student was not trained on against gold.
 package main
 
 import (
@@ -33,7 +37,8 @@ var domains = []string{"ai", "literature", "music", "politics", "science"}
 
 func main() {
 	var (
-		split  = flag.String("eval", "dev", "dev: train on train, score dev; test: train on train+dev, score test; agree: agreement with the rules backend on generated documents")
+		split  = flag.String("eval", "dev", "dev: train on train, score dev; test: train on train+dev, score test; agree: agreement with the rules backend on generated documents; teacher: train on the predictions under -predictions")
+		preds  = flag.String("predictions", "", "with -eval teacher: a \"starter eval\" output folder holding <domain>/predictions.jsonl")
 		schema = flag.String("schema", "crossner-politics", "with -eval agree: the teacher's schema")
 		docs   = flag.Int("docs", 8000, "with -eval agree: train documents")
 		held   = flag.Int("heldout", 2000, "with -eval agree: held-out documents")
@@ -44,8 +49,11 @@ func main() {
 		useLex = flag.Bool("lexicons", true, "give the student the rules backend's lexicons, as distill does")
 	)
 	flag.Parse()
-	if *split != "dev" && *split != "test" && *split != "agree" {
-		log.Fatalf("-eval %q: want dev, test or agree", *split)
+	if *split != "dev" && *split != "test" && *split != "agree" && *split != "teacher" {
+		log.Fatalf("-eval %q: want dev, test, agree or teacher", *split)
+	}
+	if (*split == "teacher") != (*preds != "") {
+		log.Fatal("-predictions goes with -eval teacher, and only with it")
 	}
 	ctx := context.Background()
 	var lex []student.Lexicon
@@ -55,6 +63,10 @@ func main() {
 		}
 	}
 	opt := student.Options{Epochs: *epochs, Bits: *bits, Seed: *seed, Lexicons: lex}
+	if *split == "teacher" {
+		teacherStudy(ctx, *preds, opt)
+		return
+	}
 	if *split == "agree" {
 		agree(ctx, agreeSetup{schema: *schema, train: *docs, heldOut: *held, disjoint: *disj, seed: *seed,
 			studentOpts: []student.Options{opt}})
