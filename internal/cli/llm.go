@@ -202,7 +202,7 @@ func (l *llmFlags) spec(backend, out string) (activities.BackendSpec, error) {
 			StructuredOutput: l.structured, LogProbs: l.logprobs, Extractors: ex, PassagesPerRequest: l.passages,
 			Profile: l.profile, Calibration: l.calibration, MentionsPerRequest: l.mentions, RequestTokens: l.requestTokens,
 			FollowUps: followUps(l.followUps),
-			MinVotes: l.minVotes, NoSingleWordRule: l.noSingleWord,
+			MinVotes:  l.minVotes, NoSingleWordRule: l.noSingleWord,
 			TimeoutSeconds: l.timeout.Seconds(), MaxConcurrent: l.concurrency,
 			RequestsPerMinute: l.rpm, TokensPerMinute: l.tpm, MaxRetries: l.retries, MaxReasks: l.reasks,
 		},
