@@ -108,6 +108,23 @@ func agree(ctx context.Context, s agreeSetup) {
 
 	// The SAE-NER map as distill estimates it (activities/distill).
 	start = time.Now()
+	m, src := estimateMap(ctx, train)
+	took := time.Since(start)
+	texts := make([]string, len(held))
+	for i, e := range held {
+		texts[i] = e.Text
+	}
+	start = time.Now()
+	pred := tagMap(ctx, m, src, texts)
+	rate := float64(heldToks) / time.Since(start).Seconds()
+	res := agreement(held, pred)
+	fmt.Printf("| SAE-NER map (distill's) | %.1f s | %d rows | %.1f | %.1f | **%.1f** | %.1f | %.0f |\n\n", took.Seconds(), len(m.Entries()),
+		res.Strict.P, res.Strict.R, res.Strict.F1, res.Span.F1, rate)
+}
+
+// estimateMap estimates the SAE-NER map from train as distill does
+// (activities/distill), over the local features it returns with it.
+func estimateMap(ctx context.Context, train []student.Example) (*sae.Map, sae.Source) {
 	sample := make([]sae.Labeled, len(train))
 	for i, e := range train {
 		sample[i].Text = e.Text
@@ -120,26 +137,22 @@ func agree(ctx context.Context, s agreeSetup) {
 	if err != nil {
 		log.Fatal(err)
 	}
-	took := time.Since(start)
-	texts := make([]string, len(held))
-	for i, e := range held {
-		texts[i] = e.Text
-	}
-	start = time.Now()
+	return m, src
+}
+
+// tagMap tags texts with the map.
+func tagMap(ctx context.Context, m *sae.Map, src sae.Source, texts []string) [][]student.Span {
 	spans, _, err := sae.NewTagger(m, src).Tag(ctx, texts)
 	if err != nil {
 		log.Fatal(err)
 	}
-	rate := float64(heldToks) / time.Since(start).Seconds()
-	pred := make([][]student.Span, len(held))
+	pred := make([][]student.Span, len(texts))
 	for i, ss := range spans {
 		for _, sp := range ss {
 			pred[i] = append(pred[i], student.Span{Start: sp.Start, End: sp.End, Label: sp.Label})
 		}
 	}
-	res := agreement(held, pred)
-	fmt.Printf("| SAE-NER map (distill's) | %.1f s | %d rows | %.1f | %.1f | **%.1f** | %.1f | %.0f |\n\n", took.Seconds(), len(m.Entries()),
-		res.Strict.P, res.Strict.R, res.Strict.F1, res.Span.F1, rate)
+	return pred
 }
 
 // silver labels texts with the teacher.

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 
 	"github.com/zeroner/zeroner/pipeline/eval"
-	"github.com/zeroner/zeroner/pipeline/sae"
 	"github.com/zeroner/zeroner/pipeline/student"
 )
 
@@ -63,7 +62,12 @@ func teacherStudy(ctx context.Context, dir string, opt student.Options) {
 			for _, i := range held {
 				pPred[i], _ = tg.Tag(sents[i].Text)
 			}
-			for j, ss := range mapTag(ctx, train, sents, held) {
+			texts := make([]string, len(held))
+			for j, i := range held {
+				texts[j] = sents[i].Text
+			}
+			mm, src := estimateMap(ctx, train)
+			for j, ss := range tagMap(ctx, mm, src, texts) {
 				mPred[held[j]] = ss
 			}
 		}
@@ -76,38 +80,6 @@ func teacherStudy(ctx context.Context, dir string, opt student.Options) {
 	}
 	t, p, m := eval.Mean("avg", teach), eval.Mean("avg", perc), eval.Mean("avg", smap)
 	fmt.Printf("| **average** | | **%.1f** | **%.1f** | **%.1f** | %.1f | %.1f |\n\n", t.Strict.F1, p.Strict.F1, m.Strict.F1, p.Span.F1, m.Span.F1)
-}
-
-// mapTag estimates the SAE-NER map from train as distill does and tags
-// the held sentences.
-func mapTag(ctx context.Context, train []student.Example, sents []labelled, held []int) [][]student.Span {
-	sample := make([]sae.Labeled, len(train))
-	for i, e := range train {
-		sample[i].Text = e.Text
-		for _, sp := range e.Spans {
-			sample[i].Spans = append(sample[i].Spans, sae.Span{Start: sp.Start, End: sp.End, Label: sp.Label})
-		}
-	}
-	src := sae.NewLocal(nil)
-	m, err := sae.Estimate(ctx, src, sample, sae.Options{Decode: sae.DecodeProduct, Alpha: 0.1, MinSupport: 1})
-	if err != nil {
-		log.Fatal(err)
-	}
-	texts := make([]string, len(held))
-	for j, i := range held {
-		texts[j] = sents[i].Text
-	}
-	spans, _, err := sae.NewTagger(m, src).Tag(ctx, texts)
-	if err != nil {
-		log.Fatal(err)
-	}
-	out := make([][]student.Span, len(held))
-	for j, ss := range spans {
-		for _, sp := range ss {
-			out[j] = append(out[j], student.Span{Start: sp.Start, End: sp.End, Label: sp.Label})
-		}
-	}
-	return out
 }
 
 // scoreGold scores pred against gold; nil pred scores the teacher.
