@@ -1,5 +1,7 @@
 package activities
 
+import "time"
+
 // BatchTask is one round of a stage of a shard in batch mode.
 type BatchTask struct {
 	ShardTask
@@ -16,6 +18,17 @@ type BatchRound struct {
 // BatchRef is a submitted round.
 type BatchRef struct {
 	ID string `json:"id,omitempty"` // the provider's batch id (BatchAPI)
+}
+
+// BatchWait is one wait for a submitted round's answers (BatchWait
+// activity): it polls Ref with a backoff until the round is done or, when
+// Deadline is set, that time has passed.
+type BatchWait struct {
+	Ref      BatchRef  `json:"ref"`
+	Deadline time.Time `json:"deadline,omitzero"`
+	// Now polls at once, before the first wait: the wait that follows a
+	// resume signal.
+	Now bool `json:"now,omitempty"`
 }
 
 // BatchStatus is a round's state; once done, in BatchAPI mode, it names

@@ -18,7 +18,8 @@ const (
 	FinalizeActivity          = "Finalize"
 	MergeGraphActivity        = "MergeGraph"
 	BatchSubmitActivity       = "BatchSubmit"
-	BatchPollActivity         = "BatchPoll"
+	BatchPollActivity         = "BatchPoll" // one poll: the waits of runs started before BatchWait
+	BatchWaitActivity         = "BatchWait"
 	BatchCollectActivity      = "BatchCollect"
 	EstimateActivity          = "Estimate"
 	TagActivity               = "Tag"
@@ -50,6 +51,7 @@ func Names() []string {
 		MergeGraphActivity,
 		BatchSubmitActivity,
 		BatchPollActivity,
+		BatchWaitActivity,
 		BatchCollectActivity,
 		EstimateActivity,
 		TagActivity,

@@ -110,6 +110,41 @@ func TestLLMBatchAPIEqualsOnline(t *testing.T) {
 	}
 }
 
+// A round that waits for hundreds of poll intervals leaves a short shard
+// history: the wait is one activity, not a timer and a poll per interval
+// (which, with short polls over a day's wait, would reach Temporal's
+// history limit and end the shard).
+func TestLongBatchWaitKeepsHistoryShort(t *testing.T) {
+	srv, url := sim(t, llmsim.Options{Gold: devFiles(t), BatchDelay: 5 * time.Second})
+	store, root := localStore(t)
+	h := newHarness(t, store, nil)
+	cfg, _, _ := llmJob(t, root, "music", url, activities.LLMConfig{})
+	cfg.Backend.Batch = activities.BatchConfig{Mode: activities.BatchAPI, PollSeconds: 0.005, MaxPollSeconds: 0.005, MaxRounds: 4}
+	sum := h.run(t, workflows.CorpusState{Config: cfg})
+	if sum.Mentions == 0 || sum.Failures != 0 {
+		t.Fatalf("batch run: %d mentions, %d failures", sum.Mentions, sum.Failures)
+	}
+	if st := srv.Stats(); st.Batch.Completed < 3 {
+		t.Fatalf("%d batches completed, want one per stage at least", st.Batch.Completed)
+	}
+	ctx := context.Background()
+	for s := range sum.Shards {
+		id := fmt.Sprintf("%s/shard-%05d", sum.RunID, s)
+		d, err := h.client.DescribeWorkflowExecution(ctx, id, "")
+		if err != nil {
+			t.Fatalf("describe %s: %v", id, err)
+		}
+		// Each stage's 5 s wait is 1,000 poll intervals: polled from the
+		// workflow (a timer, a poll and their workflow tasks, about 11
+		// events a poll at the server's pace of about one a second), that
+		// is over 300 events; waited in one activity, about 140 in all.
+		n := d.GetWorkflowExecutionInfo().GetHistoryLength()
+		if n > 200 {
+			t.Errorf("shard workflow %s: %d history events", id, n)
+		}
+	}
+}
+
 // answerFile answers a request file as an outside batch system would, by
 // asking the test server's chat endpoint for each line; with half, it
 // answers only the first half of the lines.

@@ -51,11 +51,53 @@ func batchRounds(ctx workflow.Context, task activities.ShardTask, stage string) 
 	return rounds, nil
 }
 
-// waitBatch waits until the round is done and returns its last status: it
-// polls with a backoff from the first poll interval to the longest, and at
-// once when a resume signal arrives. A file-exchange round gives up after
-// its longest wait (what has no answer by then goes to the next round).
+// waitBatch waits until the round is done and returns its last status. The
+// wait is one BatchWait activity that polls with a backoff; a resume signal
+// cancels it and starts another that polls at once. A file-exchange round
+// gives up after its longest wait (what has no answer by then goes to the
+// next round).
 func waitBatch(ctx workflow.Context, bt activities.BatchTask, ref activities.BatchRef) (activities.BatchStatus, error) {
+	if workflow.GetVersion(ctx, "batch-wait-activity", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return pollBatch(ctx, bt, ref)
+	}
+	cfg := bt.Backend.Batch
+	_, longest := cfg.Poll()
+	w := activities.BatchWait{Ref: ref}
+	if cfg.Mode == activities.BatchFiles {
+		w.Deadline = workflow.Now(ctx).Add(cfg.MaxWait())
+	}
+	// The activity runs for as long as the round takes; the heartbeat
+	// timeout is what notices a lost worker.
+	wctx := withOptions(ctx, cfg.MaxWait()+longest+time.Hour, 20*time.Second)
+	resume := workflow.GetSignalChannel(ctx, SignalResume)
+	for {
+		actx, cancel := workflow.WithCancel(wctx)
+		f := workflow.ExecuteActivity(actx, activities.BatchWaitActivity, bt, w)
+		resumed := false
+		sel := workflow.NewSelector(ctx)
+		sel.AddFuture(f, func(workflow.Future) {})
+		sel.AddReceive(resume, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil); resumed = true })
+		sel.Select(ctx)
+		if resumed {
+			cancel()
+			w.Now = true
+			continue
+		}
+		var st activities.BatchStatus
+		err := f.Get(ctx, &st)
+		cancel()
+		if err == nil && !st.Done {
+			workflow.GetLogger(ctx).Warn("no batch responses in time; asking again in the next round",
+				"stage", bt.Stage, "shard", bt.Shard, "round", bt.Round)
+		}
+		return st, err
+	}
+}
+
+// pollBatch is waitBatch for runs recorded before BatchWait: one poll
+// activity per timer, which replaying their histories needs. Remove it once
+// no such run can be resumed.
+func pollBatch(ctx workflow.Context, bt activities.BatchTask, ref activities.BatchRef) (activities.BatchStatus, error) {
 	cfg := bt.Backend.Batch
 	poll, longest := cfg.Poll()
 	deadline := workflow.Now(ctx).Add(cfg.MaxWait())

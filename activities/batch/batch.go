@@ -31,6 +31,41 @@ func (a *Activities) BatchPoll(ctx context.Context, t activities.BatchTask, ref 
 	return a.provider(t).poll(ctx, t, ref)
 }
 
+// BatchWait polls the round until it is done or w.Deadline has passed,
+// first after the configured poll interval (at once with w.Now), then
+// doubling the wait up to the longest. The whole wait is one activity that
+// heartbeats, not a poll a workflow timer: a round that waits for days adds
+// a few events to the shard's history instead of thousands. A retry (a
+// worker restart) starts the backoff again.
+func (a *Activities) BatchWait(ctx context.Context, t activities.BatchTask, w activities.BatchWait) (_ activities.BatchStatus, err error) {
+	defer wire.Classify(ctx, &err)
+	stop := wire.Heartbeat(ctx, 5*time.Second)
+	defer stop()
+	p := a.provider(t)
+	first, longest := t.Backend.Batch.Poll()
+	wait := first
+	if w.Now {
+		wait = 0
+	}
+	for {
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return activities.BatchStatus{}, ctx.Err()
+		case <-timer.C:
+		}
+		st, err := p.poll(ctx, t, w.Ref)
+		if err != nil || st.Done {
+			return st, err
+		}
+		if !w.Deadline.IsZero() && !time.Now().Before(w.Deadline) {
+			return st, nil
+		}
+		wait = min(max(2*wait, first), longest)
+	}
+}
+
 // BatchCollect has the provider fetch the round's answer files into the
 // round's folder, puts the answers in the response cache, and records which
 // requests they answered.

@@ -2,9 +2,11 @@ package batch
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/zeroner/zeroner/activities"
 	"github.com/zeroner/zeroner/activities/runs"
@@ -63,6 +65,19 @@ func TestFileExchangeRound(t *testing.T) {
 	if err != nil || st.Done || st.Status != "waiting" {
 		t.Fatalf("poll before the responses = %+v, %v", st, err)
 	}
+	// A wait gives up at its deadline with the round still waiting, and
+	// stops when its context ends.
+	quick := task
+	quick.Backend.Batch.PollSeconds, quick.Backend.Batch.MaxPollSeconds = 0.001, 0.002
+	w := activities.BatchWait{Deadline: time.Now().Add(30 * time.Millisecond)}
+	if st, err := a.BatchWait(ctx, quick, w); err != nil || st.Done || st.Status != "waiting" || time.Now().Before(w.Deadline) {
+		t.Fatalf("wait to the deadline = %+v, %v", st, err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
+	defer cancel()
+	if st, err := a.BatchWait(cctx, quick, activities.BatchWait{}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("wait with no deadline, context ended = %+v, %v", st, err)
+	}
 	put(dir.Responses(),
 		`{"id":"req-1","custom_id":"`+idA+`","response":{"status_code":200,"body":{"id":"x","object":"chat.completion","model":"m",`+
 			`"choices":[{"index":0,"message":{"role":"assistant","content":"{}"},"finish_reason":"stop"}],`+
@@ -70,6 +85,9 @@ func TestFileExchangeRound(t *testing.T) {
 		`not json`)
 	if st, err = a.BatchPoll(ctx, task, activities.BatchRef{}); err != nil || !st.Done || st.Status != "responded" {
 		t.Fatalf("poll after the responses = %+v, %v", st, err)
+	}
+	if st, err := a.BatchWait(ctx, quick, activities.BatchWait{Now: true}); err != nil || !st.Done || st.Status != "responded" {
+		t.Fatalf("wait after the responses = %+v, %v", st, err)
 	}
 	got, err := a.BatchCollect(ctx, task, st)
 	want := activities.BatchCollected{Status: "responded", Requests: 2, Answered: 1, Missing: 1}
