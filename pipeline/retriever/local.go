@@ -11,6 +11,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/zeroner/zeroner/pipeline/featurehash"
 	"github.com/zeroner/zeroner/pipeline/text"
 )
 
@@ -537,7 +538,7 @@ func newGroup(dim int) group {
 
 // add adds w to the bucket of feature hash h, with the hash's sign.
 func (g *group) add(h fnv, w float32) {
-	x := mix(uint64(h))
+	x := featurehash.Mix(uint64(h))
 	b := int32((x & 0xffffffff) * g.dim >> 32)
 	if x>>63 != 0 {
 		w = -w
@@ -588,37 +589,9 @@ func normalize(v []float32) {
 // fnv is a running 64-bit FNV-1a hash.
 type fnv uint64
 
-const (
-	fnvOffset = 14695981039346656037
-	fnvPrime  = 1099511628211
-)
-
 // hashOf starts the hash of a feature of the given kind.
-func hashOf(kind string) fnv { return fnv(fnvOffset).str(kind).byte(0x1f) }
+func hashOf(kind string) fnv { return fnv(featurehash.Offset).str(kind).byte(0x1f) }
 
-func (h fnv) str(s string) fnv {
-	for i := 0; i < len(s); i++ {
-		h = (h ^ fnv(s[i])) * fnvPrime
-	}
-	return h
-}
-
-func (h fnv) bytes(b []byte) fnv {
-	for _, c := range b {
-		h = (h ^ fnv(c)) * fnvPrime
-	}
-	return h
-}
-
-func (h fnv) byte(c byte) fnv { return (h ^ fnv(c)) * fnvPrime }
-
-// mix is the SplitMix64 finaliser: FNV's low bits, which pick the bucket,
-// are weak on short keys.
-func mix(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
-}
+func (h fnv) str(s string) fnv   { return fnv(featurehash.String(uint64(h), s)) }
+func (h fnv) bytes(b []byte) fnv { return fnv(featurehash.Bytes(uint64(h), b)) }
+func (h fnv) byte(c byte) fnv    { return fnv(featurehash.Byte(uint64(h), c)) }

@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/zeroner/zeroner/pipeline"
+	"github.com/zeroner/zeroner/pipeline/featurehash"
 )
 
 // Sample is the head's training material: a bounded sample of each label's
@@ -113,7 +114,7 @@ func TripletLabels(trips []Triplet) []string {
 	return slices.Compact(slices.Sorted(slices.Values(out)))
 }
 
-func hashID(s string) uint64 { return uint64(fnv(fnvOffset).str(s)) }
+func hashID(s string) uint64 { return uint64(fnv(featurehash.Offset).str(s)) }
 
 // bestK keeps the k best items: highest score, then lowest hash.
 type bestK struct {

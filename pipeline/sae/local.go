@@ -3,8 +3,8 @@ package sae
 import (
 	"context"
 	"unicode"
-	"unicode/utf8"
 
+	"github.com/zeroner/zeroner/pipeline/featurehash"
 	"github.com/zeroner/zeroner/pipeline/text"
 )
 
@@ -51,102 +51,25 @@ const (
 // Capitalisation classes, with "@0" appended at the first token of a text.
 var capNames = [...]string{"none", "lower", "upper-initial", "all-upper", "mixed"}
 
-// FNV-1a, inlined so that hashing allocates nothing.
-const (
-	fnvOffset = 14695981039346656037
-	fnvPrime  = 1099511628211
-)
-
-func fnvString(h uint64, s string) uint64 {
-	for i := 0; i < len(s); i++ {
-		h = (h ^ uint64(s[i])) * fnvPrime
-	}
-	return h
-}
-
-func fnvRune(h uint64, r rune) uint64 {
-	if r < utf8.RuneSelf {
-		return (h ^ uint64(r)) * fnvPrime
-	}
-	var b [utf8.UTFMax]byte
-	n := utf8.EncodeRune(b[:], r)
-	for _, c := range b[:n] {
-		h = (h ^ uint64(c)) * fnvPrime
-	}
-	return h
-}
-
-func fnvRunes(rs []rune) uint64 {
-	h := uint64(fnvOffset)
-	for _, r := range rs {
-		h = fnvRune(h, r)
-	}
-	return h
-}
-
-// mix is splitmix64's finaliser: it spreads a kind's seed and a value's hash
-// over all 64 bits.
-func mix(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	return x ^ x>>31
-}
-
 var kindSeeds = func() (s [numKinds]uint64) {
 	for k, n := range kindNames {
-		s[k] = fnvString(fnvOffset, n) * 0x9e3779b97f4a7c15
+		s[k] = featurehash.String(featurehash.Offset, n) * 0x9e3779b97f4a7c15
 	}
 	return s
 }()
 
 // featureID is the ID of feature kind=value, given the FNV-1a hash of value.
-func featureID(k kind, valueHash uint64) uint64 { return mix(kindSeeds[k] ^ valueHash) }
+func featureID(k kind, valueHash uint64) uint64 { return featurehash.Mix(kindSeeds[k] ^ valueHash) }
 
 // FeatureID is the ID Local gives the feature named "kind=value"; ok is
 // false for a name of no local kind.
 func FeatureID(name string) (id uint64, ok bool) {
 	for k, n := range kindNames {
 		if len(name) > len(n) && name[:len(n)] == n && name[len(n)] == '=' {
-			return featureID(kind(k), fnvString(fnvOffset, name[len(n)+1:])), true
+			return featureID(kind(k), featurehash.String(featurehash.Offset, name[len(n)+1:])), true
 		}
 	}
 	return 0, false
-}
-
-func lowerRune(r rune) rune {
-	if r < utf8.RuneSelf {
-		if 'A' <= r && r <= 'Z' {
-			return r + 'a' - 'A'
-		}
-		return r
-	}
-	return unicode.ToLower(r)
-}
-
-// shapeRune maps a rune to its shape class: X upper, x lower, d digit, o
-// another letter, and punctuation or a symbol as itself.
-func shapeRune(r rune) rune {
-	switch {
-	case 'a' <= r && r <= 'z':
-		return 'x'
-	case 'A' <= r && r <= 'Z':
-		return 'X'
-	case '0' <= r && r <= '9':
-		return 'd'
-	case r < utf8.RuneSelf:
-		return r
-	case unicode.IsUpper(r):
-		return 'X'
-	case unicode.IsLower(r):
-		return 'x'
-	case unicode.IsDigit(r):
-		return 'd'
-	case unicode.IsLetter(r):
-		return 'o'
-	}
-	return r
 }
 
 // Local is zeroner's own sparse feature source: binary, hashed text
@@ -163,7 +86,7 @@ func NewLocal(lexicons []Lexicon) *Local {
 	l := &Local{lex: map[uint64][]uint64{}, lexNames: map[uint64][]string{}}
 	seen := map[[2]uint64]bool{}
 	for _, lx := range lexicons {
-		vh := fnvString(fnvOffset, lx.Name)
+		vh := featurehash.String(featurehash.Offset, lx.Name)
 		for _, e := range lx.Entries {
 			toks := text.Tokenize(e)
 			k, kn := kLex, "lex="
@@ -171,7 +94,7 @@ func NewLocal(lexicons []Lexicon) *Local {
 				k, kn = kLexPart, "lexpart="
 			}
 			for _, t := range toks {
-				key := fnvRunes(lowerAll(nil, t.Text))
+				key := featurehash.Runes(lowerAll(nil, t.Text))
 				id := featureID(k, vh)
 				if seen[[2]uint64{key, id}] {
 					continue
@@ -187,7 +110,7 @@ func NewLocal(lexicons []Lexicon) *Local {
 
 func lowerAll(dst []rune, s string) []rune {
 	for _, r := range s {
-		dst = append(dst, lowerRune(r))
+		dst = append(dst, featurehash.Lower(r))
 	}
 	return dst
 }
@@ -230,18 +153,18 @@ func capClass(s string) int {
 // first token or not.
 var capHashes = func() (h [len(capNames)][2]uint64) {
 	for c, n := range capNames {
-		h[c][0] = fnvString(fnvOffset, n)
-		h[c][1] = fnvString(fnvOffset, n+"@0")
+		h[c][0] = featurehash.String(featurehash.Offset, n)
+		h[c][1] = featurehash.String(featurehash.Offset, n+"@0")
 	}
 	return h
 }()
 
 func shapeHash(s string) uint64 {
-	h := uint64(fnvOffset)
+	h := featurehash.Offset
 	last := rune(-1)
 	for _, r := range s {
-		if c := shapeRune(r); c != last {
-			h = fnvRune(h, c)
+		if c := featurehash.Shape(r); c != last {
+			h = featurehash.Rune(h, c)
 			last = c
 		}
 	}
@@ -251,7 +174,7 @@ func shapeHash(s string) uint64 {
 func shapeString(s string) string {
 	var out []rune
 	for _, r := range s {
-		if c := shapeRune(r); len(out) == 0 || out[len(out)-1] != c {
+		if c := featurehash.Shape(r); len(out) == 0 || out[len(out)-1] != c {
 			out = append(out, c)
 		}
 	}
@@ -302,7 +225,7 @@ func (l *Local) tokens(s string, sc *scratch) []Token {
 	hs := sc.hs[:n]
 	for i, t := range toks {
 		sc.runes = lowerAll(sc.runes[:0], t.Text)
-		hs[i] = tokHash{fnvRunes(sc.runes), shapeHash(t.Text)}
+		hs[i] = tokHash{featurehash.Runes(sc.runes), shapeHash(t.Text)}
 	}
 	var feats []Feature
 	var out []Token
@@ -316,12 +239,12 @@ func (l *Local) tokens(s string, sc *scratch) []Token {
 		feats = make([]Feature, 0, n*(perToken+1))
 		out = make([]Token, n)
 	}
-	bosH, eosH := fnvString(fnvOffset, bos), fnvString(fnvOffset, eos)
+	bosH, eosH := featurehash.String(featurehash.Offset, bos), featurehash.String(featurehash.Offset, eos)
 	for i, t := range toks {
 		start := len(feats)
 		add := func(k kind, vh uint64) { feats = append(feats, Feature{featureID(k, vh), 1}) }
 		h := hs[i]
-		add(kWord, fnvString(fnvOffset, t.Text))
+		add(kWord, featurehash.String(featurehash.Offset, t.Text))
 		add(kLower, h.low)
 		add(kShape, h.shape)
 		first := 0
@@ -333,12 +256,12 @@ func (l *Local) tokens(s string, sc *scratch) []Token {
 		sc.runes = rs
 		for j, k := range [3]kind{kPre2, kPre3, kPre4} {
 			if m := j + 2; len(rs) > m {
-				add(k, fnvRunes(rs[:m]))
+				add(k, featurehash.Runes(rs[:m]))
 			}
 		}
 		for j, k := range [3]kind{kSuf2, kSuf3, kSuf4} {
 			if m := j + 2; len(rs) > m {
-				add(k, fnvRunes(rs[len(rs)-m:]))
+				add(k, featurehash.Runes(rs[len(rs)-m:]))
 			}
 		}
 		if i > 0 {
@@ -405,7 +328,7 @@ func (l *Local) Names(s string) [][]string {
 		} else {
 			ns = append(ns, nm(kNext, eos), nm(kNextShape, eos))
 		}
-		ns = append(ns, l.lexNames[fnvString(fnvOffset, low[i])]...)
+		ns = append(ns, l.lexNames[featurehash.String(featurehash.Offset, low[i])]...)
 		out[i] = ns
 	}
 	return out

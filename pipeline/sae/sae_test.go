@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/zeroner/zeroner/pipeline"
+	"github.com/zeroner/zeroner/pipeline/featurehash"
 	"github.com/zeroner/zeroner/pipeline/text"
 )
 
@@ -174,7 +175,7 @@ func (p planted) Features(_ context.Context, texts []string) ([][]Token, error) 
 		r := rand.New(rand.NewPCG(uint64(len(s)), uint64(i)))
 		for _, tk := range text.Tokenize(s) {
 			var fs []Feature
-			fs = append(fs, Feature{uint64(fnvString(fnvOffset, strings.ToLower(tk.Text)) % 997), 1})
+			fs = append(fs, Feature{uint64(featurehash.String(featurehash.Offset, strings.ToLower(tk.Text)) % 997), 1})
 			for k, ty := range p.types {
 				if strings.HasPrefix(tk.Text, strings.ToUpper(ty[:1])+ty[1:2]) && r.Float64() < 0.9 || r.Float64() < 0.01 {
 					fs = append(fs, Feature{uint64(1000 + k), 2.5})

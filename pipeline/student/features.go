@@ -2,9 +2,8 @@ package student
 
 import (
 	"math/bits"
-	"unicode"
-	"unicode/utf8"
 
+	"github.com/zeroner/zeroner/pipeline/featurehash"
 	"github.com/zeroner/zeroner/pipeline/text"
 )
 
@@ -42,101 +41,22 @@ const (
 	numKinds
 )
 
-// FNV-1a, inlined so that hashing allocates nothing.
-const (
-	fnvOffset = 14695981039346656037
-	fnvPrime  = 1099511628211
-)
-
-func fnvByte(h uint64, c byte) uint64 { return (h ^ uint64(c)) * fnvPrime }
-
-func fnvString(h uint64, s string) uint64 {
-	for i := 0; i < len(s); i++ {
-		h = fnvByte(h, s[i])
-	}
-	return h
-}
-
-func fnvRune(h uint64, r rune) uint64 {
-	if r < utf8.RuneSelf {
-		return fnvByte(h, byte(r))
-	}
-	var b [utf8.UTFMax]byte
-	n := utf8.EncodeRune(b[:], r)
-	for _, c := range b[:n] {
-		h = fnvByte(h, c)
-	}
-	return h
-}
-
-func fnvRunes(rs []rune) uint64 {
-	h := uint64(fnvOffset)
-	for _, r := range rs {
-		h = fnvRune(h, r)
-	}
-	return h
-}
-
-// mix is splitmix64's finaliser: FNV's low bits are weak, and rows are
-// taken from the top bits.
-func mix(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	return x ^ x>>31
-}
-
 // pair hashes two value hashes in order.
-func pair(a, b uint64) uint64 { return mix(a*0x9e3779b97f4a7c15 + b) }
+func pair(a, b uint64) uint64 { return featurehash.Mix(a*0x9e3779b97f4a7c15 + b) }
 
 // kindSeeds make the same value of two kinds two features.
 var kindSeeds = func() (s [numKinds]uint64) {
 	for k := range s {
-		s[k] = mix(uint64(k+1) * 0xd1b54a32d192ed03)
+		s[k] = featurehash.Mix(uint64(k+1) * 0xd1b54a32d192ed03)
 	}
 	return s
 }()
 
 // Boundary values: the tokens before a sentence's first and after its last.
 var (
-	bosHash = fnvString(fnvOffset, "<s>")
-	eosHash = fnvString(fnvOffset, "</s>")
+	bosHash = featurehash.String(featurehash.Offset, "<s>")
+	eosHash = featurehash.String(featurehash.Offset, "</s>")
 )
-
-func lowerRune(r rune) rune {
-	if r < utf8.RuneSelf {
-		if 'A' <= r && r <= 'Z' {
-			return r + 'a' - 'A'
-		}
-		return r
-	}
-	return unicode.ToLower(r)
-}
-
-// shapeRune maps a rune to its shape class: X upper, x lower, d digit, o
-// another letter, and punctuation or a symbol as itself.
-func shapeRune(r rune) rune {
-	switch {
-	case 'a' <= r && r <= 'z':
-		return 'x'
-	case 'A' <= r && r <= 'Z':
-		return 'X'
-	case '0' <= r && r <= '9':
-		return 'd'
-	case r < utf8.RuneSelf:
-		return r
-	case unicode.IsUpper(r):
-		return 'X'
-	case unicode.IsLower(r):
-		return 'x'
-	case unicode.IsDigit(r):
-		return 'd'
-	case unicode.IsLetter(r):
-		return 'o'
-	}
-	return r
-}
 
 // Capitalisation classes.
 const (
@@ -170,22 +90,22 @@ func info(s string, rs []rune) (tokInfo, []rune) {
 func (t *tokInfo) setAffixes(rs []rune) {
 	t.affixes = uint8(min(max(len(rs)-1, 0), 4))
 	for m := 1; m <= int(t.affixes); m++ {
-		t.pre[m-1] = fnvRunes(rs[:m])
-		t.suf[m-1] = fnvRunes(rs[len(rs)-m:])
+		t.pre[m-1] = featurehash.Runes(rs[:m])
+		t.suf[m-1] = featurehash.Runes(rs[len(rs)-m:])
 	}
 }
 
 // basicInfo computes a token's hashes but its affixes.
 func basicInfo(s string, rs []rune) (tokInfo, []rune) {
 	rs = rs[:0]
-	raw, shape := uint64(fnvOffset), uint64(fnvOffset)
+	raw, shape := featurehash.Offset, featurehash.Offset
 	last := rune(-1)
 	var up, low, letters int
 	initial := false
 	for _, r := range s {
-		c := shapeRune(r)
+		c := featurehash.Shape(r)
 		if c != last {
-			shape = fnvRune(shape, c)
+			shape = featurehash.Rune(shape, c)
 			last = c
 		}
 		switch c {
@@ -201,10 +121,10 @@ func basicInfo(s string, rs []rune) (tokInfo, []rune) {
 		case 'o':
 			letters++
 		}
-		rs = append(rs, lowerRune(r))
+		rs = append(rs, featurehash.Lower(r))
 	}
-	raw = fnvString(raw, s)
-	t := tokInfo{raw: raw, low: fnvRunes(rs), shape: shape}
+	raw = featurehash.String(raw, s)
+	t := tokInfo{raw: raw, low: featurehash.Runes(rs), shape: shape}
 	switch {
 	case letters == 0:
 		t.cap = capNone
@@ -237,7 +157,7 @@ func newExtractor(bits int, lex *lexicon) *extractor {
 }
 
 func (x *extractor) row(k kind, v uint64) uint32 {
-	return uint32(mix(kindSeeds[k]^v) >> x.shift)
+	return uint32(featurehash.Mix(kindSeeds[k]^v) >> x.shift)
 }
 
 // sentence computes the feature rows of a sentence's tokens.

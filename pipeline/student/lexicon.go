@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/zeroner/zeroner/pipeline/featurehash"
 	"github.com/zeroner/zeroner/pipeline/text"
 )
 
@@ -29,7 +30,7 @@ type lexicon struct {
 }
 
 // seqKey folds a token's hash into a sequence key.
-func seqKey(key, tok uint64) uint64 { return mix(key ^ tok*0x9e3779b97f4a7c15) }
+func seqKey(key, tok uint64) uint64 { return featurehash.Mix(key ^ tok*0x9e3779b97f4a7c15) }
 
 func newLexicon(lexicons []Lexicon) (*lexicon, error) {
 	if len(lexicons) == 0 {
@@ -52,7 +53,7 @@ func newLexicon(lexicons []Lexicon) (*lexicon, error) {
 				continue
 			}
 			exact := e != strings.ToLower(e)
-			key := uint64(fnvOffset)
+			key := featurehash.Offset
 			var first tokInfo
 			for j, t := range toks {
 				var ti tokInfo
@@ -95,7 +96,7 @@ func (l *lexicon) match(toks []tokInfo, pos [][numPos]uint32) [][numPos]uint32 {
 		if le == 0 && lf == 0 {
 			continue
 		}
-		ke, kf := uint64(fnvOffset), uint64(fnvOffset)
+		ke, kf := featurehash.Offset, featurehash.Offset
 		for j := i; j < min(n, i+max(le, lf)); j++ {
 			ke, kf = seqKey(ke, toks[j].raw), seqKey(kf, toks[j].low)
 			var mask uint32
