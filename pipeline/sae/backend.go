@@ -11,17 +11,19 @@ import (
 const Extractor = "sae"
 
 // Backend adapts a Tagger to pipeline.Backend, so the annotation job can run
-// it: Discover tags and labels spans at once, Mediate sets archetypes from
-// the schema, Calibrate keeps the labels. It is safe for concurrent use if
-// its source is.
+// it: Discover tags and labels spans at once, with the schema's archetypes;
+// Mediate and Calibrate keep them. It is safe for concurrent use if its
+// source is.
 type Backend struct {
-	t      *Tagger
-	schema *pipeline.Schema
+	pipeline.Tagged
+	t *Tagger
 }
 
 // NewBackend returns the "sae" backend; schema (may be nil) gives the
 // labels' archetypes.
-func NewBackend(t *Tagger, schema *pipeline.Schema) *Backend { return &Backend{t: t, schema: schema} }
+func NewBackend(t *Tagger, schema *pipeline.Schema) *Backend {
+	return &Backend{Tagged: pipeline.Tagged{Schema: schema, Extractor: Extractor}, t: t}
+}
 
 // Name implements pipeline.Backend.
 func (b *Backend) Name() string { return Extractor }
@@ -43,36 +45,10 @@ func (b *Backend) Discover(ctx context.Context, docs []pipeline.Document) (pipel
 		}
 		offs := text.NewRuneOffsets(d.Text)
 		for j, s := range spans[i] {
-			res.Mentions = append(res.Mentions, pipeline.Mention{
-				DocID: d.ID, Start: s.Start, End: s.End,
-				Text:       d.Text[offs.Byte(s.Start):offs.Byte(s.End)],
-				Archetype:  b.archetype(s.Label),
-				Label:      s.Label,
-				Score:      scores[i][j],
-				Extractors: []string{Extractor},
-			})
+			res.Mentions = append(res.Mentions, b.Mention(d, offs, s.Start, s.End, s.Label, scores[i][j]))
 		}
 	}
 	return res, nil
-}
-
-func (b *Backend) archetype(label string) pipeline.Archetype {
-	if b.schema != nil {
-		if l := b.schema.Label(label); l != nil && len(l.Archetypes) > 0 {
-			return l.Archetypes[0]
-		}
-	}
-	return pipeline.Misc
-}
-
-// Mediate implements pipeline.Mediator: Discover already set archetypes.
-func (b *Backend) Mediate(_ context.Context, _ []pipeline.Document, ms []pipeline.Mention) (pipeline.Result, error) {
-	return pipeline.Result{Mentions: ms}, nil
-}
-
-// Calibrate implements pipeline.Calibrator: Discover already set labels.
-func (b *Backend) Calibrate(_ context.Context, _ []pipeline.Document, ms []pipeline.Mention) (pipeline.Result, error) {
-	return pipeline.Result{Mentions: ms}, nil
 }
 
 var _ pipeline.Backend = (*Backend)(nil)

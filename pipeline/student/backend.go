@@ -11,16 +11,19 @@ import (
 const Extractor = "student"
 
 // Backend adapts a model to pipeline.Backend, so that the annotation job
-// can run it: Discover tags and labels spans at once, Mediate sets nothing
-// more, Calibrate keeps the labels. It is safe for concurrent use.
+// can run it: Discover tags and labels spans at once, with the schema's
+// archetypes; Mediate and Calibrate keep them. It is safe for concurrent
+// use.
 type Backend struct {
-	m      *Model
-	schema *pipeline.Schema
+	pipeline.Tagged
+	m *Model
 }
 
 // NewBackend returns the "student" backend of m; schema (may be nil) gives
 // the labels' archetypes.
-func NewBackend(m *Model, schema *pipeline.Schema) *Backend { return &Backend{m: m, schema: schema} }
+func NewBackend(m *Model, schema *pipeline.Schema) *Backend {
+	return &Backend{Tagged: pipeline.Tagged{Schema: schema, Extractor: Extractor}, m: m}
+}
 
 // Name implements pipeline.Backend.
 func (b *Backend) Name() string { return Extractor }
@@ -41,36 +44,10 @@ func (b *Backend) Discover(ctx context.Context, docs []pipeline.Document) (pipel
 		}
 		offs := text.NewRuneOffsets(d.Text)
 		for j, s := range spans {
-			res.Mentions = append(res.Mentions, pipeline.Mention{
-				DocID: d.ID, Start: s.Start, End: s.End,
-				Text:       d.Text[offs.Byte(s.Start):offs.Byte(s.End)],
-				Archetype:  b.archetype(s.Label),
-				Label:      s.Label,
-				Score:      scores[j],
-				Extractors: []string{Extractor},
-			})
+			res.Mentions = append(res.Mentions, b.Mention(d, offs, s.Start, s.End, s.Label, scores[j]))
 		}
 	}
 	return res, nil
-}
-
-func (b *Backend) archetype(label string) pipeline.Archetype {
-	if b.schema != nil {
-		if l := b.schema.Label(label); l != nil && len(l.Archetypes) > 0 {
-			return l.Archetypes[0]
-		}
-	}
-	return pipeline.Misc
-}
-
-// Mediate implements pipeline.Mediator: Discover already set archetypes.
-func (b *Backend) Mediate(_ context.Context, _ []pipeline.Document, ms []pipeline.Mention) (pipeline.Result, error) {
-	return pipeline.Result{Mentions: ms}, nil
-}
-
-// Calibrate implements pipeline.Calibrator: Discover already set labels.
-func (b *Backend) Calibrate(_ context.Context, _ []pipeline.Document, ms []pipeline.Mention) (pipeline.Result, error) {
-	return pipeline.Result{Mentions: ms}, nil
 }
 
 var _ pipeline.Backend = (*Backend)(nil)
