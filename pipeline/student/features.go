@@ -162,7 +162,6 @@ func (x *extractor) row(k kind, v uint64) uint32 {
 
 // sentence computes the feature rows of a sentence's tokens.
 func (x *extractor) sentence(toks []text.Token) {
-	n := len(toks)
 	x.toks = x.toks[:0]
 	x.feats = x.feats[:0]
 	x.off = append(x.off[:0], 0)
@@ -174,32 +173,14 @@ func (x *extractor) sentence(toks []text.Token) {
 	if x.lex != nil {
 		x.pos = x.lex.match(x.toks, x.pos)
 	}
-	low := func(i int) uint64 {
-		switch {
-		case i < 0:
-			return bosHash
-		case i >= n:
-			return eosHash
-		}
-		return x.toks[i].low
-	}
-	shape := func(i int) uint64 {
-		switch {
-		case i < 0:
-			return bosHash
-		case i >= n:
-			return eosHash
-		}
-		return x.toks[i].shape
-	}
 	for i := range toks {
 		ti := &x.toks[i]
 		f := append(x.feats, x.row(kBias, 0), x.row(kCap, capValue(ti.cap, i == 0)))
 		f = x.ownRows(f, ti)
 		for _, o := range offsets {
-			f = x.neighbourRows(f, o, low(i+o), shape(i+o))
+			f = x.neighbourRows(f, o, x.low(i+o), x.shape(i+o))
 		}
-		f = x.pairRows(f, low(i-1), ti.low, low(i+1), shape(i-1), ti.shape, shape(i+1))
+		f = x.pairRows(f, x.low(i-1), ti.low, x.low(i+1), x.shape(i-1), ti.shape, x.shape(i+1))
 		if x.lex != nil {
 			f = x.lexRows(f, x.pos[i])
 		}
@@ -219,6 +200,28 @@ func capValue(cap uint8, first bool) uint64 { return uint64(cap)*2 + b2u(first) 
 
 // ownRows appends the rows of a token's features that depend on it alone:
 // its text, lower-cased form, shape and affixes.
+// low and shape are the lower-cased form's and the shape's hashes of
+// token i of the sentence, or the sentence-boundary marks outside it.
+func (x *extractor) low(i int) uint64 {
+	switch {
+	case i < 0:
+		return bosHash
+	case i >= len(x.toks):
+		return eosHash
+	}
+	return x.toks[i].low
+}
+
+func (x *extractor) shape(i int) uint64 {
+	switch {
+	case i < 0:
+		return bosHash
+	case i >= len(x.toks):
+		return eosHash
+	}
+	return x.toks[i].shape
+}
+
 func (x *extractor) ownRows(f []uint32, t *tokInfo) []uint32 {
 	f = append(f, x.row(kWord, t.raw), x.row(kLower, t.low), x.row(kShape, t.shape))
 	for m := range int(t.affixes) {

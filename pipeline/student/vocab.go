@@ -154,24 +154,6 @@ func (t *Tagger) scores(toks []text.Token) {
 			dst[c] += v
 		}
 	}
-	low := func(i int) uint64 {
-		switch {
-		case i < 0:
-			return bosHash
-		case i >= n:
-			return eosHash
-		}
-		return x.toks[i].low
-	}
-	shape := func(i int) uint64 {
-		switch {
-		case i < 0:
-			return bosHash
-		case i >= n:
-			return eosHash
-		}
-		return x.toks[i].shape
-	}
 	for i := range n {
 		ti := &x.toks[i]
 		e := em(i)
@@ -194,7 +176,7 @@ func (t *Tagger) scores(toks []text.Token) {
 				}
 			}
 		}
-		x.feats = x.pairRows(x.feats[:0], low(i-1), ti.low, low(i+1), shape(i-1), ti.shape, shape(i+1))
+		x.feats = x.pairRows(x.feats[:0], x.low(i-1), ti.low, x.low(i+1), x.shape(i-1), ti.shape, x.shape(i+1))
 		if m.lex != nil {
 			x.feats = x.lexRows(x.feats, x.pos[i])
 		}
