@@ -2,6 +2,7 @@ package annotate
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"unicode"
@@ -33,7 +34,7 @@ func (a *Activities) Shard(ctx context.Context, cfg activities.Config, p activit
 	if err := a.deps.Store.ReadJSON(ctx, runs.Dir(run).Manifest(), &m); err != nil {
 		return activities.Sharding{}, err
 	}
-	s := sharder{a: a, run: run, size: max(cfg.ShardSize, 1), seen: make(map[string]string),
+	s := sharder{a: a, run: run, size: max(cfg.ShardSize, 1), seen: make(map[docKey]int32),
 		objects: make([]runs.ObjectShards, 0, len(m.Objects))}
 	for _, o := range m.Objects {
 		if err := s.read(ctx, o, corpus.Options(cfg.Reader), log); err != nil {
@@ -56,8 +57,21 @@ type sharder struct {
 	res     activities.Sharding
 	batch   []table.Document // the shard being filled
 	rejects []table.Reject
-	seen    map[string]string // doc id -> object, to reject duplicates
+	seen    map[docKey]int32 // doc id -> index in objects, to reject duplicates
 	objects []runs.ObjectShards
+}
+
+// docKey stands for a document id in the set of ids seen: the first 128
+// bits of its SHA-256. The set is the one part of sharding that grows with
+// the corpus; a fixed-size key keeps it at about 44 bytes a document
+// however long the ids are (a map of the ids themselves took 100 to 130,
+// more with ids derived from long object URIs). Two distinct ids share a
+// key with probability about n²/2¹²⁹: 10⁻²⁵ at 10 million documents.
+type docKey [16]byte
+
+func keyOf(id string) docKey {
+	h := sha256.Sum256([]byte(id))
+	return docKey(h[:16])
 }
 
 // read reads one object into the shards. An object that cannot be read is
@@ -83,12 +97,13 @@ func (s *sharder) read(ctx context.Context, o activities.ManifestItem, opts corp
 // emit adds a document of object cur to the shard being filled, and
 // writes the shard once it is full. A duplicate document id is a reject.
 func (s *sharder) emit(ctx context.Context, cur *runs.ObjectShards, d corpus.Doc) error {
-	if prev, dup := s.seen[d.ID]; dup {
+	k := keyOf(d.ID)
+	if prev, dup := s.seen[k]; dup {
 		s.reject(cur, corpus.Reject{Object: d.Source, Line: d.Line,
-			Reason: fmt.Sprintf("duplicate document id %q (first in %s)", d.ID, prev)})
+			Reason: fmt.Sprintf("duplicate document id %q (first in %s)", d.ID, s.objects[prev].URI)})
 		return nil
 	}
-	s.seen[d.ID] = d.Source
+	s.seen[k] = int32(len(s.objects) - 1)
 	if cur.First < 0 {
 		cur.First = s.res.Shards
 	}
