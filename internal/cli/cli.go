@@ -36,29 +36,13 @@ func Main(ctx context.Context, args []string, env Env) int {
 		usage(env.Stderr)
 		return 2
 	}
-	cmds := map[string]func(context.Context, []string, Env) error{
-		"run":            runCmd,
-		"eval":           evalCmd,
-		"status":         statusCmd,
-		"cancel":         cancelCmd,
-		"worker":         workerCmd,
-		"server":         serverCmd,
-		"schedule":       scheduleCmd,
-		"distill":        distillCmd,
-		"export":         exportCmd,
-		"review":         reviewCmd,
-		"batch":          batchCmd,
-		"index":          indexCmd,
-		"search":         searchCmd,
-		"retrieval-eval": retrievalEvalCmd,
-	}
 	name, rest := args[0], args[1:]
 	switch name {
 	case "-h", "-help", "--help", "help":
 		usage(env.Stdout)
 		return 0
 	}
-	cmd, ok := cmds[name]
+	cmd, ok := commands()[name]
 	if !ok {
 		fmt.Fprintf(env.Stderr, "zeroner: unknown command %q\n\n", name)
 		usage(env.Stderr)
@@ -75,6 +59,26 @@ func Main(ctx context.Context, args []string, env Env) int {
 		return exitCode(err)
 	}
 	return ExitOK
+}
+
+// commands returns the starter's subcommands by name.
+func commands() map[string]func(context.Context, []string, Env) error {
+	return map[string]func(context.Context, []string, Env) error{
+		"run":            runCmd,
+		"eval":           evalCmd,
+		"status":         statusCmd,
+		"cancel":         cancelCmd,
+		"worker":         workerCmd,
+		"server":         serverCmd,
+		"schedule":       scheduleCmd,
+		"distill":        distillCmd,
+		"export":         exportCmd,
+		"review":         reviewCmd,
+		"batch":          batchCmd,
+		"index":          indexCmd,
+		"search":         searchCmd,
+		"retrieval-eval": retrievalEvalCmd,
+	}
 }
 
 // The starter's exit codes (the README's table).

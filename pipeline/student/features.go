@@ -178,9 +178,10 @@ func (x *extractor) sentence(toks []text.Token) {
 		f := append(x.feats, x.row(kBias, 0), x.row(kCap, capValue(ti.cap, i == 0)))
 		f = x.ownRows(f, ti)
 		for _, o := range offsets {
-			f = x.neighbourRows(f, o, x.low(i+o), x.shape(i+o))
+			low, shape := x.near(i + o)
+			f = x.neighbourRows(f, o, low, shape)
 		}
-		f = x.pairRows(f, x.low(i-1), ti.low, x.low(i+1), x.shape(i-1), ti.shape, x.shape(i+1))
+		f = x.pairRows(f, i)
 		if x.lex != nil {
 			f = x.lexRows(f, x.pos[i])
 		}
@@ -198,30 +199,20 @@ var neighbourKinds = [4][2]kind{{kLowerM2, kShapeM2}, {kLowerM1, kShapeM1}, {kLo
 
 func capValue(cap uint8, first bool) uint64 { return uint64(cap)*2 + b2u(first) }
 
+// near returns the hashes of the lower-cased form and the shape of token i
+// of the sentence, or the sentence-boundary marks outside it.
+func (x *extractor) near(i int) (low, shape uint64) {
+	switch {
+	case i < 0:
+		return bosHash, bosHash
+	case i >= len(x.toks):
+		return eosHash, eosHash
+	}
+	return x.toks[i].low, x.toks[i].shape
+}
+
 // ownRows appends the rows of a token's features that depend on it alone:
 // its text, lower-cased form, shape and affixes.
-// low and shape are the lower-cased form's and the shape's hashes of
-// token i of the sentence, or the sentence-boundary marks outside it.
-func (x *extractor) low(i int) uint64 {
-	switch {
-	case i < 0:
-		return bosHash
-	case i >= len(x.toks):
-		return eosHash
-	}
-	return x.toks[i].low
-}
-
-func (x *extractor) shape(i int) uint64 {
-	switch {
-	case i < 0:
-		return bosHash
-	case i >= len(x.toks):
-		return eosHash
-	}
-	return x.toks[i].shape
-}
-
 func (x *extractor) ownRows(f []uint32, t *tokInfo) []uint32 {
 	f = append(f, x.row(kWord, t.raw), x.row(kLower, t.low), x.row(kShape, t.shape))
 	for m := range int(t.affixes) {
@@ -238,9 +229,12 @@ func (x *extractor) neighbourRows(f []uint32, o int, low, shape uint64) []uint32
 	return append(f, x.row(ks[0], low), x.row(ks[1], shape))
 }
 
-// pairRows appends the rows of the features of a token (low, shape) and
-// its neighbours before (lowM, shapeM) and after (lowP, shapeP).
-func (x *extractor) pairRows(f []uint32, lowM, low, lowP, shapeM, shape, shapeP uint64) []uint32 {
+// pairRows appends the rows of the features of token i of the sentence
+// paired with its neighbours before and after.
+func (x *extractor) pairRows(f []uint32, i int) []uint32 {
+	lowM, shapeM := x.near(i - 1)
+	low, shape := x.near(i)
+	lowP, shapeP := x.near(i + 1)
 	return append(f,
 		x.row(kBigramL, pair(lowM, low)),
 		x.row(kBigramR, pair(low, lowP)),

@@ -176,7 +176,7 @@ func (t *Tagger) scores(toks []text.Token) {
 				}
 			}
 		}
-		x.feats = x.pairRows(x.feats[:0], x.low(i-1), ti.low, x.low(i+1), x.shape(i-1), ti.shape, x.shape(i+1))
+		x.feats = x.pairRows(x.feats[:0], i)
 		if m.lex != nil {
 			x.feats = x.lexRows(x.feats, x.pos[i])
 		}
